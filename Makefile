@@ -1,0 +1,26 @@
+# The two commands of the README. Both create .venv on first use and reinstall
+# only when the package metadata changes (the stamp file depends on it).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+STAMP := $(VENV)/.installed
+export MUJOCO_GL ?= egl
+
+.PHONY: demo test lint clean
+
+demo: $(STAMP)
+	$(VENV)/bin/worldgym demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) runs *.egg-info

@@ -1,0 +1,108 @@
+"""PickPlace: a two-finger gripper grasps a cube and places it at a goal.
+
+The hardest task: the cube must be grasped (friction between two position
+controlled fingers), carried, and held at a goal that is on the table or up to
+20 cm in the air. Success is judged at the final step.
+"""
+
+from __future__ import annotations
+
+import gymnasium
+import jax.numpy as jnp
+import numpy as np
+
+from envs.mujoco_task_env import MujocoTaskEnv
+from envs.task import Task
+
+SUCCESS_RADIUS = 0.04
+"""Metres between cube centre and goal that count as placed."""
+MAX_SPEED = 0.5
+"""Hand speed in m/s commanded by an action of magnitude 1 (per axis)."""
+FINGER_OPEN = 0.04
+"""Finger opening (metres from the grasp centre) when fully open."""
+CUBE_HALF_SIZE = 0.02
+GOAL_HEIGHT_RANGE = (0.06, 0.2)
+"""Heights of goals in the air; half the goals lie on the table instead."""
+
+OBSERVATION_NAMES = (
+    "hand_x", "hand_y", "hand_z", "hand_velocity_x", "hand_velocity_y", "hand_velocity_z",
+    "left_finger", "right_finger", "left_finger_velocity", "right_finger_velocity",
+    "cube_x", "cube_y", "cube_z", "cube_qw", "cube_qx", "cube_qy", "cube_qz",
+    "cube_velocity_x", "cube_velocity_y", "cube_velocity_z",
+    "cube_angular_velocity_x", "cube_angular_velocity_y", "cube_angular_velocity_z",
+    "goal_x", "goal_y", "goal_z",
+)  # fmt: skip
+HAND = slice(0, 3)
+FINGERS = slice(6, 8)
+CUBE = slice(10, 13)
+GOAL = slice(23, 26)
+
+
+def success(obs):
+    """Cube centre within SUCCESS_RADIUS of the goal. obs [..., 26] -> bool [...]."""
+    return jnp.linalg.norm(obs[..., CUBE] - obs[..., GOAL], axis=-1) < SUCCESS_RADIUS
+
+
+def reward(obs, action, next_obs):
+    """Negative cube-goal distance, half the hand-cube distance, +1 on success."""
+    cube_to_goal = jnp.linalg.norm(next_obs[..., CUBE] - next_obs[..., GOAL], axis=-1)
+    hand_to_cube = jnp.linalg.norm(next_obs[..., HAND] - next_obs[..., CUBE], axis=-1)
+    return -cube_to_goal - 0.5 * hand_to_cube + success(next_obs).astype(jnp.float32)
+
+
+class PickPlaceEnv(MujocoTaskEnv):
+    """Grasp a cube and hold it at a random goal on the table or in the air."""
+
+    ASSET = "pick_place.xml"
+
+    @staticmethod
+    def sample_initial_state(model, data, rng):
+        hand = [*rng.uniform(-0.15, 0.15, size=2), rng.uniform(0.1, 0.2)]
+        cube = rng.uniform(-0.15, 0.15, size=2)
+        while True:
+            goal_xy = rng.uniform(-0.15, 0.15, size=2)
+            if np.linalg.norm(goal_xy - cube) >= 0.08:
+                break
+        on_table = rng.uniform() < 0.5
+        goal_z = CUBE_HALF_SIZE if on_table else rng.uniform(*GOAL_HEIGHT_RANGE)
+        yaw = rng.uniform(-0.5, 0.5)
+        cube_quat = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+        data.qpos[:] = [*hand, FINGER_OPEN, FINGER_OPEN, *cube, CUBE_HALF_SIZE, *cube_quat]
+        data.ctrl[3:] = FINGER_OPEN
+        data.mocap_pos[0] = [*goal_xy, goal_z]
+
+    @staticmethod
+    def controls_from_action(action):
+        finger_target = FINGER_OPEN * (1.0 - action[3]) / 2.0  # -1 open, +1 closed
+        return np.concatenate([MAX_SPEED * action[:3], [finger_target, finger_target]])
+
+    @staticmethod
+    def read_observation(model, data):
+        return np.concatenate(
+            [data.qpos[:3], data.qvel[:3], data.qpos[3:5], data.qvel[3:5],
+             data.qpos[5:12], data.qvel[5:11], data.mocap_pos[0]]
+        ).astype(np.float32)  # fmt: skip
+
+    @staticmethod
+    def apply_observation(model, data, obs):
+        quat = obs[13:17] / max(np.linalg.norm(obs[13:17]), 1e-9)
+        data.qpos[:] = [*obs[0:3], *obs[6:8], *obs[10:13], *quat]
+        data.qvel[:] = [*obs[3:6], *obs[8:10], *obs[17:23]]
+        data.mocap_pos[0] = obs[23:26]
+
+
+TASK = Task(
+    name="PickPlace",
+    env_id="worldgym/PickPlace-v0",
+    horizon=100,
+    observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (26,), np.float32),
+    action_space=gymnasium.spaces.Box(-1.0, 1.0, (4,), np.float32),
+    success_fn=success,
+    reward_fn=reward,
+    terminate_on_success=False,
+    observation_names=OBSERVATION_NAMES,
+    dt=0.04,
+    description="A two-finger gripper grasps a cube and holds it within 4 cm of a goal.",
+    observation_renderer=PickPlaceEnv.observation_renderer,
+)
+PickPlaceEnv.task = TASK

@@ -1,0 +1,123 @@
+"""The Task contract: everything worldgym needs to know about a ground-truth task.
+
+A Task bundles the Gymnasium id of the real environment with the pure jax.numpy
+functions that score an observation (success predicate, shaped reward). The same
+functions score both real and imagined observations, so the two worlds are judged
+by one rule. A Task also knows how to draw an arbitrary observation with the real
+renderer, so imagined trajectories can be shown next to real ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import gymnasium
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+SuccessFn = Callable[[jax.Array], jax.Array]
+"""obs [..., obs_dim] -> bool [...]: is this observation a success?"""
+
+RewardFn = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+"""(obs [..., obs_dim], action [..., act_dim], next_obs [..., obs_dim]) -> reward [...]."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A ground-truth task and the functions that score it."""
+
+    name: str
+    """Short name used on the command line, e.g. "Push"."""
+    env_id: str
+    """Gymnasium id of the ground-truth environment, e.g. "worldgym/Push-v0"."""
+    horizon: int
+    """Episode length in environment steps (the TimeLimit of the registration)."""
+    observation_space: gymnasium.spaces.Box
+    """Flat Box space of the observation the world model sees."""
+    action_space: gymnasium.spaces.Box
+    """Flat Box space of the action."""
+    success_fn: SuccessFn | None
+    """Success predicate on the observation alone, in jax.numpy; None when success
+    comes only from an info key (a learned success head then scores imagination)."""
+    reward_fn: RewardFn | None
+    """Shaped reward on (obs, action, next_obs) in jax.numpy; None if unknown."""
+    terminate_on_success: bool
+    """Episode rule. True: the episode ends at the first successful step and its
+    outcome is "succeeded at any step". False: it runs to the horizon and its
+    outcome is "successful at the final step"."""
+    observation_names: tuple[str, ...]
+    """One name per observation dimension, for plots and error messages."""
+    dt: float
+    """Seconds of simulated time per environment step (sets video frame rates)."""
+    description: str = ""
+    """One line saying what the task asks for."""
+    make_env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments passed to gymnasium.make for this task."""
+    observation_renderer: Callable[..., Any] | None = None
+    """Factory (width, height) -> ObservationRenderer that draws arbitrary
+    observations with the task's real renderer; None if the task cannot."""
+
+    @property
+    def obs_dim(self) -> int:
+        return int(self.observation_space.shape[0])
+
+    @property
+    def action_dim(self) -> int:
+        return int(self.action_space.shape[0])
+
+    def make_env(self, **kwargs: Any) -> gymnasium.Env:
+        """The ground-truth environment, with the TimeLimit of its registration."""
+        return gymnasium.make(self.env_id, **{**self.make_env_kwargs, **kwargs})
+
+    def episode_success(self, step_success: jax.Array) -> jax.Array:
+        """Episode outcome from per-step success flags [..., T] by this task's rule.
+
+        Steps after an episode ended must already be False (terminate rule) or the
+        last column must be the final step (final-step rule).
+        """
+        step_success = jnp.asarray(step_success, dtype=bool)
+        if self.terminate_on_success:
+            return jnp.any(step_success, axis=-1)
+        return step_success[..., -1]
+
+    @cached_property
+    def score_transition(self) -> Callable[[Any, Any, Any], tuple[jax.Array, jax.Array]]:
+        """Jitted (obs, action, next_obs) -> (reward, success of next_obs).
+
+        Compiled once per task (not per environment instance); the real
+        environments call it every step, so the real and imagined worlds are scored
+        by the very same function.
+        """
+        success_fn, reward_fn = self.success_fn, self.reward_fn
+
+        def score(obs, action, next_obs):
+            reward = reward_fn(obs, action, next_obs) if reward_fn else jnp.float32(0.0)
+            success = success_fn(next_obs) if success_fn else jnp.bool_(False)
+            return reward, success
+
+        return jax.jit(score)
+
+    def render_observations(
+        self, observations: np.ndarray, width: int = 256, height: int = 256
+    ) -> np.ndarray:
+        """Draw observations [T, obs_dim] (real or imagined) as frames [T, H, W, 3]."""
+        if self.observation_renderer is None:
+            raise ValueError(
+                f"Task {self.name!r} cannot draw arbitrary observations: adapt it with a "
+                "state_from_observation function to enable rendering."
+            )
+        observations = np.asarray(observations, dtype=np.float64)
+        if observations.ndim != 2 or observations.shape[1] != self.obs_dim:
+            raise ValueError(
+                f"Task {self.name!r} renders observations of shape [T, {self.obs_dim}], "
+                f"got shape {observations.shape}."
+            )
+        renderer = self.observation_renderer(width, height)
+        try:
+            return np.stack([renderer.render(obs) for obs in observations])
+        finally:
+            renderer.close()

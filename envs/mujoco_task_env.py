@@ -104,8 +104,12 @@ class MujocoTaskEnv(gymnasium.Env):
         action = check_action(action, self.action_space, type(self).__name__)
         self.data.ctrl[:] = self.controls_from_action(action)
         mujoco.mj_step(self.model, self.data, nstep=self.FRAME_SKIP)
-        previous, self._observation = self._observation, self.read_observation(
-            self.model, self.data
+        # mj_step leaves derived quantities (site and geom poses) one substep behind
+        # qpos; recompute them so observation, render and state agree exactly.
+        mujoco.mj_forward(self.model, self.data)
+        previous, self._observation = (
+            self._observation,
+            self.read_observation(self.model, self.data),
         )
         reward, success = self.task.score_transition(
             previous, action.astype(np.float32), self._observation

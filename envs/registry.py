@@ -24,7 +24,7 @@ def register_tasks() -> None:
     The entry point is a string, as Gymnasium 1.x expects, and the TimeLimit is
     the task's horizon.
     """
-    for name, module_name in NATIVE_TASKS.items():
+    for _name, module_name in NATIVE_TASKS.items():
         task = importlib.import_module(module_name).TASK
         if task.env_id not in gymnasium.registry:
             gymnasium.register(

@@ -57,6 +57,9 @@ class Task:
     """One line saying what the task asks for."""
     make_env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments passed to gymnasium.make for this task."""
+    wrap_env: Callable[[gymnasium.Env], gymnasium.Env] | None = None
+    """Applied after gymnasium.make: adapted environments get their observation
+    flattened and info["success"] added here."""
     observation_renderer: Callable[..., Any] | None = None
     """Factory (width, height) -> ObservationRenderer that draws arbitrary
     observations with the task's real renderer; None if the task cannot."""
@@ -71,7 +74,8 @@ class Task:
 
     def make_env(self, **kwargs: Any) -> gymnasium.Env:
         """The ground-truth environment, with the TimeLimit of its registration."""
-        return gymnasium.make(self.env_id, **{**self.make_env_kwargs, **kwargs})
+        env = gymnasium.make(self.env_id, **{**self.make_env_kwargs, **kwargs})
+        return self.wrap_env(env) if self.wrap_env else env
 
     def episode_success(self, step_success: jax.Array) -> jax.Array:
         """Episode outcome from per-step success flags [..., T] by this task's rule.

@@ -133,5 +133,3 @@ def get_oracle(task_name: str) -> Policy:
             f"No oracle for task {task_name!r}; oracles exist for {', '.join(ORACLES)}."
         )
     return ORACLES[task_name]
-
-

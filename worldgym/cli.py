@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.registry import DEFAULT_TASK, TASK_NAMES
+from worldgym.bench import BenchConfig
 from worldgym.config import add_config_arguments, config_from_args
 from worldgym.demo import DemoConfig
 
@@ -37,8 +38,10 @@ def cmd_tasks(args) -> int:
     for name in TASK_NAMES:
         task = get_task(name)
         rule = "any step (terminates)" if task.terminate_on_success else "final step"
-        print(f"{name:<12} {task.env_id:<24} {task.obs_dim:>4} {task.action_dim:>4} "
-              f"{task.horizon:>7}  {rule}")  # fmt: skip
+        print(
+            f"{name:<12} {task.env_id:<24} {task.obs_dim:>4} {task.action_dim:>4} "
+            f"{task.horizon:>7}  {rule}"
+        )
         print(f"{'':<12} {task.description}")
     return 0
 
@@ -55,13 +58,16 @@ def cmd_rollout(args) -> int:
     policy = get_policy(task.name, config.policy)
     seeds = range(config.seed, config.seed + config.episodes)
     start = time.perf_counter()
-    episodes = run_episodes(task, policy, seeds, config.video is not None, config.size, config.size)
+    render = config.video is not None
+    episodes = run_episodes(task, policy, seeds, render, config.size, config.size)
     seconds = time.perf_counter() - start
     steps = sum(e.length for e in episodes)
     successes = np.mean([e.success for e in episodes])
     returns = np.mean([e.episode_return for e in episodes])
-    print(f"{task.name} / {policy.name}: success {successes:.1%} over {len(episodes)} episodes, "
-          f"mean return {returns:.2f}, {steps / seconds:.0f} steps/s (policy included)")  # fmt: skip
+    print(
+        f"{task.name} / {policy.name}: success {successes:.1%} over {len(episodes)} episodes, "
+        f"mean return {returns:.2f}, {steps / seconds:.0f} steps/s (policy included)"
+    )
     if config.video:
         clips = [episode_clip(e.frames, e.success) for e in episodes]
         path = write_video(config.video, np.concatenate(clips), fps=round(1.0 / task.dt))
@@ -74,8 +80,17 @@ def cmd_demo(args) -> int:
 
     summary = run_demo(config_from_args(DemoConfig, args))
     for task_name, row in summary.items():
-        print(f"{task_name:<10} oracle success {row['success_rate']:.0%} "
-              f"({row['episodes']} episodes)  video: {row['video']}")  # fmt: skip
+        print(
+            f"{task_name:<10} oracle success {row['success_rate']:.0%} "
+            f"({row['episodes']} episodes)  video: {row['video']}"
+        )
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from worldgym.bench import BenchConfig, format_table, run_bench
+
+    print(format_table(run_bench(config_from_args(BenchConfig, args))))
     return 0
 
 
@@ -93,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_arguments(rollout, RolloutConfig, positional=("task",))
     rollout.set_defaults(run=cmd_rollout)
+    bench = commands.add_parser("bench", help="Measure throughput on this machine.")
+    add_config_arguments(bench, BenchConfig)
+    bench.set_defaults(run=cmd_bench)
     demo = commands.add_parser("demo", help="The main job: show every task solved, as videos.")
     add_config_arguments(demo, DemoConfig)
     demo.set_defaults(run=cmd_demo)

@@ -23,7 +23,7 @@ def field_docs(cls: type) -> dict[str, str]:
     for klass in reversed(cls.__mro__[:-1]):
         tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
         body = tree.body[0].body
-        for node, after in zip(body, body[1:]):
+        for node, after in zip(body, body[1:], strict=False):
             if (
                 isinstance(node, ast.AnnAssign)
                 and isinstance(node.target, ast.Name)

@@ -1,0 +1,156 @@
+"""Adapting any Gymnasium environment with Box (or Dict) spaces into a Task.
+
+Users bring their own MuJoCo tasks: the observation is flattened to float32, and
+info["success"] is added every step, either copied from an info key the env
+already reports (such as "is_success") or computed by a jax.numpy predicate on
+the flat observation. Gymnasium's own Reacher-v5 is the worked example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import gymnasium
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+
+from envs.rendering import ApplyObservation, ObservationRenderer
+from envs.task import SuccessFn, Task
+
+
+class SuccessInfo(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
+    """Adds info["success"] (a Python bool) after reset and every step."""
+
+    def __init__(self, env, success_fn: SuccessFn | None, success_key: str | None):
+        gymnasium.utils.RecordConstructorArgs.__init__(
+            self, success_fn=success_fn, success_key=success_key
+        )
+        gymnasium.Wrapper.__init__(self, env)
+        self._success_fn = jax.jit(success_fn) if success_fn else None
+        self._success_key = success_key
+
+    def _success(self, obs, info) -> bool:
+        if self._success_fn is not None:
+            return bool(self._success_fn(obs))
+        return bool(info.get(self._success_key, False))
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, "success": self._success(obs, info)}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info = {**info, "success": self._success(obs, info)}
+        return obs, reward, terminated, truncated, info
+
+
+def _flat_float32(env: gymnasium.Env) -> gymnasium.Env:
+    """Flatten Dict or multi-dimensional Box observations to a float32 vector."""
+    if (
+        not isinstance(env.observation_space, gymnasium.spaces.Box)
+        or len(env.observation_space.shape) != 1
+    ):
+        env = gymnasium.wrappers.FlattenObservation(env)
+    space = env.observation_space
+    if space.dtype != np.float32:
+        float32_space = gymnasium.spaces.Box(
+            space.low.astype(np.float32), space.high.astype(np.float32), dtype=np.float32
+        )
+        env = gymnasium.wrappers.TransformObservation(
+            env, lambda obs: np.asarray(obs, np.float32), float32_space
+        )
+    return env
+
+
+def _wrap(env, success_fn, success_key):
+    return SuccessInfo(_flat_float32(env), success_fn, success_key)
+
+
+def _mujoco_renderer(env_id: str, apply_observation: ApplyObservation, width, height):
+    """Draw observations with the env's own model and a free camera framing it."""
+    model = gymnasium.make(env_id).unwrapped.model
+    camera = mujoco.MjvCamera()
+    mujoco.mjv_defaultFreeCamera(model, camera)
+    return ObservationRenderer(model, apply_observation, camera, width, height)
+
+
+def adapt_gym_env(
+    env_id: str,
+    *,
+    success_key: str | None = None,
+    success_fn: SuccessFn | None = None,
+    terminate_on_success: bool = False,
+    apply_observation: ApplyObservation | None = None,
+    reward_fn: Callable | None = None,
+    description: str = "",
+) -> Task:
+    """A Task for Gymnasium env `env_id`.
+
+    Success comes from `success_fn` (jax.numpy predicate on the flat observation)
+    or, failing that, from `info[success_key]`. For MuJoCo envs, pass
+    `apply_observation(model, data, flat_obs)` to draw arbitrary observations.
+    """
+    if (success_fn is None) == (success_key is None):
+        raise ValueError(f"Adapting {env_id!r} needs exactly one of success_fn or success_key.")
+    try:
+        probe = _flat_float32(gymnasium.make(env_id))
+    except gymnasium.error.Error as error:
+        raise ValueError(f"Cannot adapt {env_id!r}: {error}") from None
+    if not isinstance(probe.action_space, gymnasium.spaces.Box):
+        raise ValueError(
+            f"worldgym adapts environments with Box actions; {env_id!r} has "
+            f"{type(probe.action_space).__name__} actions."
+        )
+    horizon = probe.spec.max_episode_steps if probe.spec else None
+    if horizon is None:
+        raise ValueError(f"{env_id!r} has no max_episode_steps; register it with a horizon.")
+    dt = getattr(probe.unwrapped, "dt", 1.0 / probe.metadata.get("render_fps", 30))
+    probe.close()
+    return Task(
+        name=env_id,
+        env_id=env_id,
+        horizon=int(horizon),
+        observation_space=probe.observation_space,
+        action_space=probe.action_space,
+        success_fn=success_fn,
+        reward_fn=reward_fn,
+        terminate_on_success=terminate_on_success,
+        observation_names=tuple(f"obs_{i}" for i in range(probe.observation_space.shape[0])),
+        dt=float(dt),
+        description=description or f"Gymnasium's {env_id}, adapted.",
+        wrap_env=partial(_wrap, success_fn=success_fn, success_key=success_key),
+        observation_renderer=(
+            partial(_mujoco_renderer, env_id, apply_observation) if apply_observation else None
+        ),
+    )
+
+
+# --- Gymnasium's Reacher-v5 ---------------------------------------------------------
+REACHER_SUCCESS_RADIUS = 0.02
+"""Fingertip-target distance (metres) that counts as reached at the episode's end."""
+
+
+def reacher_success(obs):
+    """Reacher-v5's last two observation entries are fingertip minus target (x, y)."""
+    return jnp.linalg.norm(obs[..., 8:10], axis=-1) < REACHER_SUCCESS_RADIUS
+
+
+def reacher_apply_observation(model, data, obs):
+    """Reacher-v5 observes cos/sin of the two joints, the target, joint velocities."""
+    data.qpos[:2] = np.arctan2(obs[2:4], obs[0:2])
+    data.qpos[2:4] = obs[4:6]
+    data.qvel[:2] = obs[6:8]
+    data.qvel[2:4] = 0.0
+
+
+def reacher_v5_task() -> Task:
+    """Reacher-v5 as a Task: success is the fingertip within 2 cm at the final step."""
+    return adapt_gym_env(
+        "Reacher-v5",
+        success_fn=reacher_success,
+        apply_observation=reacher_apply_observation,
+        description="Gymnasium's Reacher-v5: fingertip within 2 cm of the target at the end.",
+    )

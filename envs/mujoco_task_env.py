@@ -17,7 +17,7 @@ import gymnasium
 import mujoco
 import numpy as np
 
-from envs.rendering import ObservationRenderer, make_renderer, render_frame
+from envs.rendering import ObservationRenderer, close_renderer, make_renderer, render_frame
 from envs.task import Task
 from envs.validation import check_action
 
@@ -127,7 +127,7 @@ class MujocoTaskEnv(gymnasium.Env):
 
     def close(self):
         if self._renderer is not None:
-            self._renderer.close()
+            close_renderer(self._renderer)
             self._renderer = None
 
     @classmethod

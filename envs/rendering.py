@@ -32,6 +32,13 @@ def make_renderer(model: mujoco.MjModel, width: int, height: int) -> mujoco.Rend
     return renderer
 
 
+def close_renderer(renderer: mujoco.Renderer) -> None:
+    """Free the renderer's GL context (MuJoCo 3.0's Renderer has no close())."""
+    close = getattr(renderer, "close", None)
+    if close is not None:
+        close()
+
+
 def render_frame(
     renderer: mujoco.Renderer, data: mujoco.MjData, camera: str | int | mujoco.MjvCamera
 ) -> np.ndarray:
@@ -68,4 +75,4 @@ class ObservationRenderer:
         return render_frame(self._renderer, self._data, self._camera)
 
     def close(self) -> None:
-        self._renderer.close()
+        close_renderer(self._renderer)

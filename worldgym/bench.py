@@ -15,7 +15,7 @@ import numpy as np
 
 from envs import get_task
 from envs.registry import NATIVE_TASKS
-from envs.rendering import make_renderer, render_frame
+from envs.rendering import close_renderer, make_renderer, render_frame
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def render_frames_per_second(task_name: str, frames: int, full_quality: bool, si
     start = time.perf_counter()
     for _ in range(frames):
         render_frame(renderer, env.data, "overview")
-    renderer.close()
+    close_renderer(renderer)
     return _rate(frames, time.perf_counter() - start)
 
 

@@ -41,6 +41,7 @@ class NumpyPolicy:
 
     def __init__(self, policy: Policy, seed: int = 0):
         self.policy = policy
+        self.name = policy.name
         self._act = jax.jit(policy.act)
         self._key = jax.random.key(seed)
         self._step = 0
@@ -54,3 +55,52 @@ class NumpyPolicy:
         key = jax.random.fold_in(self._key, self._step)
         self._step += 1
         return np.asarray(self._act(self.policy.params, obs, key))
+
+
+class CallablePolicy:
+    """Runs a plain `obs -> action` callable (numpy in, array-like out)."""
+
+    def __init__(self, function: Callable[[np.ndarray], Any], name: str):
+        self.function = function
+        self.name = name
+
+    def reset(self, seed: int) -> None:
+        """Plain callables carry no episode state worldgym can reset."""
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return np.asarray(self.function(obs), dtype=np.float32)
+
+
+class PredictPolicy:
+    """Runs an object with a Stable-Baselines3-style `predict(obs, deterministic=True)`
+    returning `(action, state)` or just an action."""
+
+    def __init__(self, model: Any, name: str):
+        self.model = model
+        self.name = name
+
+    def reset(self, seed: int) -> None:
+        """Stateless between episodes, as SB3 policies are without recurrent state."""
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        result = self.model.predict(obs, deterministic=True)
+        action = result[0] if isinstance(result, tuple) else result
+        return np.asarray(action, dtype=np.float32)
+
+
+Actor = NumpyPolicy | CallablePolicy | PredictPolicy
+"""Anything that runs in a Gymnasium loop: reset(seed), then obs -> action."""
+
+
+def as_actor(policy: Any, name: str = "policy", seed: int = 0) -> Actor:
+    """Wrap a Policy, an object with predict(), or a callable for a Gymnasium loop."""
+    if isinstance(policy, Policy):
+        return NumpyPolicy(policy, seed)
+    if hasattr(policy, "predict"):
+        return PredictPolicy(policy, name)
+    if callable(policy):
+        return CallablePolicy(policy, name)
+    raise ValueError(
+        f"Policy {name!r} is a {type(policy).__name__}; expected a worldgym Policy, "
+        "a callable obs -> action, or an object with predict(obs, deterministic=True)."
+    )

@@ -6,14 +6,14 @@ import pytest
 
 from envs import get_task
 from envs.registry import NATIVE_TASKS
-from policies import get_policy
+from policies import load_policy
 from worldgym.rollout import run_episodes
 
 
 @pytest.mark.parametrize("name", list(NATIVE_TASKS))
 def test_oracle_solves_the_task(name):
     task = get_task(name)
-    episodes = run_episodes(task, get_policy(name, "oracle"), range(50), progress=False)
+    episodes = run_episodes(task, load_policy(name, "oracle"), range(50), progress=False)
     success_rate = np.mean([e.success for e in episodes])
     assert success_rate >= 0.9, f"{name} oracle succeeded in only {success_rate:.0%}"
 
@@ -22,7 +22,7 @@ def test_oracle_solves_the_task(name):
 def test_random_policy_rarely_succeeds(name):
     """The tasks are not trivially solved: random actions mostly fail."""
     task = get_task(name)
-    episodes = run_episodes(task, get_policy(name, "random"), range(20), progress=False)
+    episodes = run_episodes(task, load_policy(name, "random"), range(20), progress=False)
     assert np.mean([e.success for e in episodes]) <= 0.3
 
 
@@ -30,7 +30,7 @@ def test_random_policy_rarely_succeeds(name):
 @pytest.mark.parametrize("policy_name", ["oracle", "random"])
 def test_policies_are_jittable_and_vmappable(name, policy_name):
     task = get_task(name)
-    policy = get_policy(name, policy_name)
+    policy = load_policy(name, policy_name)
     env = task.make_env()
     observations = np.stack([env.reset(seed=seed)[0] for seed in range(8)])
     keys = jax.random.split(jax.random.key(0), 8)

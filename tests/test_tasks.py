@@ -83,11 +83,11 @@ def test_info_success_is_the_task_predicate(any_task):
     trajectories where both outcomes occur (oracle for native tasks)."""
     env = any_task.make_env()
     if any_task.name in NATIVE_TASKS:
-        from policies import get_policy
+        from policies import load_policy
         from policies.protocol import NumpyPolicy
         from worldgym.rollout import run_episode
 
-        act = NumpyPolicy(get_policy(any_task.name, "oracle"))
+        act = NumpyPolicy(load_policy(any_task.name, "oracle"))
         episode = run_episode(env, any_task, act, seed=0)
         observations, successes = episode.observations[1:], episode.step_success
         assert successes.any() and not successes.all()

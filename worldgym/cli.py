@@ -48,14 +48,14 @@ def cmd_tasks(args) -> int:
 
 def cmd_rollout(args) -> int:
     from envs import get_task
-    from policies import get_policy
+    from policies import load_policy
     from worldgym.demo import episode_clip
     from worldgym.rollout import run_episodes
     from worldgym.video import write_video
 
     config = config_from_args(RolloutConfig, args)
     task = get_task(config.task)
-    policy = get_policy(task.name, config.policy)
+    policy = load_policy(task.name, config.policy)
     seeds = range(config.seed, config.seed + config.episodes)
     start = time.perf_counter()
     render = config.video is not None

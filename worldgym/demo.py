@@ -14,7 +14,7 @@ import numpy as np
 
 from envs import get_task
 from envs.registry import NATIVE_TASKS
-from policies import get_policy
+from policies import load_policy
 from worldgym.rollout import run_episodes
 from worldgym.video import write_video
 
@@ -51,7 +51,7 @@ def run_demo(config: DemoConfig) -> dict[str, dict]:
         task = get_task(task_name)
         seeds = range(config.seed, config.seed + config.episodes)
         episodes = run_episodes(
-            task, get_policy(task.name, "oracle"), seeds, True, config.size, config.size
+            task, load_policy(task.name, "oracle"), seeds, True, config.size, config.size
         )
         clips = [episode_clip(e.frames, e.success) for e in episodes]
         video = Path(config.out) / f"{task.name}-oracle.mp4"

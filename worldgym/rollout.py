@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from envs.task import Task
-from policies.protocol import NumpyPolicy, Policy
+from policies.protocol import as_actor
 
 
 @dataclass(frozen=True)
@@ -69,20 +69,21 @@ def run_episode(env, task: Task, act: Callable, seed: int, render: bool = False)
 
 def run_episodes(
     task: Task,
-    policy: Policy,
+    policy,
     seeds: Sequence[int],
     render: bool = False,
     width: int = 256,
     height: int = 256,
     progress: bool = True,
 ) -> list[Episode]:
-    """Roll `policy` once from each reset seed in the ground-truth task."""
+    """Roll `policy` (a Policy, callable or predict() object) once from each reset
+    seed in the ground-truth task."""
     env = task.make_env(render_mode="rgb_array" if render else None, width=width, height=height)
-    act = NumpyPolicy(policy)
+    act = as_actor(policy, getattr(policy, "name", "policy"))
     try:
         return [
             run_episode(env, task, act, int(seed), render)
-            for seed in tqdm(seeds, desc=f"{task.name}/{policy.name}", disable=not progress)
+            for seed in tqdm(seeds, desc=f"{task.name}/{act.name}", disable=not progress)
         ]
     finally:
         env.close()

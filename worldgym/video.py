@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 
-
-def atomic_path(path: Path):
-    """A temp file beside `path` with the same suffix (so writers pick the format)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-    return Path(temp)
+from worldgym.files import atomic_file
 
 
 def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float) -> Path:
@@ -31,14 +21,10 @@ def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: floa
     frames = np.asarray(frames, dtype=np.uint8)
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         raise ValueError(f"Expected frames of shape [T, H, W, 3], got {frames.shape}.")
-    temp = atomic_path(path)
-    try:
+    with atomic_file(path) as temp:
         if path.suffix == ".gif":
             iio.imwrite(temp, frames, duration=1000.0 / fps, loop=0)
         else:
             # H.264 in yuv420p needs even sizes; macro_block_size=2 pads odd ones.
             iio.imwrite(temp, frames, fps=fps, codec="libx264", macro_block_size=2)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
     return path

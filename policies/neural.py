@@ -1,0 +1,121 @@
+"""Small neural policies: MLPs whose parameters ship in policies/weights/.
+
+They are trained by `scripts/train_bc.py` (behaviour cloning of the oracle from
+few or noisy demonstrations), so anyone can re-make them.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import jax.numpy as jnp
+import numpy as np
+
+from policies.protocol import Policy
+
+WEIGHTS_PACKAGE = "policies.weights"
+
+
+def mlp_act(params, obs, key):
+    """tanh MLP on the normalised observation; deterministic (key unused)."""
+    del key
+    hidden = (obs - params["obs_mean"]) / params["obs_std"]
+    layers = params["layers"]
+    for layer in layers[:-1]:
+        hidden = jnp.tanh(hidden @ layer["w"] + layer["b"])
+    return jnp.tanh(hidden @ layers[-1]["w"] + layers[-1]["b"])
+
+
+def params_to_arrays(params) -> dict[str, np.ndarray]:
+    """Flatten MLP params into named arrays for an .npz file."""
+    arrays = {"obs_mean": params["obs_mean"], "obs_std": params["obs_std"]}
+    for index, layer in enumerate(params["layers"]):
+        arrays[f"w{index}"], arrays[f"b{index}"] = layer["w"], layer["b"]
+    return {name: np.asarray(value, np.float32) for name, value in arrays.items()}
+
+
+def arrays_to_params(arrays) -> dict:
+    depth = sum(1 for name in arrays if name.startswith("w"))
+    return {
+        "obs_mean": arrays["obs_mean"],
+        "obs_std": arrays["obs_std"],
+        "layers": [{"w": arrays[f"w{i}"], "b": arrays[f"b{i}"]} for i in range(depth)],
+    }
+
+
+def neural_policies(task_name: str) -> list[Policy]:
+    """The shipped neural policies of a task (none if no weights were trained)."""
+    folder = resources.files(WEIGHTS_PACKAGE)
+    index_file = folder.joinpath("index.json")
+    if not index_file.is_file():
+        return []
+    policies = []
+    for entry in json.loads(index_file.read_text()).get(task_name, []):
+        with folder.joinpath(entry["file"]).open("rb") as handle:
+            arrays = dict(np.load(handle))
+        policies.append(
+            Policy(entry["name"], mlp_act, arrays_to_params(arrays), entry["description"])
+        )
+    return policies
+
+
+def init_mlp(key, obs_dim: int, action_dim: int, hidden: tuple[int, ...]) -> list[dict]:
+    """LeCun-normal weights, zero biases."""
+    import jax
+
+    sizes = (obs_dim, *hidden, action_dim)
+    keys = jax.random.split(key, len(sizes) - 1)
+    return [
+        {
+            "w": jax.random.normal(k, (n_in, n_out)) / jnp.sqrt(n_in),
+            "b": jnp.zeros(n_out),
+        }
+        for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True)
+    ]
+
+
+def train_bc(
+    observations: np.ndarray,
+    actions: np.ndarray,
+    hidden: tuple[int, ...] = (64, 64),
+    steps: int = 3000,
+    batch_size: int = 256,
+    learning_rate: float = 3e-3,
+    seed: int = 0,
+) -> dict:
+    """Behaviour cloning: fit an MLP policy to (observation, action) pairs by MSE.
+
+    The whole optimisation is one jitted lax.scan over minibatch steps.
+    """
+    import jax
+    import optax
+
+    observations = jnp.asarray(observations, jnp.float32)
+    actions = jnp.clip(jnp.asarray(actions, jnp.float32), -0.999, 0.999)
+    init_key, data_key = jax.random.split(jax.random.key(seed))
+    params = {
+        "obs_mean": observations.mean(0),
+        "obs_std": observations.std(0) + 1e-3,
+        "layers": init_mlp(init_key, observations.shape[1], actions.shape[1], hidden),
+    }
+    optimiser = optax.adam(optax.cosine_decay_schedule(learning_rate, steps))
+
+    def loss(layers, obs, target):
+        predicted = jax.vmap(mlp_act, in_axes=(None, 0, None))(
+            {**params, "layers": layers}, obs, None
+        )
+        return jnp.mean(jnp.square(predicted - target))
+
+    def step(carry, key):
+        layers, opt_state = carry
+        batch = jax.random.randint(key, (batch_size,), 0, observations.shape[0])
+        grads = jax.grad(loss)(layers, observations[batch], actions[batch])
+        updates, opt_state = optimiser.update(grads, opt_state, layers)
+        return (optax.apply_updates(layers, updates), opt_state), None
+
+    layers = params["layers"]
+    (layers, _), _ = jax.jit(lambda c, k: jax.lax.scan(step, c, k))(
+        (layers, optimiser.init(layers)), jax.random.split(data_key, steps)
+    )
+    return {**params, "layers": layers}

@@ -1,0 +1,95 @@
+"""The oracle with known faults: one act function, many parameter sets.
+
+Every scripted zoo policy and behaviour policy of a task is `perturbed_act`
+with different parameters, so they share one pytree structure and a whole
+group can be stacked and vmapped in a single compiled rollout. The faults are
+of different kinds: slow or weak control (gain), action noise, random jitter,
+a biased target, perception latency, and the task's own knobs (a flipped elbow,
+an off-centre push, a mistimed grasp, an early release).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from policies.oracles import ORACLE_SPECS, OracleSpec
+from policies.protocol import Policy
+
+
+def perturbation_params(
+    task_name: str,
+    gain: float = 1.0,
+    noise: float = 0.0,
+    random_prob: float = 0.0,
+    latency: float = 0.0,
+    target_bias=None,
+    **knobs: float,
+) -> dict:
+    """The parameter pytree of `perturbed_act` (float32 leaves, fixed structure).
+
+    gain: scales the motion part of the action (0 freezes the robot).
+    noise: standard deviation of Gaussian noise added to each action entry.
+    random_prob: probability, each step, of a uniform random action instead.
+    latency: seconds by which the perceived positions lag the true ones.
+    target_bias: offset added to the goal the controller aims at.
+    knobs: the task's own faults (see OracleSpec.default_knobs).
+    """
+    spec = ORACLE_SPECS[task_name]
+    unknown = set(knobs) - set(spec.default_knobs)
+    if unknown:
+        raise ValueError(
+            f"Unknown knob(s) {sorted(unknown)} for {task_name}; "
+            f"its knobs are {sorted(spec.default_knobs)}."
+        )
+    goal_dim = len(range(*spec.goal.indices(10_000)))
+    bias = np.zeros(goal_dim) if target_bias is None else np.asarray(target_bias)
+    f32 = np.float32
+    return {
+        "gain": f32(gain),
+        "noise": f32(noise),
+        "random_prob": f32(random_prob),
+        "latency": f32(latency),
+        "target_bias": bias.astype(f32),
+        "knobs": {name: f32(knobs.get(name, value)) for name, value in spec.default_knobs.items()},
+    }
+
+
+@cache
+def perturbed_act(task_name: str):
+    """The act function shared by all perturbed policies of a task (one object per
+    task, so jit caches compile it once)."""
+    spec: OracleSpec = ORACLE_SPECS[task_name]
+
+    def act(params, obs, key):
+        seen = spec.delay(obs, params["latency"])
+        seen = seen.at[spec.goal].add(params["target_bias"])
+        action = spec.command(seen, params["knobs"])
+        motion = jnp.arange(action.shape[0]) < spec.motion_dims
+        action = jnp.where(motion, params["gain"] * action, action)
+        noise_key, random_key, choice_key = jax.random.split(key, 3)
+        action = action + params["noise"] * jax.random.normal(noise_key, action.shape)
+        random_action = jax.random.uniform(random_key, action.shape, minval=-1.0, maxval=1.0)
+        take_random = jax.random.uniform(choice_key) < params["random_prob"]
+        return jnp.clip(jnp.where(take_random, random_action, action), -1.0, 1.0)
+
+    return act
+
+
+def perturbed_policy(task_name: str, name: str, description: str, **perturbation) -> Policy:
+    """A named perturbed oracle of a task."""
+    return Policy(
+        name, perturbed_act(task_name), perturbation_params(task_name, **perturbation), description
+    )
+
+
+def oracle(task_name: str) -> Policy:
+    """The unperturbed oracle of a task."""
+    if task_name not in ORACLE_SPECS:
+        raise ValueError(
+            f"No oracle for task {task_name!r}; oracles exist for {', '.join(ORACLE_SPECS)}."
+        )
+    return perturbed_policy(task_name, "oracle", ORACLE_SPECS[task_name].description)

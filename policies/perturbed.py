@@ -65,7 +65,7 @@ def perturbed_act(task_name: str):
     spec: OracleSpec = ORACLE_SPECS[task_name]
 
     def act(params, obs, key):
-        seen = spec.delay(obs, params["latency"])
+        seen = spec.delay(jnp.asarray(obs), params["latency"])
         seen = seen.at[spec.goal].add(params["target_bias"])
         action = spec.command(seen, params["knobs"])
         motion = jnp.arange(action.shape[0]) < spec.motion_dims

@@ -9,7 +9,7 @@ import pytest
 
 from worldgym.cli import build_parser, main
 
-SUBCOMMANDS = ["tasks", "rollout", "bench", "demo"]
+SUBCOMMANDS = ["tasks", "policies", "collect", "rollout", "bench", "demo"]
 
 
 def run_cli(*args):

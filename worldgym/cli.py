@@ -11,8 +11,25 @@ import numpy as np
 
 from envs.registry import DEFAULT_TASK, TASK_NAMES
 from worldgym.bench import BenchConfig
+from worldgym.collect import CollectConfig
 from worldgym.config import add_config_arguments, config_from_args
 from worldgym.demo import DemoConfig
+
+
+@dataclass(frozen=True)
+class PoliciesConfig:
+    task: str = DEFAULT_TASK
+    """Task name (see `worldgym tasks`)."""
+    measure: bool = False
+    """Measure each policy's real success rate (else only list them)."""
+    episodes: int = 100
+    """Episodes per policy when measuring, from reset seeds seed, seed+1, ..."""
+    seed: int = 0
+    """First reset seed."""
+    workers: int | None = None
+    """Worker processes (default: one per core)."""
+    policies: tuple[str, ...] = ()
+    """Policies to measure: zoo names or module:attribute (default: the whole zoo)."""
 
 
 @dataclass(frozen=True)
@@ -20,7 +37,7 @@ class RolloutConfig:
     task: str = DEFAULT_TASK
     """Task name (see `worldgym tasks`)."""
     policy: str = "oracle"
-    """Policy name: "oracle" or "random"."""
+    """Zoo policy name (see `worldgym policies TASK`) or module:attribute."""
     episodes: int = 50
     """Number of episodes, from reset seeds seed, seed+1, ..."""
     seed: int = 0
@@ -43,6 +60,23 @@ def cmd_tasks(args) -> int:
             f"{task.horizon:>7}  {rule}"
         )
         print(f"{'':<12} {task.description}")
+    return 0
+
+
+def cmd_policies(args) -> int:
+    from envs import get_task
+    from policies import policy_names, zoo
+    from worldgym.measure import format_measurements, measure_policies
+
+    config = config_from_args(PoliciesConfig, args)
+    task = get_task(config.task)
+    if not config.measure:
+        for policy in zoo(task.name):
+            print(f"{policy.name:<16} {policy.description}")
+        return 0
+    specs = config.policies or tuple(policy_names(task.name))
+    rows = measure_policies(task.name, specs, config.episodes, config.seed, config.workers)
+    print(format_measurements(task.name, rows))
     return 0
 
 
@@ -94,6 +128,18 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_collect(args) -> int:
+    from worldgym.collect import collect
+
+    summary = collect(config_from_args(CollectConfig, args))
+    print(
+        f"collected {summary['episodes']} episodes, {summary['transitions']} transitions in "
+        f"{summary['seconds']:.1f} s ({summary['transitions_per_second']:.0f} transitions/s) "
+        f"-> {summary['path']}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="worldgym",
@@ -103,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     tasks = commands.add_parser("tasks", help="List the tasks and their spaces.")
     tasks.set_defaults(run=cmd_tasks)
+    policies = commands.add_parser(
+        "policies", help="List a task's policy zoo; --measure its real success rates."
+    )
+    add_config_arguments(policies, PoliciesConfig, positional=("task",))
+    policies.set_defaults(run=cmd_policies)
+    collect = commands.add_parser(
+        "collect", help="Collect behaviour data from a ground-truth task (Minari dataset)."
+    )
+    add_config_arguments(collect, CollectConfig, positional=("task",))
+    collect.set_defaults(run=cmd_collect)
     rollout = commands.add_parser(
         "rollout", help="Roll a policy in a ground-truth task; print success and speed."
     )

@@ -23,7 +23,11 @@ class Episode:
     rewards: np.ndarray  # [T]
     step_success: np.ndarray  # [T] bool, info["success"] after each step
     terminated: bool
-    """True when the task ended the episode (e.g. on success), False at the horizon."""
+    """True when the task ended the episode (e.g. on success)."""
+    truncated: bool
+    """True when the time limit ended the episode."""
+    reset_success: bool
+    """info["success"] of the initial observation."""
     success: bool
     """Episode outcome by the task's rule (any step, or the final step)."""
     frames: np.ndarray | None = None  # [T + 1, H, W, 3] uint8 when rendered
@@ -41,7 +45,7 @@ def run_episode(env, task: Task, act: Callable, seed: int, render: bool = False)
     """Roll `act` (numpy obs -> action) in `env` from reset seed `seed` to the end."""
     if hasattr(act, "reset"):
         act.reset(seed)
-    obs, _ = env.reset(seed=seed)
+    obs, reset_info = env.reset(seed=seed)
     observations, actions, rewards, successes = [obs], [], [], []
     frames = [env.render()] if render else None
     terminated = truncated = False
@@ -62,6 +66,8 @@ def run_episode(env, task: Task, act: Callable, seed: int, render: bool = False)
         rewards=np.asarray(rewards, dtype=np.float32),
         step_success=step_success,
         terminated=bool(terminated),
+        truncated=bool(truncated),
+        reset_success=bool(reset_info["success"]),
         success=bool(task.episode_success(step_success)),
         frames=np.asarray(frames) if render else None,
     )

@@ -1,0 +1,32 @@
+"""Statistics checked against independent computations (scipy)."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from worldgym.calibrate import wilson_interval
+
+
+@given(st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_matches_scipy(case):
+    successes, trials = case
+    low, high = wilson_interval(successes, trials)
+    reference = stats.binomtest(successes, trials).proportion_ci(0.95, method="wilson")
+    assert low == pytest.approx(reference.low, abs=1e-9)
+    assert high == pytest.approx(reference.high, abs=1e-9)
+
+
+def test_wilson_is_elementwise_and_other_confidences():
+    low, high = wilson_interval(np.array([0, 5, 10]), np.array([10, 10, 10]), confidence=0.9)
+    for index, k in enumerate([0, 5, 10]):
+        reference = stats.binomtest(k, 10).proportion_ci(0.9, method="wilson")
+        assert low[index] == pytest.approx(reference.low) and high[index] == pytest.approx(
+            reference.high
+        )
+
+
+def test_wilson_rejects_impossible_counts():
+    with pytest.raises(ValueError, match="0 <= successes <= trials"):
+        wilson_interval(5, 3)

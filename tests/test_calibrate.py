@@ -30,3 +30,25 @@ def test_wilson_is_elementwise_and_other_confidences():
 def test_wilson_rejects_impossible_counts():
     with pytest.raises(ValueError, match="0 <= successes <= trials"):
         wilson_interval(5, 3)
+
+
+@given(st.lists(st.integers(-5, 5), min_size=3, max_size=40))
+def test_rank_data_matches_scipy(values):
+    from worldgym.calibrate import rank_data
+
+    np.testing.assert_allclose(rank_data(values), stats.rankdata(values))
+
+
+@given(
+    st.lists(st.tuples(st.integers(-20, 20), st.floats(-10, 10, allow_nan=False)), min_size=3,
+             max_size=40)
+)  # fmt: skip
+def test_correlations_match_scipy(pairs):
+    from worldgym.calibrate import pearson, spearman
+
+    x, y = np.array(pairs, dtype=float).T
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        assert np.isnan(pearson(x, y))
+        return
+    assert pearson(x, y) == pytest.approx(stats.pearsonr(x, y).statistic, abs=1e-9)
+    assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic, abs=1e-9)

@@ -28,3 +28,31 @@ def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.nda
     center = (rate + z**2 / (2 * trials)) / denominator
     half_width = z / denominator * np.sqrt(rate * (1 - rate) / trials + z**2 / (4 * trials**2))
     return np.clip(center - half_width, 0.0, 1.0), np.clip(center + half_width, 0.0, 1.0)
+
+
+def rank_data(values) -> np.ndarray:
+    """Ranks 1..n along the last axis, ties given their average rank."""
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(1, len(values) + 1)
+    unique, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    if len(unique) < len(values):  # average the ranks within each group of ties
+        sums = np.bincount(inverse, weights=ranks)
+        ranks = (sums / counts)[inverse]
+    return ranks
+
+
+def pearson(x, y) -> float:
+    """Pearson correlation; nan when either side is constant."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    x, y = x - x.mean(), y - y.mean()
+    denominator = np.sqrt((x**2).sum() * (y**2).sum())
+    return float((x * y).sum() / denominator) if denominator > 0 else float("nan")
+
+
+def spearman(x, y) -> float:
+    """Spearman rank correlation (Pearson of average ranks)."""
+    return pearson(rank_data(x), rank_data(y))

@@ -14,6 +14,9 @@ from worldgym.bench import BenchConfig
 from worldgym.collect import CollectConfig
 from worldgym.config import add_config_arguments, config_from_args
 from worldgym.demo import DemoConfig
+from worldgym.model_eval import ModelEvalConfig
+from worldgym.models.ensemble import EnsembleConfig
+from worldgym.train import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,28 @@ def cmd_collect(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from worldgym.train import train
+
+    summary = train(config_from_args(TrainConfig, args), config_from_args(EnsembleConfig, args))
+    best = summary["best"]
+    print(
+        f"trained {summary['epochs']} epochs"
+        + (" (stopped early)" if summary["stopped_early"] else "")
+        + f"; best validation loss {best.get('validation_loss', float('nan')):.4f} "
+        f"at epoch {best.get('epoch')}; {summary['samples_per_second']:.0f} samples/s "
+        f"-> {summary['out']}"
+    )
+    return 0
+
+
+def cmd_model_eval(args) -> int:
+    from worldgym.model_eval import ModelEvalConfig, evaluate_model, format_metrics
+
+    print(format_metrics(evaluate_model(config_from_args(ModelEvalConfig, args))))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="worldgym",
@@ -159,6 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_arguments(collect, CollectConfig, positional=("task",))
     collect.set_defaults(run=cmd_collect)
+    train = commands.add_parser(
+        "train", help="Train a world model on a dataset (resumes an interrupted run)."
+    )
+    add_config_arguments(train, TrainConfig, positional=("dataset",))
+    add_config_arguments(train, EnsembleConfig)
+    train.set_defaults(run=cmd_train)
+    model_eval = commands.add_parser(
+        "model-eval", help="How good a world model's predictions are on held-out episodes."
+    )
+    add_config_arguments(model_eval, ModelEvalConfig, positional=("checkpoint", "dataset"))
+    model_eval.set_defaults(run=cmd_model_eval)
     rollout = commands.add_parser(
         "rollout", help="Roll a policy in a ground-truth task; print success and speed."
     )

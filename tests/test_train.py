@@ -1,0 +1,132 @@
+"""Training lowers the loss, beats the copy baseline, checkpoints, and resumes exactly."""
+
+import json
+import shutil
+from dataclasses import replace
+
+import gymnasium
+import jax
+import numpy as np
+import pytest
+from conftest import TINY_MODEL, TINY_TRAIN
+
+from envs import get_task
+from worldgym import checkpoint
+from worldgym import train as train_module
+from worldgym.checkpoint import load_world_model
+from worldgym.dataset import load_dataset
+from worldgym.imagine import open_loop
+from worldgym.model_eval import ModelEvalConfig, evaluate_model
+from worldgym.models.ensemble import EnsembleConfig, make_world_model
+from worldgym.train import TrainConfig, train
+
+
+def test_training_lowers_the_loss_and_beats_copying(tiny_run, tiny_push_dataset):
+    summary, run = tiny_run
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(history) == TINY_TRAIN["epochs"]
+    assert history[-1]["validation_loss"] < history[0]["validation_loss"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    config = ModelEvalConfig(
+        checkpoint=str(run), dataset=str(tiny_push_dataset), videos=0, out=str(run / "eval")
+    )
+    metrics = evaluate_model(config)
+    one_step = metrics["one_step"]
+    assert one_step["model_nmse"] < 0.5 * one_step["copy_nmse"], one_step
+
+
+def test_checkpoint_round_trip_reproduces_predictions_exactly(tiny_run, tiny_push_dataset):
+    summary, run = tiny_run
+    loaded = load_world_model(run, get_task("Push"))
+    in_memory = make_world_model(summary["best_params"], 13, 2, EnsembleConfig(**TINY_MODEL))
+    data = load_dataset(tiny_push_dataset)
+    obs = data.observations[:32]
+    actions = np.repeat(data.actions[:32, None], 5, axis=1)
+    key = jax.random.key(3)
+    first = open_loop(loaded, obs, actions, key)
+    second = open_loop(in_memory, obs, actions, key)
+    np.testing.assert_array_equal(np.asarray(first.obs), np.asarray(second.obs))
+    np.testing.assert_array_equal(np.asarray(first.success_logit), np.asarray(second.success_logit))
+    assert (
+        loaded.metadata["task"] == "Push" and loaded.metadata["provenance"]["dataset_fingerprint"]
+    )
+
+
+def test_resume_after_kill_matches_an_uninterrupted_run(tiny_run, tiny_push_dataset, tmp_path,
+                                                       monkeypatch):  # fmt: skip
+    summary, _ = tiny_run
+    out = tmp_path / "resumed"
+    config = TrainConfig(dataset=str(tiny_push_dataset), out=str(out), **TINY_TRAIN)
+    real_save = checkpoint.save
+    calls = {"count": 0}
+
+    def killed_during_third_save(*args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == 3:
+            raise KeyboardInterrupt  # killed in the middle of epoch 2's checkpointing
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(train_module.checkpoint, "save", killed_during_third_save)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, EnsembleConfig(**TINY_MODEL), progress=False)
+    monkeypatch.setattr(train_module.checkpoint, "save", real_save)
+    resumed = train(config, EnsembleConfig(**TINY_MODEL), progress=False)
+    for a, b in zip(jax.tree_util.tree_leaves(summary["final_params"]),
+                    jax.tree_util.tree_leaves(resumed["final_params"]), strict=True):  # fmt: skip
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    strip = lambda row: {k: v for k, v in row.items() if k not in ("seconds", "samples_per_second")}  # noqa: E731
+    assert [strip(r) for r in resumed_history(out)] == [
+        strip(r) for r in resumed_history(tiny_run[1])
+    ]
+
+
+def resumed_history(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_resuming_with_another_config_is_refused(tiny_run, tiny_push_dataset):
+    _, run = tiny_run
+    config = TrainConfig(dataset=str(tiny_push_dataset), out=str(run), **{**TINY_TRAIN, "seed": 9})
+    with pytest.raises(ValueError, match="another config or dataset"):
+        train(config, EnsembleConfig(**TINY_MODEL), progress=False)
+
+
+def test_loading_a_missing_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No checkpoint at .*worldgym train DATASET"):
+        load_world_model(tmp_path / "nothing")
+
+
+def test_loading_a_folder_that_is_no_checkpoint(tmp_path):
+    (tmp_path / "junk").mkdir()
+    with pytest.raises(ValueError, match="holds no finished checkpoint"):
+        load_world_model(tmp_path / "junk")
+
+
+def test_loading_for_another_task(tiny_run):
+    _, run = tiny_run
+    with pytest.raises(ValueError, match="was trained for task Push, not Reach"):
+        load_world_model(run, get_task("Reach"))
+
+
+def test_loading_for_other_spaces(tiny_run):
+    _, run = tiny_run
+    wider = replace(
+        get_task("Push"), observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (15,), np.float32)
+    )
+    with pytest.raises(ValueError, match=r"expects observations of shape \(13,\)"):
+        load_world_model(run, wider)
+
+
+def test_loading_a_corrupted_checkpoint(tiny_run, tmp_path):
+    _, run = tiny_run
+    broken = tmp_path / "broken"
+    shutil.copytree(run, broken)
+    best = next((broken / "best").iterdir())
+    for file in (best / "state").rglob("*"):
+        if file.is_file() and file.stat().st_size > 100:
+            file.write_bytes(b"\0" * 16)
+    with pytest.raises(ValueError, match="corrupted or incomplete"):
+        load_world_model(broken)
+    (best / "meta" / "metadata").write_text("{not json")
+    with pytest.raises(ValueError, match="is corrupted"):
+        load_world_model(broken)

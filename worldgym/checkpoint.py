@@ -1,0 +1,139 @@
+"""World-model checkpoints with Orbax: save, resume, and load with clear errors.
+
+A training run's folder holds
+
+    checkpoints/<epoch>/   the last few full training states (params, optimiser
+                           state, early-stopping counters) for resuming
+    best/<epoch>/          the parameters with the best validation loss, and the
+                           metadata a user of the model needs: family, model
+                           config, task id and spaces, normaliser, provenance
+    metrics.jsonl          one line per epoch
+
+Orbax writes each checkpoint to a temporary folder and renames it when complete,
+so a killed run never leaves a half-written checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+FORMAT_VERSION = 1
+
+
+def _manager(folder: Path, keep: int, create: bool = True) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=keep, enable_async_checkpointing=False, create=create
+    )
+    return ocp.CheckpointManager(folder.resolve(), options=options)
+
+
+def _abstract(tree):
+    return jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, tree)
+
+
+def save(folder: Path, step: int, state: Any, metadata: dict, keep: int) -> None:
+    """Save a pytree `state` and JSON `metadata` as checkpoint `step` in `folder`."""
+    manager = _manager(folder, keep)
+    manager.save(
+        step,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(metadata)
+        ),
+    )
+    manager.wait_until_finished()
+    manager.close()
+
+
+def latest_step(folder: Path) -> int | None:
+    if not folder.is_dir():
+        return None
+    manager = _manager(folder, keep=1, create=False)
+    step = manager.latest_step()
+    manager.close()
+    return step
+
+
+def restore(folder: Path, like: Any, step: int | None = None) -> tuple[Any, dict]:
+    """Restore (state, metadata) of checkpoint `step` (default: latest); `like` is a
+    pytree with the state's structure, shapes and dtypes."""
+    manager = _manager(folder, keep=1, create=False)
+    step = manager.latest_step() if step is None else step
+    restored = manager.restore(
+        step,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(_abstract(like)), meta=ocp.args.JsonRestore()
+        ),
+    )
+    manager.close()
+    return restored["state"], restored["meta"]
+
+
+def read_metadata(run: Path) -> dict:
+    """The metadata of a run's best checkpoint, or one clear error."""
+    best = run / "best"
+    if not run.exists():
+        raise FileNotFoundError(
+            f"No checkpoint at {run}: train one with `worldgym train DATASET --out {run}`."
+        )
+    step = latest_step(best) if best.is_dir() else None
+    if step is None:
+        raise ValueError(
+            f"{run} holds no finished checkpoint (no {best}/<epoch>): it is not a worldgym "
+            "training run, or training stopped before its first epoch ended."
+        )
+    meta_file = best / str(step) / "meta" / "metadata"
+    try:
+        metadata = json.loads(meta_file.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise ValueError(f"Checkpoint {run} is corrupted: {meta_file} is unreadable.") from None
+    if metadata.get("format_version") != FORMAT_VERSION or "family" not in metadata:
+        raise ValueError(f"Checkpoint {run} is not a worldgym world-model checkpoint.")
+    return metadata
+
+
+def check_compatible(metadata: dict, run: Path, task) -> None:
+    """Refuse a checkpoint made for another task or other spaces, in one sentence."""
+    if metadata["task"] != task.name:
+        raise ValueError(
+            f"Checkpoint {run} was trained for task {metadata['task']}, not {task.name}."
+        )
+    obs_shape = tuple(metadata["observation_shape"])
+    action_shape = tuple(metadata["action_shape"])
+    if obs_shape != task.observation_space.shape or action_shape != task.action_space.shape:
+        raise ValueError(
+            f"Checkpoint {run} expects observations of shape {obs_shape} and actions of shape "
+            f"{action_shape}, but task {task.name} has {task.observation_space.shape} and "
+            f"{task.action_space.shape}."
+        )
+
+
+def load_world_model(run: str | Path, task=None, sampling: str | None = None):
+    """The WorldModel of a training run's best checkpoint.
+
+    With `task`, refuse a checkpoint made for another task or spaces. `sampling`
+    overrides the sampling mode the model was trained with.
+    """
+    from worldgym.models import build_world_model, like_params
+
+    run = Path(run)
+    metadata = read_metadata(run)
+    if task is not None:
+        check_compatible(metadata, run, task)
+    config = dict(metadata["model_config"])
+    if sampling is not None:
+        config["sampling"] = sampling
+    like = like_params(metadata["family"], metadata, config)
+    try:
+        params, _ = restore(run / "best", like)
+    except Exception as error:  # Orbax/tensorstore raise many types for damaged files
+        raise ValueError(
+            f"Checkpoint {run} is corrupted or incomplete: {type(error).__name__}."
+        ) from None
+    params = jax.tree_util.tree_map(np.asarray, params)
+    return build_world_model(metadata["family"], params, metadata, config)

@@ -1,0 +1,250 @@
+"""How good a world model's predictions are, on held-out episodes.
+
+Reports one-step error against two baselines fitted or defined in the same run
+("nothing changes" and a least-squares linear model), open-loop error growth
+over the horizon (PNG), the success head's accuracy and Brier score, how often
+the task's success predicate agrees on predicted observations, how well ensemble
+disagreement tracks actual error, and a [real | imagined | difference] video of
+the model continuing held-out episodes from their midpoint (as in DreamerV3's
+report).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from worldgym.calibrate import pearson, spearman
+from worldgym.checkpoint import load_world_model
+from worldgym.dataset import EpisodeDataset, load_dataset
+from worldgym.files import atomic_file
+from worldgym.imagine import open_loop
+from worldgym.train import split_episodes, window_starts
+
+
+@dataclass(frozen=True)
+class ModelEvalConfig:
+    checkpoint: str = ""
+    """Training run folder (from `worldgym train`)."""
+    dataset: str = ""
+    """Dataset folder; if it is the training dataset, only its validation episodes are used."""
+    out: str | None = None
+    """Folder for metrics.json, the plot and the video (default: <checkpoint>/eval)."""
+    sampling: str | None = None
+    """Override the model's sampling mode (mean, ts1, ts1-noise)."""
+    max_episodes: int = 200
+    """Evaluate on at most this many held-out episodes."""
+    videos: int = 3
+    """Held-out episodes continued in the video (0: no video)."""
+    size: int = 192
+    """Video frame size in pixels (each of the three panels)."""
+    seed: int = 0
+    """Seed of the model's sampling."""
+
+
+def held_out_episodes(data: EpisodeDataset, model_metadata: dict, dataset_fingerprint: str):
+    """Validation episodes of the run if `data` is its training dataset, else all."""
+    provenance = model_metadata["provenance"]
+    if provenance["dataset_fingerprint"] != dataset_fingerprint:
+        return np.arange(data.num_episodes), "all episodes (not the training dataset)"
+    config = provenance["train_config"]
+    episodes = np.arange(data.num_episodes)
+    if config.get("max_episodes") is not None:
+        episodes = episodes[: config["max_episodes"]]
+    _, validation = split_episodes(len(episodes), config["validation_fraction"], config["seed"])
+    return episodes[validation], "the training run's validation episodes"
+
+
+def fit_linear(observations, actions, next_observations) -> np.ndarray:
+    """Least-squares map [obs, action, 1] -> change of obs (ridge 1e-6)."""
+    inputs = np.concatenate([observations, actions, np.ones((len(actions), 1))], axis=1)
+    targets = next_observations - observations
+    gram = inputs.T @ inputs + 1e-6 * np.eye(inputs.shape[1])
+    return np.linalg.solve(gram, inputs.T @ targets)
+
+
+def predict_linear(weights, observations, actions):
+    inputs = np.concatenate([observations, actions, np.ones((*actions.shape[:-1], 1))], axis=-1)
+    return observations + inputs @ weights
+
+
+def _normalised_mse(predicted, target, scale) -> np.ndarray:
+    """Mean over dimensions of ((predicted - target) / scale)^2, per row."""
+    return np.mean(np.square((predicted - target) / scale), axis=-1)
+
+
+def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
+    starts = window_starts(data, episodes, 1)
+    transitions = data.transitions()
+    obs = transitions["observations"][starts]
+    actions = transitions["actions"][starts]
+    target = transitions["next_observations"][starts]
+    recorded_success = transitions["next_success"][starts]
+    prediction = open_loop(model, obs, actions[:, None], key)
+    predicted = np.asarray(prediction.obs[:, 0])
+    model_error = _normalised_mse(predicted, target, scale)
+    copy_error = _normalised_mse(obs, target, scale)
+    linear_error = _normalised_mse(predict_linear(linear, obs, actions), target, scale)
+    probability = np.asarray(jax.nn.sigmoid(prediction.success_logit[:, 0]))
+    predicate = np.asarray(jax.vmap(task.success_fn)(jnp.asarray(predicted)))
+    uncertainty = np.asarray(prediction.uncertainty[:, 0])
+    return {
+        "transitions": int(len(starts)),
+        "model_nmse": float(model_error.mean()),
+        "copy_nmse": float(copy_error.mean()),
+        "linear_nmse": float(linear_error.mean()),
+        "model_over_copy": float(model_error.mean() / copy_error.mean()),
+        "model_over_linear": float(model_error.mean() / linear_error.mean()),
+        "success_head_accuracy": float(np.mean((probability > 0.5) == recorded_success)),
+        "success_head_brier": float(np.mean(np.square(probability - recorded_success))),
+        "success_rate_recorded": float(recorded_success.mean()),
+        "predicate_agreement": float(np.mean(predicate == recorded_success)),
+        "disagreement_error_pearson": pearson(uncertainty, model_error),
+        "disagreement_error_spearman": spearman(uncertainty, model_error),
+    }
+
+
+def open_loop_metrics(model, data, episodes, linear, scale, key) -> dict:
+    """Error after H = 1..T open-loop steps from each held-out episode's start."""
+    horizon = int(data.episode_lengths[episodes].min())
+    first = data.observation_starts[episodes]
+    steps = data.transition_starts[episodes]
+    obs0 = data.observations[first]
+    actions = data.actions[steps[:, None] + np.arange(horizon)]
+    truth = data.observations[first[:, None] + 1 + np.arange(horizon)]
+    predicted = np.asarray(open_loop(model, obs0, actions, key).obs)
+    linear_path = [obs0]
+    for t in range(horizon):
+        linear_path.append(predict_linear(linear, linear_path[-1], actions[:, t]))
+    linear_predicted = np.stack(linear_path[1:], axis=1)
+    model_error = _normalised_mse(predicted, truth, scale).mean(0)
+    copy_error = _normalised_mse(obs0[:, None], truth, scale).mean(0)
+    linear_error = _normalised_mse(linear_predicted, truth, scale).mean(0)
+    return {
+        "horizon": horizon,
+        "model": model_error.tolist(),
+        "copy": copy_error.tolist(),
+        "linear": np.minimum(linear_error, 1e6).tolist(),
+    }
+
+
+def plot_error_growth(growth: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.arange(1, growth["horizon"] + 1)
+    figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    axes.plot(steps, growth["model"], label="world model", linewidth=2.2, color="#1f6feb")
+    axes.plot(steps, growth["linear"], label="linear baseline", linestyle="--", color="#bf8700")
+    axes.plot(steps, growth["copy"], label='"nothing changes"', linestyle=":", color="#6e7781")
+    axes.set_yscale("log")
+    axes.set_xlabel("open-loop steps H")
+    axes.set_ylabel("normalised MSE (log scale)")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    with atomic_file(path) as temp:
+        figure.savefig(temp)
+    plt.close(figure)
+
+
+def continuation_video(model, task, data, episodes, path: Path, size: int, key) -> None:
+    """[real | imagined | difference] of the model continuing episodes from midpoint."""
+    from worldgym.video import write_video
+
+    clips = []
+    for episode in episodes:
+        recorded = data.episode(int(episode))
+        middle = len(recorded["actions"]) // 2
+        actions = recorded["actions"][middle:]
+        imagined = open_loop(model, recorded["observations"][middle][None], actions[None], key).obs[
+            0
+        ]
+        real = task.render_observations(recorded["observations"][middle:], size, size)
+        imagined = task.render_observations(
+            np.concatenate([recorded["observations"][middle][None], np.asarray(imagined)]),
+            size,
+            size,
+        )
+        difference = np.clip(3 * np.abs(real.astype(int) - imagined.astype(int)), 0, 255)
+        clips.append(np.concatenate([real, imagined, difference.astype(np.uint8)], axis=2))
+    write_video(path, np.concatenate(clips), fps=round(1.0 / task.dt))
+
+
+def evaluate_model(config: ModelEvalConfig) -> dict:
+    """Compute every metric, write metrics.json, the plot and the video; return metrics."""
+    from envs import get_task
+    from worldgym.train import dataset_fingerprint
+
+    data = load_dataset(config.dataset)
+    task_name = data.metadata.get("worldgym", {}).get("task")
+    if task_name is None:
+        raise ValueError(f"Dataset {config.dataset} has no worldgym task in its metadata.")
+    task = get_task(task_name)
+    model = load_world_model(config.checkpoint, task, config.sampling)
+    episodes, which = held_out_episodes(data, model.metadata, dataset_fingerprint(data))
+    episodes = episodes[: config.max_episodes]
+    train_eps = np.setdiff1d(np.arange(data.num_episodes), episodes)
+    fit_eps = train_eps if len(train_eps) else episodes
+    fit = window_starts(data, fit_eps, 1)
+    transitions = data.transitions()
+    linear = fit_linear(
+        transitions["observations"][fit], transitions["actions"][fit],
+        transitions["next_observations"][fit],
+    )  # fmt: skip
+    scale = np.asarray(model.params["normalizer"]["obs_std"])
+    key = jax.random.key(config.seed)
+    metrics = {
+        "task": task.name,
+        "checkpoint": str(config.checkpoint),
+        "dataset": str(config.dataset),
+        "held_out": f"{len(episodes)} of {which}",
+        "sampling": model.config["sampling"],
+        "one_step": one_step_metrics(model, task, data, episodes, linear, scale, key),
+        "open_loop": open_loop_metrics(model, data, episodes, linear, scale, key),
+    }
+    out = Path(config.out) if config.out else Path(config.checkpoint) / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    plot_error_growth(metrics["open_loop"], out / "error_vs_horizon.png",
+                      f"{task.name}: open-loop error on held-out episodes")  # fmt: skip
+    if config.videos > 0 and task.observation_renderer is not None:
+        continuation_video(
+            model, task, data, episodes[: config.videos], out / "continuations.mp4",
+            config.size, key,
+        )  # fmt: skip
+    with atomic_file(out / "metrics.json") as temp:
+        temp.write_text(json.dumps(metrics, indent=2))
+    metrics["out"] = str(out)
+    return metrics
+
+
+def format_metrics(metrics: dict) -> str:
+    one = metrics["one_step"]
+    growth = metrics["open_loop"]
+    at = lambda h: growth["model"][min(h, growth["horizon"]) - 1]  # noqa: E731
+    return "\n".join(
+        [
+            f"{metrics['task']}: {metrics['held_out']}, sampling {metrics['sampling']}",
+            f"one-step normalised MSE: model {one['model_nmse']:.5f} | copy "
+            f"{one['copy_nmse']:.5f} | linear {one['linear_nmse']:.5f}  (model/copy "
+            f"{one['model_over_copy']:.1%}, model/linear {one['model_over_linear']:.1%})",
+            f"open loop: H=1 {at(1):.4f}, H=10 {at(10):.4f}, H={growth['horizon']} "
+            f"{at(growth['horizon']):.4f}  (copy at H={growth['horizon']}: "
+            f"{growth['copy'][-1]:.4f})",
+            f"success head: accuracy {one['success_head_accuracy']:.1%}, Brier "
+            f"{one['success_head_brier']:.4f}; predicate on predictions agrees "
+            f"{one['predicate_agreement']:.1%} (recorded success rate "
+            f"{one['success_rate_recorded']:.1%})",
+            f"ensemble disagreement vs error: Pearson {one['disagreement_error_pearson']:.2f}, "
+            f"Spearman {one['disagreement_error_spearman']:.2f}",
+            f"written to {metrics['out']}",
+        ]
+    )

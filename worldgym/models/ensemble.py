@@ -1,0 +1,231 @@
+"""Probabilistic ensemble of MLPs over the flat observation and action (PETS).
+
+Each member predicts a Gaussian over the normalised change of the observation
+(mean and a log-variance softly bounded by learned limits, as in Chua et al.
+2018), a success logit for the next observation, and a termination logit. The
+members' weights are stacked along a leading axis and evaluated in one einsum,
+never a Python loop over members.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from worldgym.models.base import SAMPLING_MODES, Prediction, WorldModel
+
+FAMILY = "state-ensemble"
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    members: int = 5
+    """Ensemble members, each trained on its own bootstrap of the data."""
+    hidden: tuple[int, ...] = (256, 256, 256)
+    """Hidden layer widths of each member's MLP."""
+    min_log_variance: float = -10.0
+    """Initial lower soft bound of the predicted log-variance (learned)."""
+    max_log_variance: float = 0.5
+    """Initial upper soft bound of the predicted log-variance (learned)."""
+    sampling: str = "mean"
+    """How members make one prediction: mean, ts1 or ts1-noise (see SAMPLING_MODES)."""
+    nll_beta: float = 0.5
+    """beta of the beta-NLL loss (Seitzer et al. 2022): each sample's Gaussian NLL is
+    weighted by its predicted variance**beta (no gradient through the weight). 0 is
+    the plain NLL, which lets hard samples be explained away as noise; 1 fits the
+    mean like MSE."""
+
+    def __post_init__(self):
+        if self.sampling not in SAMPLING_MODES:
+            modes = ", ".join(SAMPLING_MODES)
+            raise ValueError(f"Unknown sampling mode {self.sampling!r}; choose one of {modes}.")
+        if self.members < 1 or not self.hidden:
+            raise ValueError("An ensemble needs at least one member and one hidden layer.")
+
+
+class StackedLinear(nnx.Module):
+    """One dense layer per member, weights stacked: [members, in, out]."""
+
+    def __init__(self, members: int, features_in: int, features_out: int, rngs: nnx.Rngs):
+        scale = 1.0 / np.sqrt(features_in)
+        shape = (members, features_in, features_out)
+        self.kernel = nnx.Param(scale * jax.random.truncated_normal(rngs.params(), -2, 2, shape))
+        self.bias = nnx.Param(jnp.zeros((members, features_out)))
+
+    def __call__(self, x):  # x [members, batch, in]
+        return jnp.einsum("mbi,mio->mbo", x, self.kernel[...]) + self.bias[...][:, None]
+
+
+class EnsembleNetwork(nnx.Module):
+    """Maps (normalised obs, action) to each member's Gaussian and logits."""
+
+    def __init__(self, obs_dim: int, action_dim: int, config: EnsembleConfig, rngs: nnx.Rngs):
+        sizes = (obs_dim + action_dim, *config.hidden)
+        self.hidden = nnx.List(
+            [
+                StackedLinear(config.members, a, b, rngs)
+                for a, b in zip(sizes[:-1], sizes[1:], strict=False)
+            ]
+        )
+        self.head = StackedLinear(config.members, sizes[-1], 2 * obs_dim + 2, rngs)
+        self.max_log_variance = nnx.Param(jnp.full(obs_dim, config.max_log_variance))
+        self.min_log_variance = nnx.Param(jnp.full(obs_dim, config.min_log_variance))
+        self.obs_dim = obs_dim
+
+    def __call__(self, obs, action):
+        """obs [members, batch, obs_dim] (normalised), action [members, batch, action_dim]
+        -> mean, log_variance [members, batch, obs_dim], success, termination logits."""
+        x = jnp.concatenate([obs, action], axis=-1)
+        for layer in self.hidden:
+            x = jax.nn.silu(layer(x))
+        out = self.head(x)
+        mean, raw = out[..., : self.obs_dim], out[..., self.obs_dim : 2 * self.obs_dim]
+        upper, lower = self.max_log_variance[...], self.min_log_variance[...]
+        log_variance = upper - jax.nn.softplus(upper - raw)
+        log_variance = lower + jax.nn.softplus(log_variance - lower)
+        return mean, log_variance, out[..., -2], out[..., -1]
+
+
+def network_graph(obs_dim: int, action_dim: int, config: EnsembleConfig):
+    """The static graph of the network (no weights allocated)."""
+    abstract = nnx.eval_shape(lambda: EnsembleNetwork(obs_dim, action_dim, config, nnx.Rngs(0)))
+    graph, state = nnx.split(abstract)
+    return graph, state
+
+
+def init_network_params(obs_dim: int, action_dim: int, config: EnsembleConfig, seed: int):
+    """Freshly initialised network weights as a plain nested dict."""
+    network = EnsembleNetwork(obs_dim, action_dim, config, nnx.Rngs(seed))
+    return nnx.to_pure_dict(nnx.state(network))
+
+
+def make_forward(obs_dim: int, action_dim: int, config: EnsembleConfig):
+    """forward(network_params, obs_norm [m, b, d], action [m, b, a]) as a pure function."""
+    graph, abstract_state = network_graph(obs_dim, action_dim, config)
+
+    def forward(network_params, obs, action):
+        state = jax.tree_util.tree_map(lambda x: x, abstract_state)
+        nnx.replace_by_pure_dict(state, network_params)
+        return nnx.merge(graph, state)(obs, action)
+
+    return forward
+
+
+def normalizer_from_data(observations, next_observations) -> dict:
+    """Mean and std of observations and of their one-step changes."""
+    delta = next_observations - observations
+    floor = 1e-6
+    return {
+        "obs_mean": np.asarray(observations.mean(0), np.float32),
+        "obs_std": np.asarray(np.maximum(observations.std(0), floor), np.float32),
+        "delta_mean": np.asarray(delta.mean(0), np.float32),
+        "delta_std": np.asarray(np.maximum(delta.std(0), floor), np.float32),
+    }
+
+
+def make_world_model(params: dict, obs_dim: int, action_dim: int, config: EnsembleConfig,
+                     metadata: dict | None = None) -> WorldModel:  # fmt: skip
+    """The WorldModel of an ensemble with `params` = {"network": ..., "normalizer": ...}."""
+    forward = make_forward(obs_dim, action_dim, config)
+    members = config.members
+
+    def init(params, obs, key=None):
+        member = jnp.int32(0) if key is None else jax.random.randint(key, (), 0, members)
+        return {"obs": jnp.asarray(obs, jnp.float32), "member": member}
+
+    def step(params, carry, action, key) -> Prediction:
+        norm = params["normalizer"]
+        obs = carry["obs"]
+        obs_in = jnp.broadcast_to((obs - norm["obs_mean"]) / norm["obs_std"], (members, 1, obs_dim))
+        action_in = jnp.broadcast_to(jnp.asarray(action, jnp.float32), (members, 1, action_dim))
+        mean, log_variance, success, termination = forward(params["network"], obs_in, action_in)
+        mean, log_variance = mean[:, 0], log_variance[:, 0]  # [members, obs_dim]
+        success, termination = success[:, 0], termination[:, 0]  # [members]
+        chosen = carry["member"]
+        if config.sampling == "mean":
+            delta = mean.mean(0)
+            success_logit, termination_logit = success.mean(), termination.mean()
+        else:
+            delta = mean[chosen]
+            if config.sampling == "ts1-noise":
+                noise = jax.random.normal(key, delta.shape)
+                delta = delta + jnp.exp(0.5 * log_variance[chosen]) * noise
+            success_logit, termination_logit = success[chosen], termination[chosen]
+        next_obs = obs + norm["delta_mean"] + norm["delta_std"] * delta
+        uncertainty = jnp.mean(jnp.std(mean, axis=0))  # disagreement, normalised units
+        return Prediction(
+            {"obs": next_obs, "member": chosen}, next_obs, success_logit, uncertainty,
+            termination_logit,
+        )  # fmt: skip
+
+    return WorldModel(
+        FAMILY, params, init, step, obs_dim, action_dim, asdict(config), metadata or {}
+    )
+
+
+# --- training loss --------------------------------------------------------------------
+def make_loss(obs_dim: int, action_dim: int, config: EnsembleConfig, normalizer: dict,
+              learn_termination: bool):  # fmt: skip
+    """loss(network_params, window) for k-step open-loop windows.
+
+    window: obs [m, b, d] (start), actions [m, b, k, a], next_obs [m, b, k, d],
+    next_success [m, b, k], terminations [m, b, k]. Each member predicts from its
+    own previous mean prediction (k = 1 is the ordinary one-step loss); the target
+    is the true next observation expressed as a normalised change from the
+    predicted current one. Returns (loss, metrics).
+    """
+    forward = make_forward(obs_dim, action_dim, config)
+    norm = jax.tree_util.tree_map(jnp.asarray, normalizer)
+
+    def loss(network_params, window):
+        def one_step(obs, inputs):
+            action, next_obs, next_success, terminated = inputs
+            obs_in = (obs - norm["obs_mean"]) / norm["obs_std"]
+            mean, log_variance, success, termination = forward(network_params, obs_in, action)
+            target = (next_obs - obs - norm["delta_mean"]) / norm["delta_std"]
+            weight = jax.lax.stop_gradient(jnp.exp(config.nll_beta * log_variance))
+            nll = 0.5 * jnp.mean(
+                weight * (jnp.square(target - mean) * jnp.exp(-log_variance) + log_variance)
+            )
+            mse = jnp.mean(jnp.square(target - mean))
+            bce = jnp.mean(optax.sigmoid_binary_cross_entropy(success, next_success))
+            bce_term = jnp.mean(optax.sigmoid_binary_cross_entropy(termination, terminated))
+            predicted = obs + norm["delta_mean"] + norm["delta_std"] * mean
+            return predicted, (nll, mse, bce, bce_term)
+
+        steps = (
+            jnp.moveaxis(window["actions"], 2, 0),
+            jnp.moveaxis(window["next_obs"], 2, 0),
+            jnp.moveaxis(window["next_success"], 2, 0).astype(jnp.float32),
+            jnp.moveaxis(window["terminations"], 2, 0).astype(jnp.float32),
+        )
+        _, (nll, mse, bce, bce_term) = jax.lax.scan(one_step, window["obs"], steps)
+        bounds = network_params["max_log_variance"].sum() - network_params["min_log_variance"].sum()
+        total = nll.mean() + bce.mean() + 0.01 * bounds
+        if learn_termination:
+            total = total + bce_term.mean()
+        return total, {"nll": nll.mean(), "mse": mse.mean(), "success_bce": bce.mean()}
+
+    return loss
+
+
+def config_from_dict(values: dict) -> EnsembleConfig:
+    return EnsembleConfig(**{**values, "hidden": tuple(values["hidden"])})
+
+
+def like_params(obs_dim: int, action_dim: int, config: EnsembleConfig) -> dict:
+    """Zeros shaped like {"network": ..., "normalizer": ...} of this configuration."""
+    _, abstract_state = network_graph(obs_dim, action_dim, config)
+    network = jax.tree_util.tree_map(
+        lambda x: np.zeros(x.shape, x.dtype), nnx.to_pure_dict(abstract_state)
+    )
+    normalizer = {
+        name: np.zeros(obs_dim, np.float32)
+        for name in ("obs_mean", "obs_std", "delta_mean", "delta_std")
+    }
+    return {"network": network, "normalizer": normalizer}

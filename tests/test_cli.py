@@ -9,7 +9,7 @@ import pytest
 
 from worldgym.cli import build_parser, main
 
-SUBCOMMANDS = ["tasks", "policies", "collect", "rollout", "bench", "demo"]
+SUBCOMMANDS = ["tasks", "policies", "collect", "train", "model-eval", "rollout", "bench", "demo"]
 
 
 def run_cli(*args):
@@ -66,7 +66,12 @@ def test_unknown_policy_is_one_line_on_stderr():
 
 
 def test_demo_writes_one_video_per_task_of_the_oracle_succeeding(tmp_path, capsys):
-    assert main(["demo", "--episodes", "1", "--size", "64", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            ["demo", "--episodes", "1", "--size", "64", "--out", str(tmp_path), "--model-task", ""]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     for name in ["Reach", "Push", "PickPlace"]:
         frames = iio.imread(tmp_path / f"{name}-oracle.mp4")

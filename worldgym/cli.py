@@ -113,14 +113,19 @@ def cmd_rollout(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from worldgym.demo import run_demo
+    from worldgym.demo import run_demo, run_model_stages
+    from worldgym.model_eval import format_metrics
 
-    summary = run_demo(config_from_args(DemoConfig, args))
+    config = config_from_args(DemoConfig, args)
+    summary = run_demo(config)
+    model_metrics = run_model_stages(config) if config.model_task else None
     for task_name, row in summary.items():
         print(
             f"{task_name:<10} oracle success {row['success_rate']:.0%} "
             f"({row['episodes']} episodes)  video: {row['video']}"
         )
+    if model_metrics:
+        print(format_metrics(model_metrics))
     return 0
 
 

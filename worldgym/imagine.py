@@ -7,9 +7,11 @@ there is no Python loop per step.
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from worldgym.models.base import Prediction, WorldModel
 
@@ -45,3 +47,142 @@ def open_loop(model: WorldModel, init_obs, actions, key) -> Prediction:
         model.init_fn, model.step_fn, model.params, jnp.asarray(init_obs, jnp.float32),
         jnp.asarray(actions, jnp.float32), key,
     )  # fmt: skip
+
+
+class Trajectories(NamedTuple):
+    """Imagined episodes, batch-major. Steps after an episode ended are masked, not cut."""
+
+    observations: jax.Array  # [B, H + 1, obs_dim]
+    actions: jax.Array  # [B, H, action_dim]
+    success_probability: jax.Array  # [B, H] learned success head on the next observation
+    predicate_success: jax.Array  # [B, H] bool, the task's predicate on the next observation
+    uncertainty: jax.Array  # [B, H] ensemble disagreement
+    active: jax.Array  # [B, H] bool, the step belongs to the episode (before it ended)
+    diverged: jax.Array  # [B] bool, the model left the finite/plausible range
+
+
+DIVERGENCE_LIMIT = 1e3
+"""An imagined observation farther than this many normaliser standard deviations
+from the data mean is treated as diverged (as is any non-finite value)."""
+
+
+def make_rollout(model: WorldModel, act_fn, success_fn, terminate_on_success: bool, horizon: int):
+    """rollout(model_params, policy_params, init_obs [B, d], key) -> Trajectories.
+
+    One `lax.scan` over time of a `vmap`ped batch. An episode stops counting when
+    it terminates (the task's predicate, if the task ends on success) or diverges;
+    its later steps keep the batch shape, are masked inactive, and hold the last
+    valid observation, so NaN never propagates.
+    """
+    step = jax.vmap(model.step_fn, in_axes=(None, 0, 0, 0))
+    act = jax.vmap(act_fn, in_axes=(None, 0, 0))
+    success = jax.vmap(success_fn) if success_fn is not None else None
+
+    def rollout(model_params, policy_params, init_obs, key):
+        batch = init_obs.shape[0]
+        init_key, scan_key = jax.random.split(key)
+        carry = jax.vmap(model.init_fn, in_axes=(None, 0, 0))(
+            model_params, init_obs, jax.random.split(init_key, batch)
+        )
+        normalizer = model_params["normalizer"]
+
+        def one_step(state, step_key):
+            carry, obs, active, diverged = state
+            policy_key, model_key = jax.random.split(step_key)
+            action = act(policy_params, obs, jax.random.split(policy_key, batch))
+            prediction = step(model_params, carry, action, jax.random.split(model_key, batch))
+            distance = jnp.abs(prediction.obs - normalizer["obs_mean"]) / normalizer["obs_std"]
+            bad = ~jnp.all(jnp.isfinite(prediction.obs), axis=-1) | jnp.any(
+                distance > DIVERGENCE_LIMIT, axis=-1
+            )
+            newly_diverged = active & bad
+            next_obs = jnp.where(bad[:, None], obs, prediction.obs)
+            next_carry = jax.tree_util.tree_map(
+                lambda new, old: jnp.where(bad.reshape((-1,) + (1,) * (new.ndim - 1)), old, new),
+                prediction.carry, carry,
+            )  # fmt: skip
+            reached = success(next_obs) if success is not None else jnp.zeros(batch, bool)
+            probability = jax.nn.sigmoid(prediction.success_logit)
+            outputs = (next_obs, action, probability, reached, prediction.uncertainty, active)
+            ended = newly_diverged | (reached & terminate_on_success)
+            still_active = active & ~ended
+            return (next_carry, next_obs, still_active, diverged | newly_diverged), outputs
+
+        initial = (carry, init_obs, jnp.ones(batch, bool), jnp.zeros(batch, bool))
+        (_, _, _, diverged), outputs = jax.lax.scan(
+            one_step, initial, jax.random.split(scan_key, horizon)
+        )
+        next_obs, actions, probability, reached, uncertainty, active = (
+            jnp.moveaxis(x, 0, 1) for x in outputs
+        )
+        observations = jnp.concatenate([init_obs[:, None], next_obs], axis=1)
+        return Trajectories(
+            observations, actions, probability, reached, uncertainty, active, diverged
+        )
+
+    return jax.jit(rollout)
+
+
+_COMPILED: dict = {}
+
+
+def _rollout_function(model: WorldModel, act_fn, task, horizon: int):
+    """The jitted, vmapped-over-policies rollout for one (model, act, task, horizon),
+    built once and cached, so a second call does not recompile."""
+    cache_key = (model.init_fn, model.step_fn, act_fn, task.name, horizon)
+    if cache_key not in _COMPILED:
+        single = make_rollout(model, act_fn, task.success_fn, task.terminate_on_success, horizon)
+        _COMPILED[cache_key] = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0)))
+    return _COMPILED[cache_key]
+
+
+def rollout_policy(model: WorldModel, policy, init_obs, key, task, horizon: int | None = None):
+    """Roll one policy from each initial observation [B, obs_dim] -> Trajectories."""
+    horizon = task.horizon if horizon is None else horizon
+    cache_key = ("single", model.init_fn, model.step_fn, policy.act, task.name, horizon)
+    if cache_key not in _COMPILED:
+        _COMPILED[cache_key] = make_rollout(
+            model, policy.act, task.success_fn, task.terminate_on_success, horizon
+        )
+    return _COMPILED[cache_key](model.params, policy.params, jnp.asarray(init_obs), key)
+
+
+def initial_observations(task, seeds) -> jnp.ndarray:
+    """The ground-truth task's reset observations for `seeds` [E, obs_dim], so imagined
+    episode i starts exactly where real episode i starts."""
+    env = task.make_env()
+    observations = [env.reset(seed=int(seed))[0] for seed in seeds]
+    env.close()
+    return jnp.asarray(np.stack(observations))
+
+
+def rollout_policies(model: WorldModel, policies, init_obs, key, task, horizon: int | None = None):
+    """Roll every policy from every initial observation; {policy name: Trajectories}.
+
+    Policies that share an act function and parameter shapes are stacked and
+    vmapped in one compiled call; structurally different ones form other groups.
+    Policy i's randomness is `fold_in(key, i)`, so its result does not depend on
+    which other policies were evaluated with it.
+    """
+    horizon = task.horizon if horizon is None else horizon
+    init_obs = jnp.asarray(init_obs, jnp.float32)
+    groups: dict = {}
+    for index, policy in enumerate(policies):
+        leaves, structure = jax.tree_util.tree_flatten(policy.params)
+        shapes = tuple((np.shape(leaf), np.asarray(leaf).dtype.str) for leaf in leaves)
+        signature = (policy.act, structure, shapes)
+        groups.setdefault(signature, []).append(index)
+    results = {}
+    for (act_fn, _, _), indices in groups.items():
+        stacked = jax.tree_util.tree_map(
+            lambda *leaves: jnp.stack(leaves), *[policies[i].params for i in indices]
+        )
+        keys = jnp.stack([jax.random.fold_in(key, i) for i in indices])
+        trajectories = _rollout_function(model, act_fn, task, horizon)(
+            model.params, stacked, init_obs, keys
+        )
+        for position, index in enumerate(indices):
+            results[policies[index].name] = jax.tree_util.tree_map(
+                lambda x, p=position: x[p], trajectories
+            )
+    return results

@@ -1,0 +1,67 @@
+"""The world model as a Gymnasium environment."""
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import worldgym  # noqa: F401  (registers the imagined environments)
+from envs import get_task
+
+
+@pytest.fixture(scope="module")
+def imagined(tiny_run):
+    env = gymnasium.make("worldgym/Push-imagined-v0", checkpoint=str(tiny_run[1]),
+                         render_mode="rgb_array", width=64, height=64)  # fmt: skip
+    yield env
+    env.close()
+
+
+def test_check_env_passes(imagined):
+    check_env(imagined.unwrapped, skip_render_check=False)
+
+
+def test_reset_matches_the_real_task_and_steps_carry_info(imagined):
+    real = get_task("Push").make_env()
+    obs, info = imagined.reset(seed=42)
+    np.testing.assert_array_equal(obs, real.reset(seed=42)[0])
+    obs, reward, terminated, truncated, info = imagined.step(np.zeros(2, np.float32))
+    assert obs.shape == (13,) and isinstance(reward, float)
+    assert set(info) >= {"success", "success_probability", "uncertainty", "diverged"}
+    assert info["uncertainty"] >= 0 and not info["diverged"]
+    frame = imagined.render()
+    assert frame.shape == (64, 64, 3) and frame.std() > 5
+
+
+def test_horizon_truncates(imagined):
+    imagined.reset(seed=0)
+    steps, done = 0, False
+    while not done:
+        _, _, terminated, truncated, _ = imagined.step(np.zeros(2, np.float32))
+        steps += 1
+        done = terminated or truncated
+    assert steps == get_task("Push").horizon and truncated
+
+
+def test_same_seed_same_imagined_episode(imagined):
+    def episode():
+        imagined.reset(seed=3)
+        return [imagined.step(np.array([0.5, -0.2], np.float32))[0] for _ in range(5)]
+
+    np.testing.assert_array_equal(episode(), episode())
+
+
+def test_bad_input(imagined, tiny_run):
+    imagined.reset(seed=0)
+    with pytest.raises(ValueError, match="expects an action of shape"):
+        imagined.step(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="non-finite"):
+        imagined.step(np.array([np.nan, 0.0], np.float32))
+    with pytest.raises(ValueError, match="was trained for task Push, not Reach"):
+        gymnasium.make("worldgym/Reach-imagined-v0", checkpoint=str(tiny_run[1]))
+
+
+def test_missing_default_checkpoint_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="worldgym collect PickPlace"):
+        gymnasium.make("worldgym/PickPlace-imagined-v0")

@@ -1,0 +1,144 @@
+"""The world model as a Gymnasium environment (thin over the pure-JAX model).
+
+`ImaginedEnv` has the ground-truth task's spaces; `reset(seed=s)` starts from the
+very observation the real task starts from with seed s; `step` advances the
+world model; reward and success come from the task's own jax.numpy functions
+(or the learned success head), and `render()` draws the imagined observation
+with the task's real renderer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import gymnasium
+import jax
+import numpy as np
+
+from envs.validation import check_action
+from worldgym.imagine import DIVERGENCE_LIMIT
+
+SUCCESS_SOURCES = ("predicate", "head")
+"""How imagined success is judged: the task's predicate on the predicted
+observation, or the model's learned success head (probability > 0.5)."""
+
+
+def default_checkpoint(task_name: str) -> Path:
+    """Where `make demo` and the README put a task's world model."""
+    return Path("runs/models") / task_name.lower()
+
+
+def resolve_checkpoint(task_name: str, checkpoint: str | None) -> Path:
+    path = Path(checkpoint) if checkpoint else default_checkpoint(task_name)
+    if checkpoint is None and not path.exists():
+        raise FileNotFoundError(
+            f"No world model for {task_name} at {path}: pass checkpoint=PATH, or make one "
+            f"with `worldgym collect {task_name}` then `worldgym train "
+            f"runs/datasets/worldgym/{task_name.lower()}/behaviour-v0 --out {path}`."
+        )
+    return path
+
+
+class ImaginedEnv(gymnasium.Env):
+    """One episode at a time inside a learned world model."""
+
+    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 25}
+
+    def __init__(
+        self,
+        task: str,
+        checkpoint: str | None = None,
+        render_mode: str | None = None,
+        width: int = 256,
+        height: int = 256,
+        sampling: str | None = None,
+        success_source: str = "predicate",
+    ):
+        from envs import get_task
+        from worldgym.checkpoint import load_world_model
+
+        if success_source not in SUCCESS_SOURCES:
+            raise ValueError(
+                f"success_source must be one of {', '.join(SUCCESS_SOURCES)}, got "
+                f"{success_source!r}."
+            )
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(
+                f"ImaginedEnv supports render_mode None or 'rgb_array', got {render_mode!r}."
+            )
+        self.task = get_task(task)
+        self.model = load_world_model(resolve_checkpoint(self.task.name, checkpoint), self.task,
+                                      sampling)  # fmt: skip
+        self.observation_space = self.task.observation_space
+        self.action_space = self.task.action_space
+        self.metadata = {**self.metadata, "render_fps": round(1.0 / self.task.dt)}
+        self.render_mode, self.width, self.height = render_mode, int(width), int(height)
+        self.success_source = success_source
+        self._init = jax.jit(self.model.init_fn)
+        self._step = jax.jit(self.model.step_fn)
+        self._real = self.task.make_env()  # only for its reset distribution
+        self._renderer = None
+        self._carry = self._obs = self._key = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        obs, _ = self._real.reset(
+            seed=int(self.np_random.integers(2**31)) if seed is None else seed
+        )
+        self._key = jax.random.key(int(self.np_random.integers(2**31)))
+        self._key, init_key = jax.random.split(self._key)
+        self._carry = self._init(self.model.params, obs, init_key)
+        self._obs = obs.astype(np.float32)
+        success = bool(self.task.success_fn(self._obs)) if self.task.success_fn else False
+        return self._obs.copy(), {"success": success, "success_probability": float(success),
+                                  "uncertainty": 0.0, "diverged": False}  # fmt: skip
+
+    def step(self, action):
+        if self._carry is None:
+            raise RuntimeError("Call ImaginedEnv.reset() before step().")
+        action = check_action(action, self.action_space, "ImaginedEnv").astype(np.float32)
+        self._key, step_key = jax.random.split(self._key)
+        prediction = self._step(self.model.params, self._carry, action, step_key)
+        next_obs = np.asarray(prediction.obs, dtype=np.float32)
+        normalizer = self.model.params["normalizer"]
+        distance = np.abs(next_obs - normalizer["obs_mean"]) / normalizer["obs_std"]
+        diverged = bool(not np.all(np.isfinite(next_obs)) or np.any(distance > DIVERGENCE_LIMIT))
+        if diverged:  # end the episode, keep the last sound observation
+            next_obs = self._obs
+        probability = float(jax.nn.sigmoid(prediction.success_logit))
+        reward, predicate = self.task.score_transition(self._obs, action, next_obs)
+        success = bool(predicate) if self.success_source == "predicate" else probability > 0.5
+        self._carry, self._obs = prediction.carry, next_obs
+        terminated = bool(self.task.terminate_on_success and success) or diverged
+        info = {"success": success, "success_probability": probability,
+                "uncertainty": float(prediction.uncertainty), "diverged": diverged}  # fmt: skip
+        return next_obs.copy(), float(reward), terminated, False, info
+
+    def render(self):
+        if self.render_mode != "rgb_array" or self._obs is None:
+            return None
+        if self._renderer is None:
+            self._renderer = self.task.observation_renderer(self.width, self.height)
+        return self._renderer.render(self._obs)
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        self._real.close()
+
+
+def register_imagined_envs() -> None:
+    """worldgym/<Task>-imagined-v0 for each native task (checkpoint=PATH as kwarg)."""
+    from envs.registry import NATIVE_TASKS, get_task
+
+    for name in NATIVE_TASKS:
+        env_id = f"worldgym/{name}-imagined-v0"
+        if env_id not in gymnasium.registry:
+            gymnasium.register(
+                id=env_id,
+                entry_point="worldgym.env:ImaginedEnv",
+                max_episode_steps=get_task(name).horizon,
+                kwargs={"task": name},
+            )

@@ -139,6 +139,175 @@ def register_imagined_envs() -> None:
             gymnasium.register(
                 id=env_id,
                 entry_point="worldgym.env:ImaginedEnv",
+                vector_entry_point="worldgym.env:ImaginedVectorEnv",
                 max_episode_steps=get_task(name).horizon,
                 kwargs={"task": name},
             )
+
+
+class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
+    """num_envs episodes at once inside a learned world model, natively batched:
+    one jitted, vmapped model step per call, not N single environments.
+
+    Autoreset is NEXT_STEP, as in Gymnasium's CartPoleVectorEnv: the step after an
+    episode ends returns the new episode's first observation with reward 0.
+    """
+
+    metadata: ClassVar[dict] = {
+        "render_modes": ["rgb_array"],
+        "render_fps": 25,
+        "autoreset_mode": gymnasium.vector.AutoresetMode.NEXT_STEP,
+    }
+
+    def __init__(
+        self,
+        task: str,
+        num_envs: int = 8,
+        checkpoint: str | None = None,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        width: int = 128,
+        height: int = 128,
+        sampling: str | None = None,
+        success_source: str = "predicate",
+    ):
+        from envs import get_task
+        from worldgym.checkpoint import load_world_model
+
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be at least 1, got {num_envs}.")
+        if success_source not in SUCCESS_SOURCES:
+            raise ValueError(
+                f"success_source must be one of {', '.join(SUCCESS_SOURCES)}, got "
+                f"{success_source!r}."
+            )
+        self.task = get_task(task)
+        self.model = load_world_model(
+            resolve_checkpoint(self.task.name, checkpoint), self.task, sampling
+        )
+        self.num_envs = num_envs
+        self.max_episode_steps = max_episode_steps or self.task.horizon
+        self.single_observation_space = self.task.observation_space
+        self.single_action_space = self.task.action_space
+        self.observation_space = gymnasium.vector.utils.batch_space(
+            self.single_observation_space, num_envs
+        )
+        self.action_space = gymnasium.vector.utils.batch_space(self.single_action_space, num_envs)
+        self.metadata = {**self.metadata, "render_fps": round(1.0 / self.task.dt)}
+        self.render_mode, self.width, self.height = render_mode, int(width), int(height)
+        self.success_source = success_source
+        self._init = jax.jit(jax.vmap(self.model.init_fn, in_axes=(None, 0, 0)))
+        self._step = jax.jit(jax.vmap(self.model.step_fn, in_axes=(None, 0, 0, 0)))
+        self._score = jax.jit(jax.vmap(self.task.score_transition))
+        self._real = self.task.make_env()
+        self._renderer = None
+        self._carry = self._obs = None
+        self._steps = np.zeros(num_envs, np.int64)
+        self._done = np.zeros(num_envs, bool)
+
+    def _initial(self, seeds) -> np.ndarray:
+        return np.stack([self._real.reset(seed=int(seed))[0] for seed in seeds])
+
+    def _draw_seeds(self, count: int) -> np.ndarray:
+        return self.np_random.integers(2**31, size=count)
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        if isinstance(seed, int | np.integer):
+            seeds = [int(seed) + index for index in range(self.num_envs)]
+            super().reset(seed=int(seed))
+        elif seed is None:
+            super().reset(seed=None)
+            seeds = self._draw_seeds(self.num_envs)
+        else:
+            if len(seed) != self.num_envs:
+                raise ValueError(f"Got {len(seed)} seeds for {self.num_envs} environments.")
+            super().reset(seed=int(seed[0]) if seed[0] is not None else None)
+            seeds = seed
+        self._key = jax.random.key(int(self.np_random.integers(2**31)))
+        self._obs = self._initial(seeds).astype(np.float32)
+        self._key, init_key = jax.random.split(self._key)
+        keys = jax.random.split(init_key, self.num_envs)
+        self._carry = self._init(self.model.params, self._obs, keys)
+        self._steps[:] = 0
+        self._done[:] = False
+        return self._obs.copy(), {}
+
+    def step(self, actions):
+        if self._carry is None:
+            raise RuntimeError("Call ImaginedVectorEnv.reset() before step().")
+        actions = np.asarray(actions, dtype=np.float64)
+        if actions.shape != self.action_space.shape:
+            raise ValueError(
+                f"ImaginedVectorEnv expects actions of shape {self.action_space.shape}, got "
+                f"shape {actions.shape}."
+            )
+        for row in actions:
+            check_action(row, self.single_action_space, "ImaginedVectorEnv")
+        actions = np.clip(actions, self.single_action_space.low, self.single_action_space.high)
+        actions = actions.astype(np.float32)
+        self._key, step_key = jax.random.split(self._key)
+        prediction = self._step(
+            self.model.params, self._carry, actions, jax.random.split(step_key, self.num_envs)
+        )
+        next_obs = np.asarray(prediction.obs, dtype=np.float32)
+        normalizer = self.model.params["normalizer"]
+        distance = np.abs(next_obs - normalizer["obs_mean"]) / normalizer["obs_std"]
+        diverged = ~np.all(np.isfinite(next_obs), axis=1) | np.any(
+            distance > DIVERGENCE_LIMIT, axis=1
+        )
+        next_obs = np.where(diverged[:, None], self._obs, next_obs)
+        reward, predicate = (np.array(x) for x in self._score(self._obs, actions, next_obs))
+        probability = np.array(jax.nn.sigmoid(prediction.success_logit))
+        success = predicate if self.success_source == "predicate" else probability > 0.5
+        self._steps += 1
+        terminated = (self.task.terminate_on_success & success) | diverged
+        truncated = self._steps >= self.max_episode_steps
+        carry = prediction.carry
+        reward = reward.astype(np.float32)
+
+        # NEXT_STEP autoreset: environments that ended last step start anew now.
+        restart = self._done
+        if restart.any():
+            fresh = self._initial(self._draw_seeds(int(restart.sum()))).astype(np.float32)
+            next_obs[restart] = fresh
+            self._key, init_key = jax.random.split(self._key)
+            fresh_carry = self._init(
+                self.model.params, next_obs, jax.random.split(init_key, self.num_envs)
+            )
+            carry = jax.tree_util.tree_map(
+                lambda new, old: jnp_where(restart, new, old), fresh_carry, carry
+            )
+            self._steps[restart] = 0
+            reward[restart] = 0.0
+            terminated[restart] = False
+            truncated[restart] = False
+            diverged[restart] = False
+            success[restart] = False
+        self._carry, self._obs = carry, next_obs
+        self._done = terminated | truncated
+        all_true = np.ones(self.num_envs, bool)
+        info = {
+            "success": success.copy(), "_success": all_true,
+            "success_probability": probability, "_success_probability": all_true,
+            "uncertainty": np.asarray(prediction.uncertainty), "_uncertainty": all_true,
+            "diverged": diverged, "_diverged": all_true,
+        }  # fmt: skip
+        return next_obs.copy(), reward, terminated, truncated, info
+
+    def render(self):
+        if self.render_mode != "rgb_array" or self._obs is None:
+            return None
+        if self._renderer is None:
+            self._renderer = self.task.observation_renderer(self.width, self.height)
+        return np.stack([self._renderer.render(obs) for obs in self._obs])
+
+    def close_extras(self, **kwargs):
+        if self._renderer is not None:
+            self._renderer.close()
+        self._real.close()
+
+
+def jnp_where(mask, new, old):
+    """Select per environment (mask [N]) between two batched carry leaves."""
+    mask = np.asarray(mask).reshape((-1,) + (1,) * (np.ndim(new) - 1))
+    return jax.numpy.where(mask, new, old)

@@ -81,3 +81,17 @@ def test_demo_writes_one_video_per_task_of_the_oracle_succeeding(tmp_path, capsy
         assert border[1] > 120 and border[0] < 90, border
         assert f"{name:<10} oracle success 100%" in out
     assert np.all([not p.name.startswith(".") for p in tmp_path.iterdir()]), "temp files left"
+
+
+def test_bench_measures_every_figure():
+    from worldgym.bench import BenchConfig, format_imagination, run_imagination_bench
+
+    config = BenchConfig(tasks=("Reach",), steps=40, frames=5, batch=8, vector_envs=2,
+                         imagination_task="Reach")  # fmt: skip
+    row = run_imagination_bench(config)
+    for name in ("engine_transitions_per_s", "imagined_env_steps_per_s",
+                 "imagined_vector_env_steps_per_s", "real_env_steps_per_s",
+                 "real_vector_env_steps_per_s", "matmul_flops_per_s"):  # fmt: skip
+        assert row[name] > 0, name
+    assert 0 < row["fraction_of_matmul_rate"] and row["flops_per_transition"] > 1e5
+    assert "of the machine's rate" in format_imagination(row)

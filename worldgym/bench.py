@@ -1,12 +1,16 @@
 """Throughput figures, measured in one run on this machine.
 
-So far: the ground-truth tasks (environment steps/s, the physics alone, and
-rendering at 64x64 with and without shadows). Numbers, not assumptions: every
-ratio printed is between figures measured in the same run.
+Two tables: the ground-truth tasks (environment steps/s, the physics alone,
+rendering at 64x64 as worldgym does it and at MuJoCo's full quality), and the
+imagination of the default task (the batched engine, its FLOPs against the
+machine's measured matmul rate, the Gymnasium env loops, and the ground truth
+single and vectorised over all cores). Numbers, not assumptions: every ratio
+printed is between figures measured in the same run.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -28,6 +32,15 @@ class BenchConfig:
     """Frames rendered per rendering measurement."""
     seed: int = 0
     """Seed of the reset and of the random actions."""
+    imagination_task: str = "Push"
+    """Task of the imagination table ("" to skip it)."""
+    checkpoint: str | None = None
+    """World model to time (default: runs/models/<task> if it exists, else a freshly
+    initialised model of the default config: speed does not depend on the weights)."""
+    batch: int = 1024
+    """Episodes per batched engine call."""
+    vector_envs: int = 64
+    """num_envs of ImaginedVectorEnv."""
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -111,3 +124,150 @@ def format_table(rows: list[dict]) -> str:
         for r in rows
     ]
     return "\n".join([header, *lines])
+
+
+# --- imagination ---------------------------------------------------------------------
+def _timed(function, repeats: int = 3) -> float:
+    """Best wall time of `function()` over repeats (after one warm-up call)."""
+    function()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_flops_per_second(size: int = 2048) -> float:
+    """The machine's dense float32 matmul rate through JAX (FLOP/s)."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
+    matmul = jax.jit(lambda x, y: x @ y)
+    seconds = _timed(lambda: matmul(a, b).block_until_ready())
+    return 2 * size**3 / seconds
+
+
+def model_flops_per_transition(model) -> float:
+    """Multiply-adds of the ensemble's dense layers per imagined transition, x2."""
+    import jax
+
+    kernels = [
+        leaf for leaf in jax.tree_util.tree_leaves(model.params["network"]) if leaf.ndim == 3
+    ]
+    return float(sum(2 * k.shape[0] * k.shape[1] * k.shape[2] for k in kernels))
+
+
+def bench_model(task, checkpoint: str | None):
+    from worldgym.checkpoint import load_world_model
+    from worldgym.env import default_checkpoint
+    from worldgym.models.ensemble import (
+        EnsembleConfig,
+        init_network_params,
+        make_world_model,
+        normalizer_from_data,
+    )  # fmt: skip
+
+    path = checkpoint or default_checkpoint(task.name)
+    if checkpoint or path.exists():
+        return load_world_model(path, task), str(path)
+    config = EnsembleConfig()
+    env = task.make_env()
+    obs = np.stack([env.reset(seed=s)[0] for s in range(64)])
+    params = {
+        "network": init_network_params(task.obs_dim, task.action_dim, config, 0),
+        "normalizer": normalizer_from_data(obs, obs + 0.01),
+    }
+    model = make_world_model(params, task.obs_dim, task.action_dim, config)
+    return model, "freshly initialised default model"
+
+
+def run_imagination_bench(config: BenchConfig) -> dict:
+    import gymnasium
+    import jax
+
+    from policies import load_policy
+    from worldgym.env import ImaginedEnv, ImaginedVectorEnv
+    from worldgym.imagine import initial_observations, rollout_policy
+
+    task = get_task(config.imagination_task)
+    model, source = bench_model(task, config.checkpoint)
+    policy = load_policy(task.name, "oracle")
+    init_obs = initial_observations(task, range(config.batch))
+    key = jax.random.key(config.seed)
+    engine_seconds = _timed(
+        lambda: rollout_policy(model, policy, init_obs, key, task).observations.block_until_ready()
+    )
+    engine_rate = config.batch * task.horizon / engine_seconds
+    flops = model_flops_per_transition(model)
+    matmul_rate = matmul_flops_per_second()
+
+    rng = np.random.default_rng(config.seed)
+    single = ImaginedEnv(task.name, model=model)
+    single.reset(seed=0)
+    actions = rng.uniform(-1, 1, (config.steps // 4, task.action_dim)).astype(np.float32)
+    single.step(actions[0])
+    start = time.perf_counter()
+    for action in actions:
+        _, _, terminated, _, _ = single.step(action)
+        if terminated:
+            single.reset()
+    single_rate = len(actions) / (time.perf_counter() - start)
+
+    vector = ImaginedVectorEnv(task.name, num_envs=config.vector_envs, model=model)
+    vector.reset(seed=0)
+    batch_actions = rng.uniform(-1, 1, (50, config.vector_envs, task.action_dim)).astype(np.float32)
+    vector.step(batch_actions[0])
+    start = time.perf_counter()
+    for action in batch_actions:
+        vector.step(action)
+    vector_rate = len(batch_actions) * config.vector_envs / (time.perf_counter() - start)
+
+    real_single = env_steps_per_second(task.name, config.steps, config.seed)
+    workers = max(2, len(os.sched_getaffinity(0)))
+    real_vector = gymnasium.vector.AsyncVectorEnv(
+        [lambda: task.make_env() for _ in range(workers)], context="spawn"
+    )
+    real_vector.reset(seed=config.seed)
+    real_actions = rng.uniform(-1, 1, (config.steps // workers, workers, task.action_dim))
+    real_vector.step(real_actions[0].astype(np.float32))
+    start = time.perf_counter()
+    for action in real_actions:
+        real_vector.step(action.astype(np.float32))
+    real_vector_rate = len(real_actions) * workers / (time.perf_counter() - start)
+    real_vector.close()
+    return {
+        "task": task.name, "model": source, "batch": config.batch,
+        "engine_transitions_per_s": engine_rate, "flops_per_transition": flops,
+        "matmul_flops_per_s": matmul_rate,
+        "fraction_of_matmul_rate": engine_rate * flops / matmul_rate,
+        "imagined_env_steps_per_s": single_rate, "vector_envs": config.vector_envs,
+        "imagined_vector_env_steps_per_s": vector_rate, "real_env_steps_per_s": real_single,
+        "real_vector_workers": workers, "real_vector_env_steps_per_s": real_vector_rate,
+    }  # fmt: skip
+
+
+def format_imagination(row: dict) -> str:
+    engine = row["engine_transitions_per_s"]
+    lines = [
+        f"Imagination of {row['task']} ({row['model']}):",
+        "| measurement | batch | transitions/s | vs single ImaginedEnv |",
+        "|---|---:|---:|---:|",
+        f"| batched engine (oracle policy, one jitted scan) | {row['batch']} | {engine:,.0f} "
+        f"| {engine / row['imagined_env_steps_per_s']:.0f}x |",
+        f"| ImaginedVectorEnv.step loop | {row['vector_envs']} "
+        f"| {row['imagined_vector_env_steps_per_s']:,.0f} "
+        f"| {row['imagined_vector_env_steps_per_s'] / row['imagined_env_steps_per_s']:.0f}x |",
+        f"| ImaginedEnv.step loop | 1 | {row['imagined_env_steps_per_s']:,.0f} | 1x |",
+        f"| ground truth, single env | 1 | {row['real_env_steps_per_s']:,.0f} | |",
+        f"| ground truth, AsyncVectorEnv | {row['real_vector_workers']} "
+        f"| {row['real_vector_env_steps_per_s']:,.0f} | |",
+        "",
+        f"model FLOPs per transition: {row['flops_per_transition'] / 1e6:.2f} MFLOP; "
+        f"engine {engine * row['flops_per_transition'] / 1e9:.1f} GFLOP/s vs measured dense "
+        f"matmul {row['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s = "
+        f"{row['fraction_of_matmul_rate']:.0%} of the machine's rate",
+    ]
+    return "\n".join(lines)

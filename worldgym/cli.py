@@ -130,9 +130,13 @@ def cmd_demo(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from worldgym.bench import BenchConfig, format_table, run_bench
+    from worldgym.bench import format_imagination, format_table, run_bench, run_imagination_bench
 
-    print(format_table(run_bench(config_from_args(BenchConfig, args))))
+    config = config_from_args(BenchConfig, args)
+    print(format_table(run_bench(config)))
+    if config.imagination_task:
+        print()
+        print(format_imagination(run_imagination_bench(config)))
     return 0
 
 

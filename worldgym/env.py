@@ -40,8 +40,18 @@ def resolve_checkpoint(task_name: str, checkpoint: str | None) -> Path:
     return path
 
 
+def _load(task, checkpoint: str | None, sampling: str | None):
+    from worldgym.checkpoint import load_world_model
+
+    return load_world_model(resolve_checkpoint(task.name, checkpoint), task, sampling)
+
+
 class ImaginedEnv(gymnasium.Env):
-    """One episode at a time inside a learned world model."""
+    """One episode at a time inside a learned world model.
+
+    Give `checkpoint` (a run folder; default runs/models/<task>), or, from Python,
+    an already loaded WorldModel as `model`.
+    """
 
     metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 25}
 
@@ -54,9 +64,9 @@ class ImaginedEnv(gymnasium.Env):
         height: int = 256,
         sampling: str | None = None,
         success_source: str = "predicate",
+        model=None,
     ):
         from envs import get_task
-        from worldgym.checkpoint import load_world_model
 
         if success_source not in SUCCESS_SOURCES:
             raise ValueError(
@@ -68,8 +78,7 @@ class ImaginedEnv(gymnasium.Env):
                 f"ImaginedEnv supports render_mode None or 'rgb_array', got {render_mode!r}."
             )
         self.task = get_task(task)
-        self.model = load_world_model(resolve_checkpoint(self.task.name, checkpoint), self.task,
-                                      sampling)  # fmt: skip
+        self.model = model or _load(self.task, checkpoint, sampling)
         self.observation_space = self.task.observation_space
         self.action_space = self.task.action_space
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.task.dt)}
@@ -170,9 +179,9 @@ class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
         height: int = 128,
         sampling: str | None = None,
         success_source: str = "predicate",
+        model=None,
     ):
         from envs import get_task
-        from worldgym.checkpoint import load_world_model
 
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}.")
@@ -182,9 +191,7 @@ class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
                 f"{success_source!r}."
             )
         self.task = get_task(task)
-        self.model = load_world_model(
-            resolve_checkpoint(self.task.name, checkpoint), self.task, sampling
-        )
+        self.model = model or _load(self.task, checkpoint, sampling)
         self.num_envs = num_envs
         self.max_episode_steps = max_episode_steps or self.task.horizon
         self.single_observation_space = self.task.observation_space

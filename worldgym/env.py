@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from envs.validation import check_action
-from worldgym.imagine import DIVERGENCE_LIMIT
+from worldgym.imagine import make_guarded_step
 
 SUCCESS_SOURCES = ("predicate", "head")
 """How imagined success is judged: the task's predicate on the predicted
@@ -85,7 +85,7 @@ class ImaginedEnv(gymnasium.Env):
         self.render_mode, self.width, self.height = render_mode, int(width), int(height)
         self.success_source = success_source
         self._init = jax.jit(self.model.init_fn)
-        self._step = jax.jit(self.model.step_fn)
+        self._step = jax.jit(make_guarded_step(self.model, self.task))
         self._real = self.task.make_env()  # only for its reset distribution
         self._renderer = None
         self._carry = self._obs = self._key = None
@@ -108,21 +108,17 @@ class ImaginedEnv(gymnasium.Env):
             raise RuntimeError("Call ImaginedEnv.reset() before step().")
         action = check_action(action, self.action_space, "ImaginedEnv").astype(np.float32)
         self._key, step_key = jax.random.split(self._key)
-        prediction = self._step(self.model.params, self._carry, action, step_key)
-        next_obs = np.asarray(prediction.obs, dtype=np.float32)
-        normalizer = self.model.params["normalizer"]
-        distance = np.abs(next_obs - normalizer["obs_mean"]) / normalizer["obs_std"]
-        diverged = bool(not np.all(np.isfinite(next_obs)) or np.any(distance > DIVERGENCE_LIMIT))
-        if diverged:  # end the episode, keep the last sound observation
-            next_obs = self._obs
-        probability = float(jax.nn.sigmoid(prediction.success_logit))
-        reward, predicate = self.task.score_transition(self._obs, action, next_obs)
+        result = self._step(self.model.params, self._carry, self._obs, action, step_key)
+        next_obs, reward, predicate, probability, uncertainty, diverged = jax.device_get(
+            (result.obs, result.reward, result.predicate_success, result.success_probability,
+             result.uncertainty, result.diverged)
+        )  # fmt: skip
         success = bool(predicate) if self.success_source == "predicate" else probability > 0.5
-        self._carry, self._obs = prediction.carry, next_obs
-        terminated = bool(self.task.terminate_on_success and success) or diverged
-        info = {"success": success, "success_probability": probability,
-                "uncertainty": float(prediction.uncertainty), "diverged": diverged}  # fmt: skip
-        return next_obs.copy(), float(reward), terminated, False, info
+        self._carry, self._obs = result.carry, np.asarray(next_obs, np.float32)
+        terminated = bool(self.task.terminate_on_success and success) or bool(diverged)
+        info = {"success": bool(success), "success_probability": float(probability),
+                "uncertainty": float(uncertainty), "diverged": bool(diverged)}  # fmt: skip
+        return self._obs.copy(), float(reward), terminated, False, info
 
     def render(self):
         if self.render_mode != "rgb_array" or self._obs is None:
@@ -204,8 +200,9 @@ class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
         self.render_mode, self.width, self.height = render_mode, int(width), int(height)
         self.success_source = success_source
         self._init = jax.jit(jax.vmap(self.model.init_fn, in_axes=(None, 0, 0)))
-        self._step = jax.jit(jax.vmap(self.model.step_fn, in_axes=(None, 0, 0, 0)))
-        self._score = jax.jit(jax.vmap(self.task.score_transition))
+        self._step = jax.jit(
+            jax.vmap(make_guarded_step(self.model, self.task), in_axes=(None, 0, 0, 0, 0))
+        )
         self._real = self.task.make_env()
         self._renderer = None
         self._carry = self._obs = None
@@ -253,23 +250,22 @@ class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
         actions = np.clip(actions, self.single_action_space.low, self.single_action_space.high)
         actions = actions.astype(np.float32)
         self._key, step_key = jax.random.split(self._key)
-        prediction = self._step(
-            self.model.params, self._carry, actions, jax.random.split(step_key, self.num_envs)
-        )
-        next_obs = np.asarray(prediction.obs, dtype=np.float32)
-        normalizer = self.model.params["normalizer"]
-        distance = np.abs(next_obs - normalizer["obs_mean"]) / normalizer["obs_std"]
-        diverged = ~np.all(np.isfinite(next_obs), axis=1) | np.any(
-            distance > DIVERGENCE_LIMIT, axis=1
-        )
-        next_obs = np.where(diverged[:, None], self._obs, next_obs)
-        reward, predicate = (np.array(x) for x in self._score(self._obs, actions, next_obs))
-        probability = np.array(jax.nn.sigmoid(prediction.success_logit))
+        result = self._step(
+            self.model.params, self._carry, self._obs, actions,
+            jax.random.split(step_key, self.num_envs),
+        )  # fmt: skip
+        next_obs, reward, predicate, probability, uncertainty, diverged = (
+            np.array(x) for x in jax.device_get(
+                (result.obs, result.reward, result.predicate_success,
+                 result.success_probability, result.uncertainty, result.diverged)
+            )
+        )  # fmt: skip
+        next_obs = next_obs.astype(np.float32)
         success = predicate if self.success_source == "predicate" else probability > 0.5
         self._steps += 1
         terminated = (self.task.terminate_on_success & success) | diverged
         truncated = self._steps >= self.max_episode_steps
-        carry = prediction.carry
+        carry = result.carry
         reward = reward.astype(np.float32)
 
         # NEXT_STEP autoreset: environments that ended last step start anew now.
@@ -296,7 +292,7 @@ class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
         info = {
             "success": success.copy(), "_success": all_true,
             "success_probability": probability, "_success_probability": all_true,
-            "uncertainty": np.asarray(prediction.uncertainty), "_uncertainty": all_true,
+            "uncertainty": uncertainty, "_uncertainty": all_true,
             "diverged": diverged, "_diverged": all_true,
         }  # fmt: skip
         return next_obs.copy(), reward, terminated, truncated, info

@@ -66,7 +66,45 @@ DIVERGENCE_LIMIT = 1e3
 from the data mean is treated as diverged (as is any non-finite value)."""
 
 
-def make_rollout(model: WorldModel, act_fn, success_fn, terminate_on_success: bool, horizon: int):
+class GuardedStep(NamedTuple):
+    """One imagined step of one episode, scored by the task and guarded against divergence."""
+
+    carry: object
+    obs: jax.Array  # the next observation (the last sound one if the model diverged)
+    reward: jax.Array  # the task's reward on (obs, action, next obs)
+    predicate_success: jax.Array  # the task's success predicate on the next observation
+    success_probability: jax.Array  # the model's success head
+    uncertainty: jax.Array
+    diverged: jax.Array  # non-finite or far out of the data's range
+
+
+def make_guarded_step(model: WorldModel, task):
+    """(params, carry, obs, action, key) -> GuardedStep for one episode; vmappable.
+
+    Shared by the engine and both Gymnasium classes, so every way of imagining
+    scores and guards a step identically.
+    """
+
+    def guarded_step(params, carry, obs, action, key) -> GuardedStep:
+        prediction = model.step_fn(params, carry, action, key)
+        normalizer = params["normalizer"]
+        distance = jnp.abs(prediction.obs - normalizer["obs_mean"]) / normalizer["obs_std"]
+        bad = ~jnp.all(jnp.isfinite(prediction.obs)) | jnp.any(distance > DIVERGENCE_LIMIT)
+        next_obs = jnp.where(bad, obs, prediction.obs)
+        next_carry = jax.tree_util.tree_map(
+            lambda new, old: jnp.where(bad, old, new), prediction.carry, carry
+        )
+        reward = task.reward_fn(obs, action, next_obs) if task.reward_fn else jnp.float32(0)
+        reached = task.success_fn(next_obs) if task.success_fn else jnp.bool_(False)
+        return GuardedStep(
+            next_carry, next_obs, reward, reached, jax.nn.sigmoid(prediction.success_logit),
+            prediction.uncertainty, bad,
+        )  # fmt: skip
+
+    return guarded_step
+
+
+def make_rollout(model: WorldModel, act_fn, task, horizon: int):
     """rollout(model_params, policy_params, init_obs [B, d], key) -> Trajectories.
 
     One `lax.scan` over time of a `vmap`ped batch. An episode stops counting when
@@ -74,9 +112,8 @@ def make_rollout(model: WorldModel, act_fn, success_fn, terminate_on_success: bo
     its later steps keep the batch shape, are masked inactive, and hold the last
     valid observation, so NaN never propagates.
     """
-    step = jax.vmap(model.step_fn, in_axes=(None, 0, 0, 0))
+    step = jax.vmap(make_guarded_step(model, task), in_axes=(None, 0, 0, 0, 0))
     act = jax.vmap(act_fn, in_axes=(None, 0, 0))
-    success = jax.vmap(success_fn) if success_fn is not None else None
 
     def rollout(model_params, policy_params, init_obs, key):
         batch = init_obs.shape[0]
@@ -84,29 +121,20 @@ def make_rollout(model: WorldModel, act_fn, success_fn, terminate_on_success: bo
         carry = jax.vmap(model.init_fn, in_axes=(None, 0, 0))(
             model_params, init_obs, jax.random.split(init_key, batch)
         )
-        normalizer = model_params["normalizer"]
 
         def one_step(state, step_key):
             carry, obs, active, diverged = state
             policy_key, model_key = jax.random.split(step_key)
             action = act(policy_params, obs, jax.random.split(policy_key, batch))
-            prediction = step(model_params, carry, action, jax.random.split(model_key, batch))
-            distance = jnp.abs(prediction.obs - normalizer["obs_mean"]) / normalizer["obs_std"]
-            bad = ~jnp.all(jnp.isfinite(prediction.obs), axis=-1) | jnp.any(
-                distance > DIVERGENCE_LIMIT, axis=-1
-            )
-            newly_diverged = active & bad
-            next_obs = jnp.where(bad[:, None], obs, prediction.obs)
-            next_carry = jax.tree_util.tree_map(
-                lambda new, old: jnp.where(bad.reshape((-1,) + (1,) * (new.ndim - 1)), old, new),
-                prediction.carry, carry,
+            result = step(model_params, carry, obs, action, jax.random.split(model_key, batch))
+            newly_diverged = active & result.diverged
+            outputs = (
+                result.obs, action, result.success_probability, result.predicate_success,
+                result.uncertainty, active,
             )  # fmt: skip
-            reached = success(next_obs) if success is not None else jnp.zeros(batch, bool)
-            probability = jax.nn.sigmoid(prediction.success_logit)
-            outputs = (next_obs, action, probability, reached, prediction.uncertainty, active)
-            ended = newly_diverged | (reached & terminate_on_success)
-            still_active = active & ~ended
-            return (next_carry, next_obs, still_active, diverged | newly_diverged), outputs
+            ended = newly_diverged | (result.predicate_success & task.terminate_on_success)
+            state = (result.carry, result.obs, active & ~ended, diverged | newly_diverged)
+            return state, outputs
 
         initial = (carry, init_obs, jnp.ones(batch, bool), jnp.zeros(batch, bool))
         (_, _, _, diverged), outputs = jax.lax.scan(
@@ -131,7 +159,7 @@ def _rollout_function(model: WorldModel, act_fn, task, horizon: int):
     built once and cached, so a second call does not recompile."""
     cache_key = (model.init_fn, model.step_fn, act_fn, task.name, horizon)
     if cache_key not in _COMPILED:
-        single = make_rollout(model, act_fn, task.success_fn, task.terminate_on_success, horizon)
+        single = make_rollout(model, act_fn, task, horizon)
         _COMPILED[cache_key] = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0)))
     return _COMPILED[cache_key]
 
@@ -141,9 +169,7 @@ def rollout_policy(model: WorldModel, policy, init_obs, key, task, horizon: int 
     horizon = task.horizon if horizon is None else horizon
     cache_key = ("single", model.init_fn, model.step_fn, policy.act, task.name, horizon)
     if cache_key not in _COMPILED:
-        _COMPILED[cache_key] = make_rollout(
-            model, policy.act, task.success_fn, task.terminate_on_success, horizon
-        )
+        _COMPILED[cache_key] = make_rollout(model, policy.act, task, horizon)
     return _COMPILED[cache_key](model.params, policy.params, jnp.asarray(init_obs), key)
 
 

@@ -65,3 +65,9 @@ def test_missing_default_checkpoint_says_how_to_make_one(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="worldgym collect PickPlace"):
         gymnasium.make("worldgym/PickPlace-imagined-v0")
+
+
+def test_unknown_success_source(tiny_run):
+    with pytest.raises(ValueError, match="success_source must be one of predicate, head"):
+        gymnasium.make("worldgym/Push-imagined-v0", checkpoint=str(tiny_run[1]),
+                       success_source="oracle")  # fmt: skip

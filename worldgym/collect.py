@@ -9,8 +9,6 @@ renamed into place only when the dataset is complete.
 
 from __future__ import annotations
 
-import importlib.metadata
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from worldgym.dataset import (
 )
 from worldgym.files import atomic_directory
 from worldgym.parallel import chunks, imap_in_workers
+from worldgym.provenance import library_versions
 
 EPISODES_PER_JOB = 8
 DEFAULT_SEED = 1_000_000
@@ -154,17 +153,6 @@ def _at_last_step(flag: bool, length: int) -> np.ndarray:
     return result
 
 
-def _versions() -> dict[str, str]:
-    packages = ["worldgym", "gymnasium", "mujoco", "jax", "minari", "numpy"]
-    versions = {"python": platform.python_version()}
-    for name in packages:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
 def collect(config: CollectConfig, progress: bool = True) -> dict:
     """Collect a dataset as configured; return a summary with throughput."""
     from envs import get_task
@@ -183,7 +171,7 @@ def collect(config: CollectConfig, progress: bool = True) -> dict:
         "first_seed": config.seed,
         "image_size": image_size,
         "config": asdict(config),
-        "versions": _versions(),
+        "versions": library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     start = time.perf_counter()

@@ -40,6 +40,13 @@ def resolve_checkpoint(task_name: str, checkpoint: str | None) -> Path:
     return path
 
 
+def _check_success_source(success_source: str) -> None:
+    if success_source not in SUCCESS_SOURCES:
+        raise ValueError(
+            f"success_source must be one of {', '.join(SUCCESS_SOURCES)}, got {success_source!r}."
+        )
+
+
 def _load(task, checkpoint: str | None, sampling: str | None):
     from worldgym.checkpoint import load_world_model
 
@@ -68,11 +75,7 @@ class ImaginedEnv(gymnasium.Env):
     ):
         from envs import get_task
 
-        if success_source not in SUCCESS_SOURCES:
-            raise ValueError(
-                f"success_source must be one of {', '.join(SUCCESS_SOURCES)}, got "
-                f"{success_source!r}."
-            )
+        _check_success_source(success_source)
         if render_mode not in (None, "rgb_array"):
             raise ValueError(
                 f"ImaginedEnv supports render_mode None or 'rgb_array', got {render_mode!r}."
@@ -181,11 +184,7 @@ class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
 
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}.")
-        if success_source not in SUCCESS_SOURCES:
-            raise ValueError(
-                f"success_source must be one of {', '.join(SUCCESS_SOURCES)}, got "
-                f"{success_source!r}."
-            )
+        _check_success_source(success_source)
         self.task = get_task(task)
         self.model = model or _load(self.task, checkpoint, sampling)
         self.num_envs = num_envs

@@ -11,9 +11,7 @@ an uninterrupted run (every random draw derives from the seed and the epoch).
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from worldgym import checkpoint
 from worldgym.dataset import EpisodeDataset, load_dataset
 from worldgym.files import atomic_file
 from worldgym.models import ensemble
+from worldgym.provenance import library_versions
 
 VALIDATION_BATCH = 4096
 """Windows per validation chunk (bounds memory, not results)."""
@@ -43,9 +42,9 @@ class TrainConfig:
     """Maximum number of passes over the training windows."""
     patience: int = 6
     """Stop after this many epochs without a better validation loss."""
-    batch_size: int = 256
+    batch_size: int = 512
     """Windows per minibatch, per ensemble member."""
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     """Peak learning rate of AdamW (reached after the warm-up, then cosine decay)."""
     warmup_steps: int = 500
     """Linear warm-up steps of the learning rate."""
@@ -108,17 +107,6 @@ def gather_windows(arrays: dict, starts, steps: int) -> dict:
         "next_success": arrays["success"][next_index],
         "terminations": arrays["terminations"][transitions],
     }
-
-
-def _versions() -> dict:
-    names = ["worldgym", "jax", "flax", "optax", "orbax-checkpoint", "mujoco", "gymnasium"]
-    versions = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def make_optimiser(config: TrainConfig, total_steps: int) -> optax.GradientTransformation:
@@ -235,8 +223,11 @@ def train(
 
     out = Path(config.out)
     fingerprint = dataset_fingerprint(data)
+    # What must match to resume: everything but where the data and the run live
+    # (a run folder may be moved; the fingerprint pins the data itself).
+    settings = {k: v for k, v in asdict(config).items() if k not in ("dataset", "out")}
     run_identity = {
-        "train_config": asdict(config), "model_config": asdict(model_config),
+        "train_config": settings, "model_config": asdict(model_config),
         "dataset_fingerprint": fingerprint,
     }  # fmt: skip
     checkpoints, best_folder = out / "checkpoints", out / "best"
@@ -277,7 +268,7 @@ def train(
             "dataset": str(Path(config.dataset).resolve()),
             "dataset_fingerprint": fingerprint,
             "train_config": asdict(config),
-            "versions": _versions(),
+            "versions": library_versions(),
             "train_episodes": int(len(train_eps)),
             "validation_episodes": int(len(val_eps)),
         },

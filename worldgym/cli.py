@@ -158,6 +158,7 @@ def cmd_train(args) -> int:
     summary = train(config_from_args(TrainConfig, args), config_from_args(EnsembleConfig, args))
     best = summary["best"]
     print(
+        f"loaded {summary['transitions']} transitions in {summary['load_seconds']:.2f} s; "
         f"trained {summary['epochs']} epochs"
         + (" (stopped early)" if summary["stopped_early"] else "")
         + f"; best validation loss {best.get('validation_loss', float('nan')):.4f} "

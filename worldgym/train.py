@@ -135,7 +135,9 @@ def train(
         raise ValueError(f"rollout_steps must be at least 1, got {config.rollout_steps}.")
     if not config.out:
         raise ValueError("Training needs an output folder (--out).")
+    load_start = time.perf_counter()
     data = load_dataset(config.dataset)
+    load_seconds = time.perf_counter() - load_start
     header = data.metadata.get("worldgym", {})
     if "task" not in header:
         raise ValueError(f"Dataset {config.dataset} has no worldgym task in its metadata.")
@@ -328,6 +330,8 @@ def train(
     best = min(history, key=lambda row: row["validation_loss"]) if history else {}
     return {
         "out": str(out),
+        "transitions": data.num_transitions,
+        "load_seconds": load_seconds,
         "epochs": len(history),
         "stopped_early": stopped_early,
         "best": best,

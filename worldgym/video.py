@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +22,12 @@ def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: floa
     frames = np.asarray(frames, dtype=np.uint8)
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         raise ValueError(f"Expected frames of shape [T, H, W, 3], got {frames.shape}.")
-    with atomic_file(path) as temp:
+    with atomic_file(path) as temp, warnings.catch_warnings():
+        # imageio starts ffmpeg with fork+exec; JAX warns about any fork, but an
+        # immediate exec cannot deadlock on JAX's threads.
+        warnings.filterwarnings(
+            "ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning
+        )
         if path.suffix == ".gif":
             iio.imwrite(temp, frames, duration=1000.0 / fps, loop=0)
         else:

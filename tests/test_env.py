@@ -71,3 +71,19 @@ def test_unknown_success_source(tiny_run):
     with pytest.raises(ValueError, match="success_source must be one of predicate, head"):
         gymnasium.make("worldgym/Push-imagined-v0", checkpoint=str(tiny_run[1]),
                        success_source="oracle")  # fmt: skip
+
+
+def test_off_the_shelf_rl_trains_in_imagination_and_runs_for_real(tiny_run):
+    """Stable-Baselines3 (optional extra `rl`) learns through gymnasium.make; the
+    policy then runs in the ground-truth task. Plumbing only: a few hundred steps."""
+    sb3 = pytest.importorskip("stable_baselines3")
+    from worldgym.rollout import run_episode
+
+    env = gymnasium.make("worldgym/Push-imagined-v0", checkpoint=str(tiny_run[1]))
+    agent = sb3.SAC("MlpPolicy", env, seed=0, learning_starts=50, verbose=0)
+    agent.learn(total_timesteps=200)
+    task = get_task("Push")
+    episode = run_episode(
+        task.make_env(), task, lambda o: agent.predict(o, deterministic=True)[0], 0
+    )
+    assert episode.length == task.horizon and np.isfinite(episode.episode_return)

@@ -244,10 +244,8 @@ class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
                 f"ImaginedVectorEnv expects actions of shape {self.action_space.shape}, got "
                 f"shape {actions.shape}."
             )
-        for row in actions:
-            check_action(row, self.single_action_space, "ImaginedVectorEnv")
-        actions = np.clip(actions, self.single_action_space.low, self.single_action_space.high)
-        actions = actions.astype(np.float32)
+        # One vectorised check of the whole batch (the batched Box holds the bounds).
+        actions = check_action(actions, self.action_space, "ImaginedVectorEnv").astype(np.float32)
         self._key, step_key = jax.random.split(self._key)
         result = self._step(
             self.model.params, self._carry, self._obs, actions,

@@ -88,6 +88,7 @@ def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
     prediction = open_loop(model, obs, actions[:, None], key)
     predicted = np.asarray(prediction.obs[:, 0])
     model_error = _normalised_mse(predicted, target, scale)
+    per_dimension = np.mean(np.square((predicted - target) / scale), axis=0)
     copy_error = _normalised_mse(obs, target, scale)
     linear_error = _normalised_mse(predict_linear(linear, obs, actions), target, scale)
     probability = np.asarray(jax.nn.sigmoid(prediction.success_logit[:, 0]))
@@ -100,6 +101,9 @@ def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
         "linear_nmse": float(linear_error.mean()),
         "model_over_copy": float(model_error.mean() / copy_error.mean()),
         "model_over_linear": float(model_error.mean() / linear_error.mean()),
+        "model_nmse_per_dimension": dict(
+            zip(task.observation_names, per_dimension.astype(float).tolist(), strict=True)
+        ),
         "success_head_accuracy": float(np.mean((probability > 0.5) == recorded_success)),
         "success_head_brier": float(np.mean(np.square(probability - recorded_success))),
         "success_rate_recorded": float(recorded_success.mean()),
@@ -243,6 +247,13 @@ def format_metrics(metrics: dict) -> str:
             f"{one['success_head_brier']:.4f}; predicate on predictions agrees "
             f"{one['predicate_agreement']:.1%} (recorded success rate "
             f"{one['success_rate_recorded']:.1%})",
+            "largest one-step errors: "
+            + ", ".join(
+                f"{name} {value:.4f}"
+                for name, value in sorted(
+                    one["model_nmse_per_dimension"].items(), key=lambda item: -item[1]
+                )[:3]
+            ),  # fmt: skip
             f"ensemble disagreement vs error: Pearson {one['disagreement_error_pearson']:.2f}, "
             f"Spearman {one['disagreement_error_spearman']:.2f}",
             f"written to {metrics['out']}",

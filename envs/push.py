@@ -45,6 +45,39 @@ def reward(obs, action, next_obs):
     return -block_to_goal - 0.5 * pusher_to_block + success(next_obs).astype(jnp.float32)
 
 
+def _to_block_frame(vector, cos_yaw, sin_yaw):
+    """Rotate world-frame xy vectors [..., 2] into the block's frame."""
+    x, y = vector[..., 0], vector[..., 1]
+    return jnp.stack([cos_yaw * x + sin_yaw * y, -sin_yaw * x + cos_yaw * y], axis=-1)
+
+
+def model_features(obs, action):
+    """The contact geometry, in the block's frame: where the pusher is and how it
+    (and the block) move relative to the block's faces, and the gap between
+    pusher and block. Whether and where the pusher strikes the block decides the
+    block's motion, and it is a product of positions with cos/sin of the yaw,
+    which a small MLP approximates poorly from world-frame inputs.
+    """
+    cos_yaw, sin_yaw = obs[..., 6], obs[..., 7]
+    relative = _to_block_frame(obs[..., PUSHER] - obs[..., BLOCK], cos_yaw, sin_yaw)
+    outside = jnp.abs(relative) - BLOCK_HALF_SIZE
+    gap = (
+        jnp.linalg.norm(jnp.maximum(outside, 0.0), axis=-1)
+        + jnp.minimum(jnp.max(outside, axis=-1), 0.0)
+        - PUSHER_RADIUS
+    )
+    return jnp.concatenate(
+        [
+            relative,
+            _to_block_frame(obs[..., 2:4], cos_yaw, sin_yaw),
+            _to_block_frame(MAX_SPEED * action, cos_yaw, sin_yaw),
+            _to_block_frame(obs[..., 8:10], cos_yaw, sin_yaw),
+            gap[..., None],
+        ],
+        axis=-1,
+    )
+
+
 def _sample_point(rng, half_width, center=None, radius_range=None, avoid=None, min_gap=0.0):
     """A uniform point in the square [-half_width, half_width]^2, optionally at a
     distance in radius_range from center and at least min_gap from avoid."""
@@ -105,5 +138,6 @@ TASK = Task(
     dt=0.04,
     description="A pusher moves a block to within 4 cm of a random goal on the table.",
     observation_renderer=PushEnv.observation_renderer,
+    model_features=model_features,
 )
 PushEnv.task = TASK

@@ -63,6 +63,11 @@ class Task:
     observation_renderer: Callable[..., Any] | None = None
     """Factory (width, height) -> ObservationRenderer that draws arbitrary
     observations with the task's real renderer; None if the task cannot."""
+    model_features: Callable[[jax.Array, jax.Array], jax.Array] | None = None
+    """(obs [..., obs_dim], action [..., act_dim]) -> features [..., k] in jax.numpy:
+    extra inputs for learned models, like PETS' per-task observation preprocessing.
+    Quantities an MLP finds hard to compute from the raw observation (products such
+    as a position rotated into an object's frame) but on which the dynamics hinge."""
 
     @property
     def obs_dim(self) -> int:

@@ -13,13 +13,18 @@ from worldgym.models.ensemble import (
 )
 
 
-def model(sampling="mean", members=4):
-    config = EnsembleConfig(members=members, hidden=(16, 16), sampling=sampling)
+def model(sampling="mean", members=4, features="Push"):
+    config = EnsembleConfig(
+        members=members, hidden=(16, 16), sampling=sampling, features=features
+    )
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(50, 13)).astype(np.float32)
+    actions = rng.uniform(-1, 1, size=(50, 2)).astype(np.float32)
     params = {
         "network": init_network_params(13, 2, config, seed=1),
-        "normalizer": normalizer_from_data(obs, obs + rng.normal(size=obs.shape) * 0.1),
+        "normalizer": normalizer_from_data(
+            obs, actions, obs + rng.normal(size=obs.shape) * 0.1, config
+        ),
     }
     return make_world_model(params, 13, 2, config)
 

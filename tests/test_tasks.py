@@ -5,6 +5,7 @@ import sys
 
 import gymnasium
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -152,3 +153,17 @@ def test_episode_rule(native_task):
     outcome = np.asarray(native_task.episode_success(flags))
     expected = [True, True] if native_task.terminate_on_success else [False, True]
     np.testing.assert_array_equal(outcome, expected)
+
+
+def test_push_model_features_are_the_contact_geometry_in_the_block_frame():
+    from envs.push import BLOCK_HALF_SIZE, PUSHER_RADIUS, model_features
+
+    obs = np.zeros(13, np.float32)
+    obs[6], obs[7] = 0.0, 1.0  # block turned by +90 degrees
+    obs[4:6] = [0.1, 0.2]  # block position
+    obs[0:2] = [0.1 + BLOCK_HALF_SIZE + PUSHER_RADIUS, 0.2]  # touching its world +x side
+    features = np.asarray(model_features(jnp.asarray(obs), jnp.asarray([1.0, 0.0])))
+    # World +x is the block's -y axis after a +90 degree turn.
+    np.testing.assert_allclose(features[:2], [0.0, -(BLOCK_HALF_SIZE + PUSHER_RADIUS)], atol=1e-6)
+    np.testing.assert_allclose(features[4:6], [0.0, -0.4], atol=1e-6)  # commanded velocity
+    assert abs(features[-1]) < 1e-6  # zero gap when touching

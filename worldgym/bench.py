@@ -168,17 +168,19 @@ def bench_model(task, checkpoint: str | None):
         init_network_params,
         make_world_model,
         normalizer_from_data,
+        resolve_features,
     )  # fmt: skip
 
     path = checkpoint or default_checkpoint(task.name)
     if checkpoint or path.exists():
         return load_world_model(path, task), str(path)
-    config = EnsembleConfig()
+    config = resolve_features(EnsembleConfig(), task)
     env = task.make_env()
     obs = np.stack([env.reset(seed=s)[0] for s in range(64)])
+    actions = np.zeros((len(obs), task.action_dim), np.float32)
     params = {
         "network": init_network_params(task.obs_dim, task.action_dim, config, 0),
-        "normalizer": normalizer_from_data(obs, obs + 0.01),
+        "normalizer": normalizer_from_data(obs, actions, obs + 0.01, config),
     }
     model = make_world_model(params, task.obs_dim, task.action_dim, config)
     return model, "freshly initialised default model"

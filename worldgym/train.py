@@ -162,11 +162,13 @@ def train(
             f"{len(train_starts)} training and {len(val_starts)} validation windows."
         )
 
+    model_config = ensemble.resolve_features(model_config, task)
     train_transitions = window_starts(data, train_eps, 1)
     observation_index = train_transitions + data.episode_index()[train_transitions]
     normalizer = ensemble.normalizer_from_data(
-        data.observations[observation_index], data.observations[observation_index + 1]
-    )
+        data.observations[observation_index], data.actions[train_transitions],
+        data.observations[observation_index + 1], model_config,
+    )  # fmt: skip
     arrays = {
         "observations": jnp.asarray(data.observations),
         "actions": jnp.asarray(data.actions),

@@ -9,7 +9,7 @@ never a Python loop over members.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import jax
 import jax.numpy as jnp
@@ -39,6 +39,10 @@ class EnsembleConfig:
     weighted by its predicted variance**beta (no gradient through the weight). 0 is
     the plain NLL, which lets hard samples be explained away as noise; 1 fits the
     mean like MSE."""
+    features: str = "task"
+    """Extra network inputs (PETS-style preprocessing): "task" feeds the task's
+    model_features when it has them (resolved to the task's name at training),
+    "none" feeds only the observation and the action."""
 
     def __post_init__(self):
         if self.sampling not in SAMPLING_MODES:
@@ -46,6 +50,44 @@ class EnsembleConfig:
             raise ValueError(f"Unknown sampling mode {self.sampling!r}; choose one of {modes}.")
         if self.members < 1 or not self.hidden:
             raise ValueError("An ensemble needs at least one member and one hidden layer.")
+
+
+def feature_function(config: EnsembleConfig):
+    """The (obs, action) -> features function named by config.features, or None."""
+    if config.features == "none":
+        return None
+    if config.features == "task":
+        raise ValueError(
+            'features="task" must be resolved to a task name first (see resolve_features).'
+        )
+    from envs import get_task
+
+    return get_task(config.features).model_features
+
+
+def resolve_features(config: EnsembleConfig, task) -> EnsembleConfig:
+    """Replace features="task" by the task's name, or "none" if it has no features."""
+    if config.features != "task":
+        return config
+    return replace(config, features=task.name if task.model_features else "none")
+
+
+def feature_count(obs_dim: int, action_dim: int, config: EnsembleConfig) -> int:
+    function = feature_function(config)
+    if function is None:
+        return 0
+    shape = jax.eval_shape(
+        function, jnp.zeros(obs_dim, jnp.float32), jnp.zeros(action_dim, jnp.float32)
+    ).shape
+    return int(shape[-1])
+
+
+def network_inputs(norm: dict, obs, action, features):
+    """Normalised observation, action and (normalised) features, concatenated."""
+    parts = [(obs - norm["obs_mean"]) / norm["obs_std"], action]
+    if features is not None:
+        parts.append((features(obs, action) - norm["feature_mean"]) / norm["feature_std"])
+    return jnp.concatenate(parts, axis=-1)
 
 
 class StackedLinear(nnx.Module):
@@ -65,7 +107,7 @@ class EnsembleNetwork(nnx.Module):
     """Maps (normalised obs, action) to each member's Gaussian and logits."""
 
     def __init__(self, obs_dim: int, action_dim: int, config: EnsembleConfig, rngs: nnx.Rngs):
-        sizes = (obs_dim + action_dim, *config.hidden)
+        sizes = (obs_dim + action_dim + feature_count(obs_dim, action_dim, config), *config.hidden)
         self.hidden = nnx.List(
             [
                 StackedLinear(config.members, a, b, rngs)
@@ -77,10 +119,9 @@ class EnsembleNetwork(nnx.Module):
         self.min_log_variance = nnx.Param(jnp.full(obs_dim, config.min_log_variance))
         self.obs_dim = obs_dim
 
-    def __call__(self, obs, action):
-        """obs [members, batch, obs_dim] (normalised), action [members, batch, action_dim]
+    def __call__(self, x):
+        """x [members, batch, inputs] (see network_inputs)
         -> mean, log_variance [members, batch, obs_dim], success, termination logits."""
-        x = jnp.concatenate([obs, action], axis=-1)
         for layer in self.hidden:
             x = jax.nn.silu(layer(x))
         out = self.head(x)
@@ -105,26 +146,36 @@ def init_network_params(obs_dim: int, action_dim: int, config: EnsembleConfig, s
 
 
 def make_forward(obs_dim: int, action_dim: int, config: EnsembleConfig):
-    """forward(network_params, obs_norm [m, b, d], action [m, b, a]) as a pure function."""
+    """forward(network_params, inputs [m, b, inputs]) as a pure function."""
     graph, abstract_state = network_graph(obs_dim, action_dim, config)
 
-    def forward(network_params, obs, action):
+    def forward(network_params, inputs):
         state = jax.tree_util.tree_map(lambda x: x, abstract_state)
         nnx.replace_by_pure_dict(state, network_params)
-        return nnx.merge(graph, state)(obs, action)
+        return nnx.merge(graph, state)(inputs)
 
     return forward
 
 
-def normalizer_from_data(observations, next_observations) -> dict:
-    """Mean and std of observations and of their one-step changes."""
-    delta = next_observations - observations
+def normalizer_from_data(observations, actions, next_observations, config: EnsembleConfig) -> dict:
+    """Mean and std of observations, of their one-step changes and of the features."""
     floor = 1e-6
+
+    def stats(values):
+        mean = np.asarray(values.mean(0), np.float32)
+        return mean, np.asarray(np.maximum(values.std(0), floor), np.float32)
+
+    features = feature_function(config)
+    if features is None:
+        extra = np.zeros((len(observations), 0), np.float32)
+    else:
+        extra = np.asarray(jax.jit(features)(observations, actions))
+    names = ("obs", "delta", "feature")
+    values = (observations, next_observations - observations, extra)
     return {
-        "obs_mean": np.asarray(observations.mean(0), np.float32),
-        "obs_std": np.asarray(np.maximum(observations.std(0), floor), np.float32),
-        "delta_mean": np.asarray(delta.mean(0), np.float32),
-        "delta_std": np.asarray(np.maximum(delta.std(0), floor), np.float32),
+        f"{name}_{kind}": array
+        for name, data in zip(names, values, strict=True)
+        for kind, array in zip(("mean", "std"), stats(data), strict=True)
     }
 
 
@@ -132,6 +183,7 @@ def make_world_model(params: dict, obs_dim: int, action_dim: int, config: Ensemb
                      metadata: dict | None = None) -> WorldModel:  # fmt: skip
     """The WorldModel of an ensemble with `params` = {"network": ..., "normalizer": ...}."""
     forward = make_forward(obs_dim, action_dim, config)
+    features = feature_function(config)
     members = config.members
 
     def init(params, obs, key=None):
@@ -141,9 +193,9 @@ def make_world_model(params: dict, obs_dim: int, action_dim: int, config: Ensemb
     def step(params, carry, action, key) -> Prediction:
         norm = params["normalizer"]
         obs = carry["obs"]
-        obs_in = jnp.broadcast_to((obs - norm["obs_mean"]) / norm["obs_std"], (members, 1, obs_dim))
-        action_in = jnp.broadcast_to(jnp.asarray(action, jnp.float32), (members, 1, action_dim))
-        mean, log_variance, success, termination = forward(params["network"], obs_in, action_in)
+        inputs = network_inputs(norm, obs, jnp.asarray(action, jnp.float32), features)
+        inputs = jnp.broadcast_to(inputs, (members, 1, inputs.shape[-1]))
+        mean, log_variance, success, termination = forward(params["network"], inputs)
         mean, log_variance = mean[:, 0], log_variance[:, 0]  # [members, obs_dim]
         success, termination = success[:, 0], termination[:, 0]  # [members]
         chosen = carry["member"]
@@ -180,13 +232,14 @@ def make_loss(obs_dim: int, action_dim: int, config: EnsembleConfig, normalizer:
     predicted current one. Returns (loss, metrics).
     """
     forward = make_forward(obs_dim, action_dim, config)
+    features = feature_function(config)
     norm = jax.tree_util.tree_map(jnp.asarray, normalizer)
 
     def loss(network_params, window):
         def one_step(obs, inputs):
             action, next_obs, next_success, terminated = inputs
-            obs_in = (obs - norm["obs_mean"]) / norm["obs_std"]
-            mean, log_variance, success, termination = forward(network_params, obs_in, action)
+            inputs = network_inputs(norm, obs, action, features)
+            mean, log_variance, success, termination = forward(network_params, inputs)
             target = (next_obs - obs - norm["delta_mean"]) / norm["delta_std"]
             weight = jax.lax.stop_gradient(jnp.exp(config.nll_beta * log_variance))
             nll = 0.5 * jnp.mean(
@@ -224,8 +277,11 @@ def like_params(obs_dim: int, action_dim: int, config: EnsembleConfig) -> dict:
     network = jax.tree_util.tree_map(
         lambda x: np.zeros(x.shape, x.dtype), nnx.to_pure_dict(abstract_state)
     )
+    sizes = {"obs": obs_dim, "delta": obs_dim,
+             "feature": feature_count(obs_dim, action_dim, config)}  # fmt: skip
     normalizer = {
-        name: np.zeros(obs_dim, np.float32)
-        for name in ("obs_mean", "obs_std", "delta_mean", "delta_std")
+        f"{name}_{kind}": np.zeros(size, np.float32)
+        for name, size in sizes.items()
+        for kind in ("mean", "std")
     }
     return {"network": network, "normalizer": normalizer}

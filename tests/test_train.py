@@ -38,7 +38,9 @@ def test_training_lowers_the_loss_and_beats_copying(tiny_run, tiny_push_dataset)
 def test_checkpoint_round_trip_reproduces_predictions_exactly(tiny_run, tiny_push_dataset):
     summary, run = tiny_run
     loaded = load_world_model(run, get_task("Push"))
-    in_memory = make_world_model(summary["best_params"], 13, 2, EnsembleConfig(**TINY_MODEL, features="Push"))
+    in_memory = make_world_model(
+        summary["best_params"], 13, 2, EnsembleConfig(**TINY_MODEL, features="Push")
+    )
     data = load_dataset(tiny_push_dataset)
     obs = data.observations[:32]
     actions = np.repeat(data.actions[:32, None], 5, axis=1)

@@ -1,7 +1,11 @@
-"""Statistics of success rates.
+"""Calibration statistics: how well imagined success predicts real success.
 
-So far the sampling interval of a success rate; the calibration statistics
-across policies (correlations, rank violations, regret) join it here.
+Across policies: correlations of the success rates (Pearson, Spearman, Kendall),
+each with a bootstrap interval that resamples episodes; the mean absolute error;
+MMRV, the mean maximum rank violation of SIMPLER (Li et al. 2024); and the regret
+of choosing policies by their imagined rate. Per episode: the agreement of the
+two outcomes of the same initial state (confusion matrix, accuracy, Cohen's
+kappa). Trust: does the model's own uncertainty point at its errors?
 """
 
 from __future__ import annotations
@@ -56,3 +60,144 @@ def pearson(x, y) -> float:
 def spearman(x, y) -> float:
     """Spearman rank correlation (Pearson of average ranks)."""
     return pearson(rank_data(x), rank_data(y))
+
+
+def kendall_tau(x, y) -> float:
+    """Kendall's tau-b (accounts for ties on either side); nan when either is constant."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    upper = np.triu_indices(len(x), k=1)
+    dx = np.sign(x[:, None] - x[None, :])[upper]
+    dy = np.sign(y[:, None] - y[None, :])[upper]
+    untied_x, untied_y = np.count_nonzero(dx), np.count_nonzero(dy)
+    if untied_x == 0 or untied_y == 0:
+        return float("nan")
+    return float((dx * dy).sum() / np.sqrt(untied_x * untied_y))
+
+
+def mmrv(real, imagined) -> float:
+    """Mean maximum rank violation (SIMPLER):
+    (1/N) sum_i max_j |R_i - R_j| * 1[sign(S_i - S_j) != sign(R_i - R_j)],
+    R the real and S the imagined success rates. 0 when imagination orders every
+    pair as reality does; a violation costs as much as the real gap it hides."""
+    real, imagined = np.asarray(real, np.float64), np.asarray(imagined, np.float64)
+    violated = np.sign(imagined[:, None] - imagined[None, :]) != np.sign(
+        real[:, None] - real[None, :]
+    )
+    return float((np.abs(real[:, None] - real[None, :]) * violated).max(axis=1).mean())
+
+
+def regret_at_k(real, imagined, k: int) -> float:
+    """Real success given up by picking the best of the top-k policies by imagined
+    rate instead of the best policy overall (ties in imagination: list order)."""
+    real, imagined = np.asarray(real, np.float64), np.asarray(imagined, np.float64)
+    chosen = np.argsort(-imagined, kind="stable")[:k]
+    return float(real.max() - real[chosen].max())
+
+
+def rate_statistics(real, imagined) -> dict:
+    """Every across-policy statistic of one pair of success-rate vectors."""
+    real, imagined = np.asarray(real, np.float64), np.asarray(imagined, np.float64)
+    return {
+        "pearson": pearson(real, imagined),
+        "spearman": spearman(real, imagined),
+        "kendall": kendall_tau(real, imagined),
+        "mae": float(np.abs(real - imagined).mean()),
+        "mmrv": mmrv(real, imagined),
+        "regret_at_1": regret_at_k(real, imagined, 1),
+        "regret_at_3": regret_at_k(real, imagined, 3),
+    }
+
+
+def bootstrap_intervals(real_outcomes, imagined_outcomes, samples: int = 1000,
+                        seed: int = 0, confidence: float = 0.95) -> dict:  # fmt: skip
+    """Percentile bootstrap intervals of rate_statistics, resampling episodes.
+
+    real_outcomes, imagined_outcomes: [policies, episodes] bool. Each replicate
+    draws, for every policy, episodes with replacement and keeps the pairs
+    together (episode i's real and imagined outcome share an initial state).
+    Returns {statistic: (low, high)}; replicates where a statistic is undefined
+    (a constant side) are left out of its interval.
+    """
+    real = np.asarray(real_outcomes, np.float64)
+    imagined = np.asarray(imagined_outcomes, np.float64)
+    policies, episodes = real.shape
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, episodes, size=(samples, policies, episodes))
+    real_rates = np.take_along_axis(real[None], draws, axis=2).mean(axis=2)
+    imagined_rates = np.take_along_axis(imagined[None], draws, axis=2).mean(axis=2)
+    replicates = [rate_statistics(r, s) for r, s in zip(real_rates, imagined_rates, strict=True)]
+    tail = 100 * (1 - confidence) / 2
+    intervals = {}
+    for name in replicates[0]:
+        values = np.array([row[name] for row in replicates])
+        values = values[np.isfinite(values)]
+        intervals[name] = (
+            (float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail)))
+            if len(values) else (float("nan"), float("nan"))
+        )  # fmt: skip
+    return intervals
+
+
+def episode_agreement(real, imagined) -> dict:
+    """Per-episode agreement of imagined with real outcomes (real is the truth).
+
+    confusion: [[real fail & imagined fail, real fail & imagined success],
+                [real success & imagined fail, real success & imagined success]].
+    Cohen's kappa discounts the agreement expected by chance from the marginals.
+    """
+    real, imagined = np.asarray(real, bool).ravel(), np.asarray(imagined, bool).ravel()
+    confusion = np.array(
+        [[np.sum(~real & ~imagined), np.sum(~real & imagined)],
+         [np.sum(real & ~imagined), np.sum(real & imagined)]]
+    )  # fmt: skip
+    total = confusion.sum()
+    observed = np.trace(confusion) / total
+    expected = (confusion.sum(0) * confusion.sum(1)).sum() / total**2
+    kappa = (observed - expected) / (1 - expected) if expected < 1 else float("nan")
+    return {
+        "confusion": confusion.tolist(),
+        "accuracy": float(observed),
+        "kappa": float(kappa),
+        "false_success": int(confusion[0, 1]),
+        "false_failure": int(confusion[1, 0]),
+    }
+
+
+def uncertainty_trust(uncertainty, error) -> dict:
+    """Does higher model uncertainty go with larger error? (Pearson and Spearman)"""
+    return {"pearson": pearson(uncertainty, error), "spearman": spearman(uncertainty, error)}
+
+
+def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
+    """All calibration statistics of a paired Evaluation (worldgym.evaluate)."""
+    policies = evaluation.policies
+    if len(policies) < 2:
+        raise ValueError("Calibration compares policies: evaluate at least two.")
+    real = np.stack([p.real.success for p in policies])
+    imagined = np.stack([p.imagined.success for p in policies])
+    real_rates, imagined_rates = real.mean(axis=1), imagined.mean(axis=1)
+    point = rate_statistics(real_rates, imagined_rates)
+    intervals = bootstrap_intervals(real, imagined, bootstrap, seed)
+    uncertainty = np.stack([p.uncertainty for p in policies])
+    rate_error = np.abs(imagined_rates - real_rates)
+    signed = imagined_rates - real_rates
+    return {
+        "task": evaluation.task,
+        "checkpoint": evaluation.checkpoint,
+        "policies": len(policies),
+        "episodes_per_policy": int(real.shape[1]),
+        "rates": {
+            name: {"value": value, "interval": list(intervals[name])}
+            for name, value in point.items()
+        },
+        "bias": float(signed.mean()),
+        "largest_overestimate": {"policy": policies[int(np.argmax(signed))].name,
+                                 "points": float(signed.max())},  # fmt: skip
+        "largest_underestimate": {"policy": policies[int(np.argmin(signed))].name,
+                                  "points": float(signed.min())},  # fmt: skip
+        "episodes": episode_agreement(real, imagined),
+        "trust_per_policy": uncertainty_trust(uncertainty.mean(axis=1), rate_error),
+        "trust_per_episode": uncertainty_trust(uncertainty.ravel(), (real != imagined).ravel()),
+        "diverged": int(sum(int(p.diverged.sum()) for p in policies)),
+        "bootstrap_samples": bootstrap,
+    }

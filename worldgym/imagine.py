@@ -182,14 +182,17 @@ def initial_observations(task, seeds) -> jnp.ndarray:
     return jnp.asarray(np.stack(observations))
 
 
-def rollout_policies(model: WorldModel, policies, init_obs, key, task, horizon: int | None = None):
+def rollout_policies(model: WorldModel, policies, init_obs, key, task,
+                     horizon: int | None = None, streams=None):  # fmt: skip
     """Roll every policy from every initial observation; {policy name: Trajectories}.
 
     Policies that share an act function and parameter shapes are stacked and
     vmapped in one compiled call; structurally different ones form other groups.
-    Policy i's randomness is `fold_in(key, i)`, so its result does not depend on
-    which other policies were evaluated with it.
+    Policy i's randomness is `fold_in(key, streams[i])` (streams default to the
+    list positions), so its result does not depend on which other policies were
+    evaluated with it.
     """
+    streams = list(range(len(policies))) if streams is None else list(streams)
     horizon = task.horizon if horizon is None else horizon
     init_obs = jnp.asarray(init_obs, jnp.float32)
     groups: dict = {}
@@ -203,7 +206,7 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task, horizon: 
         stacked = jax.tree_util.tree_map(
             lambda *leaves: jnp.stack(leaves), *[policies[i].params for i in indices]
         )
-        keys = jnp.stack([jax.random.fold_in(key, i) for i in indices])
+        keys = jnp.stack([jax.random.fold_in(key, streams[i]) for i in indices])
         trajectories = _rollout_function(model, act_fn, task, horizon)(
             model.params, stacked, init_obs, keys
         )

@@ -33,4 +33,11 @@ def like_params(family: str, metadata: dict, config: dict):
     )  # fmt: skip
 
 
+def member_models(model: WorldModel) -> list[WorldModel]:
+    """The model's members as models of their own (for the spread of a verdict
+    across members); a family without members gives [model]."""
+    module = _family(model.family)
+    return module.member_models(model) if hasattr(module, "member_models") else [model]
+
+
 __all__ = ["FAMILIES", "SAMPLING_MODES", "Prediction", "WorldModel", "build_world_model"]

@@ -220,6 +220,29 @@ def make_world_model(params: dict, obs_dim: int, action_dim: int, config: Ensemb
     )
 
 
+def member_models(model: WorldModel) -> list[WorldModel]:
+    """One single-member model per ensemble member (their shared step function means
+    rolling them out one after another compiles once)."""
+    members = config_from_dict(model.config).members
+    config = replace(config_from_dict(model.config), members=1, sampling="mean")
+    network = model.params["network"]
+    single = make_world_model(model.params, model.obs_dim, model.action_dim, config,
+                              model.metadata)  # fmt: skip
+
+    def member_params(index):
+        def take(path, leaf):
+            stacked = any(getattr(key, "key", None) in ("kernel", "bias") for key in path)
+            return leaf[index : index + 1] if stacked else leaf
+
+        return jax.tree_util.tree_map_with_path(take, network)
+
+    normalizer = model.params["normalizer"]
+    return [
+        replace(single, params={"network": member_params(i), "normalizer": normalizer})
+        for i in range(members)
+    ]
+
+
 # --- training loss --------------------------------------------------------------------
 def make_loss(obs_dim: int, action_dim: int, config: EnsembleConfig, normalizer: dict,
               learn_termination: bool):  # fmt: skip

@@ -191,10 +191,14 @@ def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
             for name, value in point.items()
         },
         "bias": float(signed.mean()),
-        "largest_overestimate": {"policy": policies[int(np.argmax(signed))].name,
-                                 "points": float(signed.max())},  # fmt: skip
-        "largest_underestimate": {"policy": policies[int(np.argmin(signed))].name,
-                                  "points": float(signed.min())},  # fmt: skip
+        "largest_overestimate": {
+            "policy": policies[int(np.argmax(signed))].name,
+            "points": float(signed.max()),
+        },  # fmt: skip
+        "largest_underestimate": {
+            "policy": policies[int(np.argmin(signed))].name,
+            "points": float(signed.min()),
+        },  # fmt: skip
         "episodes": episode_agreement(real, imagined),
         "trust_per_policy": uncertainty_trust(uncertainty.mean(axis=1), rate_error),
         "trust_per_episode": uncertainty_trust(uncertainty.ravel(), (real != imagined).ravel()),

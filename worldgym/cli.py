@@ -14,8 +14,10 @@ from worldgym.bench import BenchConfig
 from worldgym.collect import CollectConfig
 from worldgym.config import add_config_arguments, config_from_args
 from worldgym.demo import DemoConfig
+from worldgym.evaluate import EvaluateConfig
 from worldgym.model_eval import ModelEvalConfig
 from worldgym.models.ensemble import EnsembleConfig
+from worldgym.report import ReportConfig
 from worldgym.train import TrainConfig
 
 
@@ -49,6 +51,12 @@ class RolloutConfig:
     """If set, write the episodes to this MP4 (or GIF) file."""
     size: int = 256
     """Video width and height in pixels."""
+
+
+@dataclass(frozen=True)
+class CalibrateOptions:
+    bootstrap: int = 1000
+    """Bootstrap resamples of episodes for the intervals of the statistics."""
 
 
 def cmd_tasks(args) -> int:
@@ -126,6 +134,42 @@ def cmd_demo(args) -> int:
         )
     if model_metrics:
         print(format_metrics(model_metrics))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from worldgym.evaluate import evaluate, format_evaluation
+
+    print(format_evaluation(evaluate(config_from_args(EvaluateConfig, args))))
+    return 0
+
+
+def print_headline(calibration: dict) -> None:
+    from worldgym.report import headline_rows, verdict
+
+    for label, value in headline_rows(calibration):
+        print(f"{label:<22} {value}")
+    print()
+    print(verdict(calibration))
+
+
+def cmd_calibrate(args) -> int:
+    from worldgym.calibrate import calibrate
+    from worldgym.evaluate import evaluate
+
+    evaluation = evaluate(config_from_args(EvaluateConfig, args))
+    print_headline(calibrate(evaluation, config_from_args(CalibrateOptions, args).bootstrap))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from worldgym.report import make_report
+
+    path, calibration = make_report(
+        config_from_args(EvaluateConfig, args), config_from_args(ReportConfig, args)
+    )
+    print_headline(calibration)
+    print(f"\nreport: {path}")
     return 0
 
 
@@ -210,6 +254,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_arguments(rollout, RolloutConfig, positional=("task",))
     rollout.set_defaults(run=cmd_rollout)
+    evaluate = commands.add_parser(
+        "evaluate", help="Run policies in the real task and in imagination from the same seeds."
+    )
+    add_config_arguments(evaluate, EvaluateConfig, positional=("task",))
+    evaluate.set_defaults(run=cmd_evaluate)
+    calibrate = commands.add_parser(
+        "calibrate", help="How well imagined success predicts real success (statistics)."
+    )
+    add_config_arguments(calibrate, EvaluateConfig, positional=("task",))
+    add_config_arguments(calibrate, CalibrateOptions)
+    calibrate.set_defaults(run=cmd_calibrate)
+    report = commands.add_parser(
+        "report", help="Evaluate, calibrate and write the HTML/Markdown report with videos."
+    )
+    add_config_arguments(report, EvaluateConfig, positional=("task",))
+    add_config_arguments(report, ReportConfig)
+    report.set_defaults(run=cmd_report)
     bench = commands.add_parser("bench", help="Measure throughput on this machine.")
     add_config_arguments(bench, BenchConfig)
     bench.set_defaults(run=cmd_bench)

@@ -109,8 +109,10 @@ class PolicyEvaluation:
             "imagined_success": self.imagined_rate,
             "imagined_interval": [imagined_low, imagined_high],
             "member_success_std": float(self.member_rates.std()),
-            "member_success_range": [float(self.member_rates.min()),
-                                     float(self.member_rates.max())],  # fmt: skip
+            "member_success_range": [
+                float(self.member_rates.min()),
+                float(self.member_rates.max()),
+            ],  # fmt: skip
             "mean_uncertainty": float(self.uncertainty.mean()),
             "diverged": int(self.diverged.sum()),
             "real_return": float(self.real.returns.mean()),
@@ -380,9 +382,13 @@ def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation:
                                                          "lengths")})  # fmt: skip
         evaluations.append(
             PolicyEvaluation(
-                name=policy.name, description=policy.description, real=real_world,
-                imagined=world, success_probability=arrays["success_probability"],
-                uncertainty=arrays["uncertainty"], diverged=arrays["diverged"],
+                name=policy.name,
+                description=policy.description,
+                real=real_world,
+                imagined=world,
+                success_probability=arrays["success_probability"],
+                uncertainty=arrays["uncertainty"],
+                diverged=arrays["diverged"],
                 member_success=arrays["member_success"],
             )  # fmt: skip
         )

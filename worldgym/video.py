@@ -34,3 +34,11 @@ def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: floa
             # H.264 in yuv420p needs even sizes; macro_block_size=2 pads odd ones.
             iio.imwrite(temp, frames, fps=fps, codec="libx264", macro_block_size=2)
     return path
+
+
+def write_image(path: str | os.PathLike, frame: np.ndarray) -> Path:
+    """Write one frame [H, W, 3] uint8 as a PNG, replacing `path` whole."""
+    path = Path(path)
+    with atomic_file(path) as temp:
+        iio.imwrite(temp, np.asarray(frame, dtype=np.uint8), extension=".png")
+    return path

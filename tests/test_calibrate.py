@@ -130,3 +130,14 @@ def test_bootstrap_intervals_cover_the_estimate_and_are_reproducible():
     # Identical worlds: every replicate agrees perfectly.
     same = bootstrap_intervals(real, real, samples=50, seed=0)
     assert same["spearman"] == (1.0, 1.0) and same["mmrv"] == (0.0, 0.0)
+
+
+def test_regret_with_ties_in_imagination_is_the_expectation_over_random_picks():
+    real = [0.2, 0.9, 0.5, 0.0]
+    # All four tied: regret@1 is max - mean(real) = 0.9 - 0.4.
+    assert regret_at_k(real, [0.0, 0.0, 0.0, 0.0], 1) == pytest.approx(0.5)
+    # Top-2 from 4 tied: E[max of a random pair] over the 6 pairs of {0, .2, .5, .9}:
+    # (.2 + .5 + .9 + .5 + .9 + .9) / 6 = 3.9 / 6.
+    assert regret_at_k(real, [0.0, 0.0, 0.0, 0.0], 2) == pytest.approx(0.9 - 3.9 / 6)
+    # One clear favourite above a tie of two for the remaining slot of top-2.
+    assert regret_at_k(real, [0.8, 0.1, 0.1, 0.0], 2) == pytest.approx(0.9 - (0.9 + 0.5) / 2)

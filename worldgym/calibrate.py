@@ -10,6 +10,7 @@ kappa). Trust: does the model's own uncertainty point at its errors?
 
 from __future__ import annotations
 
+from math import comb
 from statistics import NormalDist
 
 import numpy as np
@@ -88,10 +89,23 @@ def mmrv(real, imagined) -> float:
 
 def regret_at_k(real, imagined, k: int) -> float:
     """Real success given up by picking the best of the top-k policies by imagined
-    rate instead of the best policy overall (ties in imagination: list order)."""
+    rate instead of the best policy overall.
+
+    Policies tied in imagination at the cut are drawn at random; the result is the
+    expectation over that draw (list order would favour whichever came first).
+    """
     real, imagined = np.asarray(real, np.float64), np.asarray(imagined, np.float64)
-    chosen = np.argsort(-imagined, kind="stable")[:k]
-    return float(real.max() - real[chosen].max())
+    k = min(k, len(real))
+    cut = np.sort(imagined)[::-1][k - 1]
+    above = real[imagined > cut]
+    tied = np.sort(real[imagined == cut])
+    draws = k - len(above)  # how many of the tied policies get picked
+    n = len(tied)
+    # P(the largest of `draws` random tied policies is tied[j]) = C(j, draws-1) / C(n, draws)
+    weights = np.array([comb(j, draws - 1) for j in range(n)], np.float64) / comb(n, draws)
+    best_above = above.max() if len(above) else -np.inf
+    expected_best = float((weights * np.maximum(tied, best_above)).sum())
+    return float(real.max() - expected_best)
 
 
 def rate_statistics(real, imagined) -> dict:

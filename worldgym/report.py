@@ -61,8 +61,8 @@ def plot_scatter(evaluation, path: Path) -> None:
         real, imagined = policy.real_rate, policy.imagined_rate
         (rl, rh), (il, ih) = policy.interval("real"), policy.interval("imagined")
         axes.errorbar(
-            real, imagined, xerr=[[real - rl], [rh - real]],
-            yerr=[[imagined - il], [ih - imagined]], fmt="o", color=REAL_COLOUR,
+            real, imagined, xerr=[[max(real - rl, 0)], [max(rh - real, 0)]],
+            yerr=[[max(imagined - il, 0)], [max(ih - imagined, 0)]], fmt="o", color=REAL_COLOUR,
             ecolor="#afb8c1", elinewidth=1, capsize=2, markersize=5,
         )  # fmt: skip
         axes.annotate(policy.name, (real, imagined), xytext=(4, 3), textcoords="offset points",
@@ -249,7 +249,12 @@ def verdict(calibration: dict) -> str:
     """One plain-language paragraph on how far to trust imagination's verdicts."""
     rates = calibration["rates"]
     rho, mmrv_value = rates["spearman"]["value"], rates["mmrv"]["value"]
-    if rho >= 0.9 and mmrv_value <= 0.05:
+    if not np.isfinite(rho):
+        judgement = (
+            "Imagination cannot rank these policies, because one of the worlds gives them "
+            "all the same success rate"
+        )
+    elif rho >= 0.9 and mmrv_value <= 0.05:
         judgement = "Imagination is good enough to rank these policies"
     elif rho >= 0.7:
         judgement = "Imagination is useful for coarse screening, not fine ranking"

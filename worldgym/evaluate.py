@@ -349,50 +349,59 @@ def load_jax_policies(task_name: str, specs) -> list:
     return policies
 
 
+def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
+                      imagination_seed: int = 0, workers=None, progress: bool = True,
+                      ) -> Evaluation:  # fmt: skip
+    """Every JAX policy in both worlds from reset seeds `seeds` (cached on disk)."""
+    from worldgym.imagine import initial_observations
+
+    if not policies:
+        raise ValueError(f"No policies to evaluate for task {task.name}: give at least one.")
+    if len(seeds) < 1:
+        raise ValueError("Evaluation needs at least one episode (reset seed).")
+    if model.metadata.get("task", task.name) != task.name:
+        raise ValueError(
+            f"The world model was trained for task {model.metadata['task']}, not {task.name}."
+        )
+    cache = Path(cache)
+    real = real_outcomes(task, policies, seeds, cache, workers, progress)
+    init_obs = initial_observations(task, seeds)
+    imagined = imagined_outcomes(
+        model, task, policies, init_obs, seeds, cache, imagination_seed, progress
+    )
+    evaluations = []
+    for policy, real_world, arrays in zip(policies, real, imagined, strict=True):
+        fields = ("success", "returns", "observations", "lengths")
+        evaluations.append(
+            PolicyEvaluation(
+                name=policy.name, description=policy.description, real=real_world,
+                imagined=WorldOutcomes(**{k: arrays[k] for k in fields}),
+                success_probability=arrays["success_probability"],
+                uncertainty=arrays["uncertainty"], diverged=arrays["diverged"],
+                member_success=arrays["member_success"],
+            )  # fmt: skip
+        )
+    seeds = np.asarray(seeds)
+    return Evaluation(task.name, checkpoint, model_fingerprint(model), seeds, evaluations)
+
+
 def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation:
     """Run (or load from the cache) every policy in both worlds from the same seeds."""
     from envs import get_task
     from worldgym.checkpoint import load_world_model
     from worldgym.env import resolve_checkpoint
-    from worldgym.imagine import initial_observations
 
     if config.episodes < 1:
         raise ValueError(f"Evaluation needs at least one episode, got {config.episodes}.")
     task = get_task(config.task)
     policies = load_jax_policies(task.name, config.policies)
     checkpoint = resolve_checkpoint(task.name, config.checkpoint or None)
-    model = load_world_model(checkpoint, task)
-    if config.sampling:
-        from worldgym.models import build_world_model
-
-        model = build_world_model(
-            model.family, model.params, model.metadata,
-            {**model.config, "sampling": config.sampling},
-        )  # fmt: skip
+    model = load_world_model(checkpoint, task, config.sampling or None)
     seeds = np.arange(config.seed, config.seed + config.episodes)
-    cache = Path(config.cache)
-    real = real_outcomes(task, policies, seeds, cache, config.workers, progress)
-    init_obs = initial_observations(task, seeds)
-    imagined = imagined_outcomes(
-        model, task, policies, init_obs, seeds, cache, config.imagination_seed, progress
-    )
-    evaluations = []
-    for policy, real_world, arrays in zip(policies, real, imagined, strict=True):
-        world = WorldOutcomes(**{k: arrays[k] for k in ("success", "returns", "observations",
-                                                         "lengths")})  # fmt: skip
-        evaluations.append(
-            PolicyEvaluation(
-                name=policy.name,
-                description=policy.description,
-                real=real_world,
-                imagined=world,
-                success_probability=arrays["success_probability"],
-                uncertainty=arrays["uncertainty"],
-                diverged=arrays["diverged"],
-                member_success=arrays["member_success"],
-            )  # fmt: skip
-        )
-    return Evaluation(task.name, str(checkpoint), model_fingerprint(model), seeds, evaluations)
+    return evaluate_policies(
+        task, model, policies, seeds, config.cache, str(checkpoint), config.imagination_seed,
+        config.workers, progress,
+    )  # fmt: skip
 
 
 def format_evaluation(evaluation: Evaluation) -> str:

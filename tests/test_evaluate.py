@@ -1,0 +1,141 @@
+"""Paired evaluation, calibration and the report, end to end on a tiny model."""
+
+import json
+import re
+
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from envs import get_task
+from worldgym.calibrate import calibrate
+from worldgym.checkpoint import load_world_model
+from worldgym.evaluate import EvaluateConfig, evaluate, evaluate_policies, load_jax_policies
+from worldgym.report import ReportConfig, make_report
+
+sys.path.insert(0, str(Path(__file__).parent))  # user_policies
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:os.fork:RuntimeWarning"
+)  # imageio reads MP4s via ffmpeg
+
+POLICIES = ("oracle", "slow", "random")
+EPISODES = 4
+
+
+@pytest.fixture(scope="module")
+def evaluation(tiny_run, tmp_path_factory):
+    _, run = tiny_run
+    cache = tmp_path_factory.mktemp("cache")
+    config = EvaluateConfig(
+        task="Push", checkpoint=str(run), policies=POLICIES, episodes=EPISODES, workers=1,
+        cache=str(cache),
+    )  # fmt: skip
+    return evaluate(config, progress=False), config
+
+
+def test_both_worlds_start_from_the_same_states(evaluation):
+    result, _ = evaluation
+    assert [p.name for p in result.policies] == list(POLICIES)
+    first = result.policies[0]
+    assert first.real.observations.shape == (EPISODES, 81, 13)
+    for policy in result.policies:
+        np.testing.assert_array_equal(
+            policy.real.observations[:, 0], policy.imagined.observations[:, 0]
+        )
+        assert policy.member_success.shape == (3, EPISODES)  # one row per member
+    assert result.policies[0].real_rate == 1.0  # the oracle succeeds for real
+    assert result.policies[2].real_rate == 0.0  # random does not
+
+
+def test_cache_gives_the_same_results_without_rerunning(evaluation, monkeypatch):
+    result, config = evaluation
+    import worldgym.evaluate as module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("rollouts should have come from the cache")
+
+    monkeypatch.setattr(module, "map_in_workers", refuse)
+    monkeypatch.setattr("worldgym.imagine.rollout_policies", refuse)
+    again = evaluate(config, progress=False)
+    for old, new in zip(result.policies, again.policies, strict=True):
+        np.testing.assert_array_equal(old.real.success, new.real.success)
+        np.testing.assert_array_equal(old.imagined.observations, new.imagined.observations)
+        np.testing.assert_array_equal(old.member_success, new.member_success)
+
+
+def test_a_policy_result_does_not_depend_on_its_companions(evaluation, tiny_run, tmp_path):
+    result, config = evaluation
+    alone = evaluate(
+        EvaluateConfig(**{**config.__dict__, "policies": ("slow",), "cache": str(tmp_path)}),
+        progress=False,
+    )
+    np.testing.assert_array_equal(
+        alone.policies[0].imagined.observations, result.policies[1].imagined.observations
+    )
+
+
+def test_report_files_are_valid_and_referenced(evaluation, tiny_run, tmp_path):
+    _, config = evaluation
+    path, calibration = make_report(
+        config, ReportConfig(out=str(tmp_path / "report"), bootstrap=50), progress=False
+    )
+    folder = path.parent
+    assert calibration["policies"] == 3
+    page = path.read_text()
+    references = re.findall(r"(?:src|href)='([^']+)'", page)
+    assert references, "the report should show figures and videos"
+    for reference in references:
+        assert "://" not in reference  # opens from disk, no network
+        assert (folder / reference).is_file(), reference
+    for image in folder.glob("*.png"):
+        pixels = iio.imread(image)
+        assert pixels.ndim == 3 and pixels.std() > 5, image  # not blank
+    videos = list(folder.glob("*.mp4"))
+    assert len(videos) >= 3
+    for video in videos:
+        frames = iio.imread(video)
+        assert frames.shape[0] > 10 and frames.std() > 5, video
+        assert frames.shape[2] > frames.shape[1]  # real and imagined side by side
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics["calibration"]["rates"]) >= {"spearman", "kendall", "pearson", "mmrv"}
+    assert "Spearman" in (folder / "report.md").read_text()
+
+
+def test_calibration_uses_the_episode_outcomes(evaluation):
+    result, _ = evaluation
+    stats = calibrate(result, bootstrap=50)
+    real = np.array([p.real_rate for p in result.policies])
+    imagined = np.array([p.imagined_rate for p in result.policies])
+    assert stats["rates"]["mae"]["value"] == pytest.approx(np.abs(real - imagined).mean())
+    assert sum(map(sum, stats["episodes"]["confusion"])) == 3 * EPISODES
+
+
+def test_bad_input_is_one_sentence(tiny_run, tmp_path):
+    _, run = tiny_run
+    task = get_task("Push")
+    model = load_world_model(run, task)
+    with pytest.raises(ValueError, match="No policies to evaluate"):
+        evaluate_policies(task, model, [], [0, 1], tmp_path)
+    with pytest.raises(ValueError, match=r"returned an action of shape \(5,\)"):
+        load_jax_policies("Push", ["user_policies:wrong_shape"])
+    with pytest.raises(ValueError, match="imagination rolls out JAX policies only"):
+        load_jax_policies("Push", ["user_policies:push_towards_goal"])
+    with pytest.raises(ValueError, match="trained for task Push"):
+        evaluate(EvaluateConfig(task="Reach", checkpoint=str(run), policies=("oracle",),
+                                episodes=1, cache=str(tmp_path)), progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match="compares policies"):
+        calibrate(
+            evaluate_policies(
+                task,
+                model,
+                list(load_jax_policies("Push", ["oracle"])),
+                [0],
+                tmp_path,
+                workers=1,
+                progress=False,
+            )  # fmt: skip
+        )

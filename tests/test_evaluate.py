@@ -2,7 +2,6 @@
 
 import json
 import re
-
 import sys
 from pathlib import Path
 

@@ -77,6 +77,16 @@ def plot_scatter(evaluation, path: Path) -> None:
     _save(figure, path)
 
 
+def _spread_ties(ranks: np.ndarray) -> np.ndarray:
+    """Distinct plotting positions for tied ranks, centred on their shared rank."""
+    positions = ranks.astype(np.float64).copy()
+    for value in np.unique(ranks):
+        members = np.flatnonzero(ranks == value)
+        if len(members) > 1:
+            positions[members] = value + np.arange(len(members)) - (len(members) - 1) / 2
+    return positions
+
+
 def plot_ranking(evaluation, path: Path) -> None:
     """Bump chart: each policy's rank in reality (left) and in imagination (right)."""
     from worldgym.calibrate import rank_data
@@ -85,6 +95,8 @@ def plot_ranking(evaluation, path: Path) -> None:
     names = [p.name for p in evaluation.policies]
     real_rank = rank_data([-p.real_rate for p in evaluation.policies])
     imagined_rank = rank_data([-p.imagined_rate for p in evaluation.policies])
+    # Tied policies share an average rank; spread them so every label can be read.
+    real_rank, imagined_rank = _spread_ties(real_rank), _spread_ties(imagined_rank)
     figure, axes = plt.subplots(figsize=(6.4, 0.32 * len(names) + 1.6), dpi=120)
     for name, left, right in zip(names, real_rank, imagined_rank, strict=True):
         moved = abs(left - right) >= 2

@@ -4,12 +4,14 @@ import subprocess
 import sys
 
 import imageio.v3 as iio
-import numpy as np
 import pytest
 
 from worldgym.cli import build_parser, main
 
-SUBCOMMANDS = ["tasks", "policies", "collect", "train", "model-eval", "rollout", "bench", "demo"]
+SUBCOMMANDS = [
+    "tasks", "policies", "collect", "train", "model-eval", "rollout", "bench", "demo", "evaluate",
+    "calibrate", "report",
+]  # fmt: skip
 
 
 def run_cli(*args):
@@ -65,22 +67,29 @@ def test_unknown_policy_is_one_line_on_stderr():
     assert "Unknown policy 'genius'" in result.stderr and result.stderr.count("\n") == 1
 
 
-def test_demo_writes_one_video_per_task_of_the_oracle_succeeding(tmp_path, capsys):
-    assert (
-        main(
-            ["demo", "--episodes", "1", "--size", "64", "--out", str(tmp_path), "--model-task", ""]
-        )
-        == 0
-    )
-    out = capsys.readouterr().out
-    for name in ["Reach", "Push", "PickPlace"]:
-        frames = iio.imread(tmp_path / f"{name}-oracle.mp4")
-        assert len(frames) > 10 and frames.std() > 5
-        # The outcome border is green (success), not red.
-        border = frames[-1, :3].reshape(-1, 3).mean(axis=0)
-        assert border[1] > 120 and border[0] < 90, border
-        assert f"{name:<10} oracle success 100%" in out
-    assert np.all([not p.name.startswith(".") for p in tmp_path.iterdir()]), "temp files left"
+def test_demo_runs_the_pipeline_end_to_end_and_skips_what_is_done(tmp_path, capsys):
+    args = [
+        "demo", "--task", "Push", "--root", str(tmp_path), "--collect-episodes", "16",
+        "--epochs", "2", "--episodes", "3", "--policies", "oracle", "slow", "random",
+        "--oracle-episodes", "1", "--size", "64",
+    ]  # fmt: skip
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "real rollouts" in captured.err  # the progress bar of the real rollouts
+    frames = iio.imread(tmp_path / "demo" / "Push-oracle.mp4")
+    assert len(frames) > 10 and frames.std() > 5
+    border = frames[-1, :3].reshape(-1, 3).mean(axis=0)  # green: the oracle succeeded
+    assert border[1] > 120 and border[0] < 90, border
+    report = tmp_path / "reports" / "push" / "report.html"
+    assert report.is_file() and f"report: {report}" in out
+    assert "Spearman ρ" in out and "one-step normalised MSE" in out
+    assert main(args) == 0  # the second run finds every stage done
+    again = capsys.readouterr()
+    assert "exists: skipped" in again.out and "is up to date: skipped" in again.out
+    assert "real rollouts" not in again.err  # the evaluation came from the cache
+    leftovers = [p for p in tmp_path.rglob(".*") if p.is_file()]
+    assert not leftovers, f"temp files left: {leftovers}"
 
 
 def test_bench_measures_every_figure():

@@ -121,19 +121,19 @@ def cmd_rollout(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from worldgym.demo import run_demo, run_model_stages
+    from worldgym.demo import run_demo
     from worldgym.model_eval import format_metrics
 
-    config = config_from_args(DemoConfig, args)
-    summary = run_demo(config)
-    model_metrics = run_model_stages(config) if config.model_task else None
-    for task_name, row in summary.items():
-        print(
-            f"{task_name:<10} oracle success {row['success_rate']:.0%} "
-            f"({row['episodes']} episodes)  video: {row['video']}"
-        )
-    if model_metrics:
-        print(format_metrics(model_metrics))
+    summary = run_demo(config_from_args(DemoConfig, args))
+    print()
+    if summary["oracle_video"]:
+        print(f"oracle video: {summary['oracle_video']}")
+    print(format_metrics(summary["model_metrics"]))
+    print()
+    print_headline(summary["calibration"])
+    timing = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in summary["seconds"].items())
+    print(f"\nstages: {timing}")
+    print(f"report: {summary['report']}")
     return 0
 
 
@@ -274,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="Measure throughput on this machine.")
     add_config_arguments(bench, BenchConfig)
     bench.set_defaults(run=cmd_bench)
-    demo = commands.add_parser("demo", help="The main job: show every task solved, as videos.")
+    demo = commands.add_parser(
+        "demo", help="The main job: collect, train, evaluate, calibrate and report for a task."
+    )
     add_config_arguments(demo, DemoConfig)
     demo.set_defaults(run=cmd_demo)
     return parser

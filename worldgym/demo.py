@@ -1,23 +1,27 @@
-"""The main job (`make demo`): the most complete pipeline that exists so far.
+"""The main job (`make demo`, `worldgym demo --task T`): the whole pipeline.
 
-1. roll the oracle of every native task and write one MP4 per task;
-2. for the default task: collect the behaviour dataset, train the world model
-   and evaluate its predictions (plot, video, headline numbers).
+1. roll the task's oracle and write a short MP4 of it;
+2. collect the behaviour dataset;
+3. train the world model (resumes an interrupted run);
+4. measure its predictions on held-out episodes (model-eval);
+5. evaluate the task's policy zoo in both worlds from the same seeds, calibrate
+   and write the report; print the headline numbers and the report's path.
 
-Stages whose outputs exist are skipped (training resumes or returns at once),
-so a second `make demo` is fast. The paired evaluation and the calibration
-report join here when they exist.
+Every stage whose outputs exist and are up to date is skipped, so a second
+`make demo` takes seconds.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from envs import get_task
-from envs.registry import DEFAULT_TASK, NATIVE_TASKS
+from envs.registry import DEFAULT_TASK
 from policies import load_policy
 from worldgym.rollout import run_episodes
 from worldgym.video import write_video
@@ -28,18 +32,22 @@ HOLD_FRAMES = 12
 
 @dataclass(frozen=True)
 class DemoConfig:
-    tasks: tuple[str, ...] = tuple(NATIVE_TASKS)
-    """Tasks to show."""
-    episodes: int = 3
-    """Episodes per task in each video (seeds seed, seed+1, ...)."""
-    seed: int = 0
-    """First reset seed."""
+    task: str = DEFAULT_TASK
+    """Task to run the pipeline on (see `worldgym tasks`)."""
+    episodes: int = 100
+    """Evaluation episodes per policy in each world."""
+    policies: tuple[str, ...] = ()
+    """Policies to evaluate (default: the task's whole zoo)."""
+    collect_episodes: int = 2500
+    """Episodes of behaviour data to collect."""
+    epochs: int = 40
+    """Maximum training epochs of the world model."""
+    oracle_episodes: int = 3
+    """Episodes in the oracle video (0: no video)."""
     size: int = 320
-    """Video width and height in pixels."""
-    out: str = "runs/demo"
-    """Folder the videos are written to."""
-    model_task: str = DEFAULT_TASK
-    """Task whose world model is trained and evaluated ("" to skip)."""
+    """Oracle video width and height in pixels."""
+    root: str = "runs"
+    """Folder for everything the demo makes: datasets/, models/, eval/, reports/, demo/."""
 
 
 def episode_clip(frames: np.ndarray, success: bool) -> np.ndarray:
@@ -50,42 +58,81 @@ def episode_clip(frames: np.ndarray, success: bool) -> np.ndarray:
     return clip
 
 
-def run_demo(config: DemoConfig) -> dict[str, dict]:
-    """Roll each task's oracle and write <out>/<Task>-oracle.mp4; return a summary."""
-    summary = {}
-    for task_name in config.tasks:
-        task = get_task(task_name)
-        seeds = range(config.seed, config.seed + config.episodes)
-        episodes = run_episodes(
-            task, load_policy(task.name, "oracle"), seeds, True, config.size, config.size
-        )
-        clips = [episode_clip(e.frames, e.success) for e in episodes]
-        video = Path(config.out) / f"{task.name}-oracle.mp4"
-        write_video(video, np.concatenate(clips), fps=round(1.0 / task.dt))
-        summary[task.name] = {
-            "success_rate": float(np.mean([e.success for e in episodes])),
-            "episodes": len(episodes),
-            "video": str(video),
-        }
-    return summary
+def oracle_video(task, config: DemoConfig) -> Path | None:
+    """Roll the task's oracle and write <out>/<Task>-oracle.mp4 (skipped if present)."""
+    video = Path(config.root) / "demo" / f"{task.name}-oracle.mp4"
+    if config.oracle_episodes < 1 or video.exists():
+        return video if video.exists() else None
+    seeds = range(config.oracle_episodes)
+    episodes = run_episodes(
+        task, load_policy(task.name, "oracle"), seeds, True, config.size, config.size
+    )
+    clips = [episode_clip(e.frames, e.success) for e in episodes]
+    return write_video(video, np.concatenate(clips), fps=round(1.0 / task.dt))
 
 
-def run_model_stages(config: DemoConfig) -> dict:
-    """Collect, train and evaluate the world model of `config.model_task`."""
-    from worldgym.collect import CollectConfig, collect, default_output
+def _stage(text: str) -> float:
+    print(f"[demo] {text}", flush=True)
+    return time.perf_counter()
+
+
+def _newer(path: Path, than: Path) -> bool:
+    return path.exists() and than.exists() and path.stat().st_mtime >= than.stat().st_mtime
+
+
+def run_demo(config: DemoConfig) -> dict:
+    """Run every stage for config.task; return the paths and headline numbers."""
+    from worldgym.collect import CollectConfig, collect
+    from worldgym.evaluate import EvaluateConfig
     from worldgym.model_eval import ModelEvalConfig, evaluate_model
     from worldgym.models.ensemble import EnsembleConfig
+    from worldgym.report import ReportConfig, make_report
     from worldgym.train import TrainConfig, train
 
-    task = get_task(config.model_task)
-    dataset = default_output(task.name)
-    if not (dataset / "data" / "metadata.json").exists():
-        print(f"[demo] collecting the {task.name} behaviour dataset -> {dataset}")
-        collect(CollectConfig(task=task.name, out=str(dataset)))
+    task = get_task(config.task)
+    begin = time.perf_counter()
+    seconds = {}
+    start = _stage(f"{task.name}: oracle video")
+    video = oracle_video(task, config)
+    seconds["oracle video"] = time.perf_counter() - start
+
+    root = Path(config.root)
+    dataset = root / "datasets" / "worldgym" / task.name.lower() / "behaviour-v0"
+    if (dataset / "data" / "metadata.json").exists():
+        start = _stage(f"dataset {dataset} exists: skipped")
     else:
-        print(f"[demo] dataset {dataset} exists: skipped")
-    run = Path("runs/models") / task.name.lower()
-    print(f"[demo] training the {task.name} world model -> {run} (resumes if interrupted)")
-    train(TrainConfig(dataset=str(dataset), out=str(run)), EnsembleConfig())
-    print(f"[demo] evaluating the world model on held-out episodes -> {run / 'eval'}")
-    return evaluate_model(ModelEvalConfig(checkpoint=str(run), dataset=str(dataset)))
+        start = _stage(f"collecting the {task.name} behaviour dataset -> {dataset}")
+        collect(CollectConfig(task=task.name, episodes=config.collect_episodes, out=str(dataset)))
+    seconds["collect"] = time.perf_counter() - start
+
+    run = root / "models" / task.name.lower()
+    start = _stage(f"training the world model -> {run} (resumes; returns at once if done)")
+    train(TrainConfig(dataset=str(dataset), out=str(run), epochs=config.epochs), EnsembleConfig())
+    seconds["train"] = time.perf_counter() - start
+
+    eval_metrics = run / "eval" / "metrics.json"
+    if _newer(eval_metrics, run / "metrics.jsonl"):
+        start = _stage(f"model evaluation {eval_metrics} is up to date: skipped")
+        model_metrics = json.loads(eval_metrics.read_text())
+    else:
+        start = _stage(f"evaluating the world model on held-out episodes -> {run / 'eval'}")
+        model_metrics = evaluate_model(ModelEvalConfig(checkpoint=str(run), dataset=str(dataset)))
+    seconds["model-eval"] = time.perf_counter() - start
+
+    start = _stage(
+        f"evaluating the {task.name} zoo in both worlds ({config.episodes} episodes each), "
+        "calibrating, writing the report"
+    )
+    report, calibration = make_report(
+        EvaluateConfig(
+            task=task.name, checkpoint=str(run), episodes=config.episodes,
+            policies=config.policies, cache=str(root / "eval"),
+        ),
+        ReportConfig(out=str(root / "reports" / task.name.lower())),
+    )  # fmt: skip
+    seconds["evaluate + report"] = time.perf_counter() - start
+    seconds["total"] = time.perf_counter() - begin
+    return {
+        "task": task.name, "oracle_video": video, "model_metrics": model_metrics,
+        "calibration": calibration, "report": report, "seconds": seconds,
+    }  # fmt: skip

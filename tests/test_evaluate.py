@@ -138,3 +138,18 @@ def test_bad_input_is_one_sentence(tiny_run, tmp_path):
                 progress=False,
             )  # fmt: skip
         )
+
+
+def test_lockstep_rollouts_equal_one_by_one_rollouts():
+    from policies import load_policy
+    from worldgym.rollout import run_episodes, run_episodes_in_lockstep
+
+    task = get_task("Reach")  # terminates on success: episodes end at different steps
+    policy = load_policy("Reach", "noisy")
+    one_by_one = run_episodes(task, policy, range(4), progress=False)
+    lockstep = run_episodes_in_lockstep(task, policy, range(4))
+    for a, b in zip(one_by_one, lockstep, strict=True):
+        assert a.length == b.length and a.success == b.success
+        assert (a.terminated, a.truncated) == (b.terminated, b.truncated)
+        np.testing.assert_allclose(a.observations, b.observations, atol=1e-5)
+        np.testing.assert_allclose(a.rewards, b.rewards, atol=1e-5)

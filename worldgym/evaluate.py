@@ -26,8 +26,10 @@ from worldgym.calibrate import wilson_interval
 from worldgym.files import atomic_file
 from worldgym.parallel import chunks, map_in_workers
 
-EPISODES_PER_JOB = 10
-"""Real episodes per worker job (amortises job overhead, keeps progress smooth)."""
+EPISODES_PER_JOB = 25
+"""Real episodes per worker job, stepped in lockstep (one policy call per step for
+all of them); large enough to amortise the policy call, small enough to keep the
+progress bar moving and both workers busy."""
 
 
 @dataclass(frozen=True)
@@ -189,10 +191,10 @@ def _real_job(job) -> dict:
     task_name, spec, seeds = job
     from envs import get_task
     from policies import load_policy
-    from worldgym.rollout import run_episodes
+    from worldgym.rollout import run_episodes_in_lockstep
 
     task = get_task(task_name)
-    episodes = run_episodes(task, load_policy(task_name, spec), seeds, progress=False)
+    episodes = run_episodes_in_lockstep(task, load_policy(task_name, spec), seeds)
     observations = np.zeros((len(seeds), task.horizon + 1, task.obs_dim), np.float32)
     for row, episode in enumerate(episodes):
         observations[row, : episode.length + 1] = episode.observations

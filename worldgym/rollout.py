@@ -93,3 +93,75 @@ def run_episodes(
         ]
     finally:
         env.close()
+
+
+def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[Episode]:
+    """Roll a JAX Policy once from each seed, all episodes stepping together.
+
+    The policy is called once per step for the whole batch (one jitted, vmapped
+    call) instead of once per episode and step; the environments still step one
+    by one, as MuJoCo does. Episode e's policy keys are fold_in(key(seed_e), t),
+    as in NumpyPolicy, so its randomness depends only on its own seed.
+    """
+    import jax
+
+    seeds = [int(seed) for seed in seeds]
+    envs = [task.make_env() for _ in seeds]
+    act = _batched_act(policy.act)
+    base_keys = jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32))
+    try:
+        first = [env.reset(seed=seed) for env, seed in zip(envs, seeds, strict=True)]
+        observations = [[obs] for obs, _ in first]
+        actions, rewards, successes = ([[] for _ in seeds] for _ in range(3))
+        done = np.zeros(len(seeds), bool)
+        ended = [(False, False)] * len(seeds)
+        step = 0
+        while not done.all():
+            current = np.stack([history[-1] for history in observations])
+            batch = np.asarray(act(policy.params, current, base_keys, step), np.float32)
+            for index in np.flatnonzero(~done):
+                obs, reward, terminated, truncated, info = envs[index].step(batch[index])
+                observations[index].append(obs)
+                actions[index].append(batch[index])
+                rewards[index].append(reward)
+                successes[index].append(info["success"])
+                if terminated or truncated:
+                    done[index] = True
+                    ended[index] = (bool(terminated), bool(truncated))
+            step += 1
+    finally:
+        for env in envs:
+            env.close()
+    episodes = []
+    for index, seed in enumerate(seeds):
+        step_success = np.asarray(successes[index], dtype=bool)
+        episodes.append(
+            Episode(
+                seed=seed,
+                observations=np.asarray(observations[index], dtype=np.float32),
+                actions=np.asarray(actions[index], dtype=np.float32),
+                rewards=np.asarray(rewards[index], dtype=np.float32),
+                step_success=step_success,
+                terminated=ended[index][0],
+                truncated=ended[index][1],
+                reset_success=bool(first[index][1]["success"]),
+                success=bool(task.episode_success(step_success)),
+            )
+        )
+    return episodes
+
+
+_BATCHED: dict = {}
+
+
+def _batched_act(act_fn):
+    """jit(vmap(act)) with per-episode keys fold_in(key_e, step), built once per act."""
+    if act_fn not in _BATCHED:
+        import jax
+
+        def batched(params, observations, keys, step):
+            step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, step)
+            return jax.vmap(act_fn, in_axes=(None, 0, 0))(params, observations, step_keys)
+
+        _BATCHED[act_fn] = jax.jit(batched)
+    return _BATCHED[act_fn]

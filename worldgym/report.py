@@ -190,19 +190,33 @@ def _framed(frames: np.ndarray, success: bool) -> np.ndarray:
     return frames
 
 
+def label_strip(text: str, width: int, height: int = 22) -> np.ndarray:
+    """A white strip [height, width, 3] with `text` centred on it (drawn by matplotlib)."""
+    plt = _pyplot()
+    dpi = 100
+    figure = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    figure.text(0.5, 0.5, text, ha="center", va="center", fontsize=10, color="#24292f")
+    figure.canvas.draw()
+    pixels = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(figure)
+    return pixels[:height, :width]
+
+
 def side_by_side(task, policy, episode: int, size: int) -> np.ndarray:
-    """[real | imagined] frames of one episode of one policy, same initial state."""
-    real = task.render_observations(policy.real.observations[episode], size, size)
-    imagined = task.render_observations(policy.imagined.observations[episode], size, size)
-    gap = np.full((len(real), size, 6, 3), 255, np.uint8)
-    return np.concatenate(
-        [
-            _framed(real, bool(policy.real.success[episode])),
-            gap,
-            _framed(imagined, bool(policy.imagined.success[episode])),
-        ],
-        axis=2,
-    )
+    """[real | imagined] frames of one episode of one policy, same initial state,
+    each panel labelled and bordered green (success) or red (failure)."""
+    panels = []
+    for world, outcomes in (("real", policy.real), ("imagined", policy.imagined)):
+        frames = _framed(
+            task.render_observations(outcomes.observations[episode], size, size),
+            bool(outcomes.success[episode]),
+        )
+        label = label_strip(f"{world}: {'success' if outcomes.success[episode] else 'failure'}",
+                            size)  # fmt: skip
+        panels.append(np.concatenate([np.broadcast_to(label, (len(frames), *label.shape)),
+                                      frames], axis=1))  # fmt: skip
+    gap = np.full((*panels[0].shape[:2], 6, 3), 255, np.uint8)
+    return np.concatenate([panels[0], gap, panels[1]], axis=2)
 
 
 def disagreement_scores(policy) -> np.ndarray:

@@ -115,8 +115,8 @@ class EnsembleNetwork(nnx.Module):
             ]
         )
         self.head = StackedLinear(config.members, sizes[-1], 2 * obs_dim + 2, rngs)
-        self.max_log_variance = nnx.Param(jnp.full(obs_dim, config.max_log_variance))
-        self.min_log_variance = nnx.Param(jnp.full(obs_dim, config.min_log_variance))
+        self.max_log_variance = nnx.Param(jnp.full(obs_dim, config.max_log_variance, jnp.float32))
+        self.min_log_variance = nnx.Param(jnp.full(obs_dim, config.min_log_variance, jnp.float32))
         self.obs_dim = obs_dim
 
     def __call__(self, x):

@@ -113,7 +113,7 @@ def run_demo(config: DemoConfig) -> dict:
     eval_metrics = run / "eval" / "metrics.json"
     if _newer(eval_metrics, run / "metrics.jsonl"):
         start = _stage(f"model evaluation {eval_metrics} is up to date: skipped")
-        model_metrics = json.loads(eval_metrics.read_text())
+        model_metrics = {**json.loads(eval_metrics.read_text()), "out": str(eval_metrics.parent)}
     else:
         start = _stage(f"evaluating the world model on held-out episodes -> {run / 'eval'}")
         model_metrics = evaluate_model(ModelEvalConfig(checkpoint=str(run), dataset=str(dataset)))

@@ -32,7 +32,7 @@ def tiny_push_dataset(tmp_path_factory):
     return out
 
 
-TINY_TRAIN = dict(epochs=4, batch_size=64, warmup_steps=20, learning_rate=3e-3, patience=10)
+TINY_TRAIN = dict(epochs=8, batch_size=64, warmup_steps=20, learning_rate=3e-3, patience=10)
 TINY_MODEL = dict(members=3, hidden=(64, 64))
 
 

@@ -132,3 +132,14 @@ def test_loading_a_corrupted_checkpoint(tiny_run, tmp_path):
     (best / "meta" / "metadata").write_text("{not json")
     with pytest.raises(ValueError, match="is corrupted"):
         load_world_model(broken)
+
+
+def test_a_model_without_task_features_trains_saves_and_loads(tiny_push_dataset, tmp_path):
+    config = TrainConfig(
+        dataset=str(tiny_push_dataset), out=str(tmp_path / "run"), **{**TINY_TRAIN, "epochs": 1}
+    )
+    summary = train(config, EnsembleConfig(**TINY_MODEL, features="none"), progress=False)
+    model = load_world_model(tmp_path / "run", get_task("Push"))
+    assert model.config["features"] == "none"
+    assert "feature_mean" not in model.params["normalizer"]
+    assert summary["epochs"] == 1

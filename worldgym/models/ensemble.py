@@ -165,16 +165,13 @@ def normalizer_from_data(observations, actions, next_observations, config: Ensem
         mean = np.asarray(values.mean(0), np.float32)
         return mean, np.asarray(np.maximum(values.std(0), floor), np.float32)
 
+    statistics = {"obs": observations, "delta": next_observations - observations}
     features = feature_function(config)
-    if features is None:
-        extra = np.zeros((len(observations), 0), np.float32)
-    else:
-        extra = np.asarray(jax.jit(features)(observations, actions))
-    names = ("obs", "delta", "feature")
-    values = (observations, next_observations - observations, extra)
+    if features is not None:  # Orbax cannot save empty arrays: no entry without features
+        statistics["feature"] = np.asarray(jax.jit(features)(observations, actions))
     return {
         f"{name}_{kind}": array
-        for name, data in zip(names, values, strict=True)
+        for name, data in statistics.items()
         for kind, array in zip(("mean", "std"), stats(data), strict=True)
     }
 
@@ -300,8 +297,9 @@ def like_params(obs_dim: int, action_dim: int, config: EnsembleConfig) -> dict:
     network = jax.tree_util.tree_map(
         lambda x: np.zeros(x.shape, x.dtype), nnx.to_pure_dict(abstract_state)
     )
-    sizes = {"obs": obs_dim, "delta": obs_dim,
-             "feature": feature_count(obs_dim, action_dim, config)}  # fmt: skip
+    sizes = {"obs": obs_dim, "delta": obs_dim}
+    if feature_function(config) is not None:
+        sizes["feature"] = feature_count(obs_dim, action_dim, config)
     normalizer = {
         f"{name}_{kind}": np.zeros(size, np.float32)
         for name, size in sizes.items()

@@ -153,3 +153,17 @@ def test_lockstep_rollouts_equal_one_by_one_rollouts():
         assert (a.terminated, a.truncated) == (b.terminated, b.truncated)
         np.testing.assert_allclose(a.observations, b.observations, atol=1e-5)
         np.testing.assert_allclose(a.rewards, b.rewards, atol=1e-5)
+
+
+def test_lockstep_with_one_policy_per_episode_equals_each_alone():
+    from policies.behaviour import behaviour_policy, draw_perturbation
+    from worldgym.rollout import run_episodes, run_episodes_in_lockstep
+
+    task = get_task("Push")
+    rng = np.random.default_rng(0)
+    policies = [behaviour_policy("Push", "perturbed-oracle", draw_perturbation("Push", rng))
+                for _ in range(3)]  # fmt: skip
+    together = run_episodes_in_lockstep(task, policies, [5, 6, 7])
+    for policy, seed, episode in zip(policies, [5, 6, 7], together, strict=True):
+        (alone,) = run_episodes(task, policy, [seed], progress=False)
+        np.testing.assert_allclose(alone.observations, episode.observations, atol=1e-5)

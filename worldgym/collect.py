@@ -27,7 +27,9 @@ from worldgym.files import atomic_directory
 from worldgym.parallel import chunks, imap_in_workers
 from worldgym.provenance import library_versions
 
-EPISODES_PER_JOB = 8
+EPISODES_PER_JOB = 25
+"""Episodes per worker job; they step in lockstep, so larger jobs call the policy
+less often per transition, while enough jobs remain to keep both workers busy."""
 DEFAULT_SEED = 1_000_000
 """First reset seed of collected data: far from the evaluation seeds (0, 1, ...),
 so no evaluation episode starts from a state the model was trained on."""
@@ -115,20 +117,48 @@ def _policy_for(task_name: str, planned: PlannedEpisode):
     return behaviour_policy(task_name, planned.behaviour, planned.perturbation)
 
 
+def _signature(policy):
+    """Policies with equal signatures can be stacked and stepped in lockstep."""
+    import jax
+
+    leaves, structure = jax.tree_util.tree_flatten(policy.params)
+    shapes = tuple((np.shape(leaf), np.asarray(leaf).dtype.str) for leaf in leaves)
+    return policy.act, structure, shapes
+
+
 def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
-    """Worker: run planned episodes, return (index, record) pairs."""
+    """Worker: run planned episodes, return (index, record) pairs.
+
+    Without images, episodes whose policies share a structure (all behaviour
+    policies do) step in lockstep, one vmapped policy call per step; with images
+    they run one at a time, each rendering as it goes.
+    """
     task_name, planned_episodes, image_size = job
     from envs import get_task
     from policies import as_actor
-    from worldgym.rollout import run_episode
+    from worldgym.rollout import run_episode, run_episodes_in_lockstep
 
     task = get_task(task_name)
-    height, width = image_size or (64, 64)
-    env = task.make_env(render_mode="rgb_array" if image_size else None, width=width, height=height)
+    policies = [_policy_for(task_name, planned) for planned in planned_episodes]
+    episodes = {}
+    if image_size is None:
+        groups: dict = {}
+        for position, policy in enumerate(policies):
+            groups.setdefault(_signature(policy), []).append(position)
+        for positions in groups.values():
+            seeds = [planned_episodes[i].seed for i in positions]
+            ran = run_episodes_in_lockstep(task, [policies[i] for i in positions], seeds)
+            episodes.update(zip(positions, ran, strict=True))
+    else:
+        height, width = image_size
+        env = task.make_env(render_mode="rgb_array", width=width, height=height)
+        for position, (planned, policy) in enumerate(zip(planned_episodes, policies, strict=True)):
+            actor = as_actor(policy, planned.behaviour, seed=planned.seed)
+            episodes[position] = run_episode(env, task, actor, planned.seed, render=True)
+        env.close()
     records = []
-    for planned in planned_episodes:
-        actor = as_actor(_policy_for(task_name, planned), planned.behaviour, seed=planned.seed)
-        episode = run_episode(env, task, actor, planned.seed, render=image_size is not None)
+    for position, planned in enumerate(planned_episodes):
+        episode = episodes[position]
         record = EpisodeRecord(
             seed=planned.seed,
             observations=episode.observations,
@@ -142,7 +172,6 @@ def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
             images=episode.frames,
         )
         records.append((planned.index, record))
-    env.close()
     return records
 
 

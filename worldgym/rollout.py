@@ -96,18 +96,27 @@ def run_episodes(
 
 
 def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[Episode]:
-    """Roll a JAX Policy once from each seed, all episodes stepping together.
+    """Roll JAX policies once from each seed, all episodes stepping together.
 
-    The policy is called once per step for the whole batch (one jitted, vmapped
-    call) instead of once per episode and step; the environments still step one
-    by one, as MuJoCo does. Episode e's policy keys are fold_in(key(seed_e), t),
-    as in NumpyPolicy, so its randomness depends only on its own seed.
+    `policy` is one Policy for every episode, or a list of Policies (one per seed)
+    sharing an act function and parameter shapes, e.g. behaviour policies with
+    faults drawn per episode. The policy is called once per step for the whole
+    batch (one jitted, vmapped call) instead of once per episode and step; the
+    environments still step one by one, as MuJoCo does. Episode e's policy keys
+    are fold_in(key(seed_e), t), as in NumpyPolicy, so its randomness depends only
+    on its own seed.
     """
     import jax
 
     seeds = [int(seed) for seed in seeds]
+    if isinstance(policy, list | tuple):
+        act_fn = policy[0].act
+        params = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves),
+                                        *[p.params for p in policy])  # fmt: skip
+        act = _batched_act(act_fn, per_episode_params=True)
+    else:
+        params, act = policy.params, _batched_act(policy.act, per_episode_params=False)
     envs = [task.make_env() for _ in seeds]
-    act = _batched_act(policy.act)
     base_keys = jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32))
     try:
         first = [env.reset(seed=seed) for env, seed in zip(envs, seeds, strict=True)]
@@ -118,7 +127,7 @@ def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[E
         step = 0
         while not done.all():
             current = np.stack([history[-1] for history in observations])
-            batch = np.asarray(act(policy.params, current, base_keys, step), np.float32)
+            batch = np.asarray(act(params, current, base_keys, step), np.float32)
             for index in np.flatnonzero(~done):
                 obs, reward, terminated, truncated, info = envs[index].step(batch[index])
                 observations[index].append(obs)
@@ -154,14 +163,17 @@ def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[E
 _BATCHED: dict = {}
 
 
-def _batched_act(act_fn):
+def _batched_act(act_fn, per_episode_params: bool):
     """jit(vmap(act)) with per-episode keys fold_in(key_e, step), built once per act."""
-    if act_fn not in _BATCHED:
+    cache_key = (act_fn, per_episode_params)
+    if cache_key not in _BATCHED:
         import jax
+
+        params_axis = 0 if per_episode_params else None
 
         def batched(params, observations, keys, step):
             step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, step)
-            return jax.vmap(act_fn, in_axes=(None, 0, 0))(params, observations, step_keys)
+            return jax.vmap(act_fn, in_axes=(params_axis, 0, 0))(params, observations, step_keys)
 
-        _BATCHED[act_fn] = jax.jit(batched)
-    return _BATCHED[act_fn]
+        _BATCHED[cache_key] = jax.jit(batched)
+    return _BATCHED[cache_key]

@@ -289,13 +289,17 @@ def verdict(calibration: dict) -> str:
     over, under = calibration["largest_overestimate"], calibration["largest_underestimate"]
     episodes = calibration["episodes"]
     bias = calibration["bias"]
-    direction = "over-estimates" if bias > 0 else "under-estimates"
+    if abs(bias) < 0.005:
+        overall = "shows no overall bias"
+    else:
+        direction = "over-estimates" if bias > 0 else "under-estimates"
+        overall = f"{direction} success by {100 * abs(bias):.0f} points overall"
     text = (
         f"{judgement}: it ranks these {calibration['policies']} {calibration['task']} policies "
         f"with Spearman ρ = {_interval(rates['spearman'])} and MMRV = "
         f"{_interval(rates['mmrv'], 3)}. Its success rates are off by "
-        f"{100 * rates['mae']['value']:.0f} points on average and it {direction} success by "
-        f"{100 * abs(bias):.0f} points overall; the largest over-estimate is "
+        f"{100 * rates['mae']['value']:.0f} points on average and it {overall}; the largest "
+        "over-estimate is "
         f"{over['policy']} (+{100 * over['points']:.0f} points), the largest under-estimate "
         f"{under['policy']} ({100 * under['points']:.0f} points). Picking the policy imagination "
         f"likes best costs {100 * rates['regret_at_1']['value']:.0f} points of real success "

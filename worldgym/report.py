@@ -253,7 +253,11 @@ def write_videos(evaluation, task, out: Path, size: int = VIDEO_SIZE) -> list[di
         policy, episode = item["policy"], item["episode"]
         frames = side_by_side(task, policy, episode, size)
         name = f"video-{number}-{policy.name}-episode{episode}.mp4".replace(":", "_")
-        write_video(out / name, frames, fps=round(1.0 / task.dt))
+        try:
+            write_video(out / name, frames, fps=round(1.0 / task.dt))
+        except (OSError, RuntimeError):  # no working H.264 encoder here: fall back to GIF
+            name = name.removesuffix(".mp4") + ".gif"
+            write_video(out / name, frames, fps=round(1.0 / task.dt))
         if number == 0:
             write_image(out / "side_by_side.png", frames[len(frames) // 2])
         seed = int(evaluation.seeds[episode])
@@ -417,9 +421,14 @@ def render_html(evaluation, calibration, videos, figures, model_metrics) -> str:
                 f"{'success' if video['real_success'] else 'failure'}, imagined "
                 f"{'success' if video['imagined_success'] else 'failure'}"
             )
+            player = (
+                f"<img src='{video['file']}' alt='{html.escape(caption)}'>"
+                if video["file"].endswith(".gif")
+                else f"<video src='{video['file']}' controls loop muted autoplay playsinline>"
+                "</video>"
+            )
             parts.append(
-                f"<figure><video src='{video['file']}' controls loop muted autoplay "
-                f"playsinline></video><figcaption>{html.escape(caption)}</figcaption></figure>"
+                f"<figure>{player}<figcaption>{html.escape(caption)}</figcaption></figure>"
             )
         parts.append("</div>")
     if model_metrics:

@@ -61,11 +61,11 @@ def model_features(obs, action):
     cos_yaw, sin_yaw = obs[..., 6], obs[..., 7]
     relative = _to_block_frame(obs[..., PUSHER] - obs[..., BLOCK], cos_yaw, sin_yaw)
     outside = jnp.abs(relative) - BLOCK_HALF_SIZE
-    gap = (
-        jnp.linalg.norm(jnp.maximum(outside, 0.0), axis=-1)
-        + jnp.minimum(jnp.max(outside, axis=-1), 0.0)
-        - PUSHER_RADIUS
-    )
+    squared = jnp.sum(jnp.square(jnp.maximum(outside, 0.0)), axis=-1)
+    # sqrt has no derivative at 0; the k-step loss differentiates through predicted
+    # observations, so take the root only where it is positive (value unchanged).
+    distance = jnp.where(squared > 0, jnp.sqrt(jnp.where(squared > 0, squared, 1.0)), 0.0)
+    gap = distance + jnp.minimum(jnp.max(outside, axis=-1), 0.0) - PUSHER_RADIUS
     return jnp.concatenate(
         [
             relative,

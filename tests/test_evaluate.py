@@ -167,3 +167,24 @@ def test_lockstep_with_one_policy_per_episode_equals_each_alone():
     for policy, seed, episode in zip(policies, [5, 6, 7], together, strict=True):
         (alone,) = run_episodes(task, policy, [seed], progress=False)
         np.testing.assert_allclose(alone.observations, episode.observations, atol=1e-5)
+
+
+def test_report_falls_back_to_gif_without_an_mp4_encoder(evaluation, tmp_path, monkeypatch):
+    import worldgym.video
+    from worldgym.report import write_report
+
+    result, _ = evaluation
+    real_write = worldgym.video.write_video
+
+    def no_h264(path, frames, fps):
+        if str(path).endswith(".mp4"):
+            raise RuntimeError("no libx264 here")
+        return real_write(path, frames, fps)
+
+    monkeypatch.setattr(worldgym.video, "write_video", no_h264)
+    page = write_report(result, calibrate(result, bootstrap=20), tmp_path, size=48).read_text()
+    gifs = list(tmp_path.glob("*.gif"))
+    assert gifs and not list(tmp_path.glob("*.mp4"))
+    for gif in gifs:
+        assert f"<img src='{gif.name}'" in page
+        assert iio.imread(gif).shape[0] > 10

@@ -167,3 +167,13 @@ def test_push_model_features_are_the_contact_geometry_in_the_block_frame():
     np.testing.assert_allclose(features[:2], [0.0, -(BLOCK_HALF_SIZE + PUSHER_RADIUS)], atol=1e-6)
     np.testing.assert_allclose(features[4:6], [0.0, -0.4], atol=1e-6)  # commanded velocity
     assert abs(features[-1]) < 1e-6  # zero gap when touching
+
+
+def test_push_model_features_have_finite_gradients_even_at_contact():
+    """The k-step loss differentiates through features of predicted observations."""
+    from envs.push import BLOCK_HALF_SIZE, model_features
+
+    for offset in (0.0, BLOCK_HALF_SIZE, 0.01):  # centre, on a corner, inside the block
+        obs = jnp.zeros(13).at[6].set(1.0).at[0:2].set(offset)
+        gradient = jax.grad(lambda o: model_features(o, jnp.ones(2)).sum())(obs)
+        assert np.all(np.isfinite(np.asarray(gradient))), offset

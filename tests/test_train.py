@@ -143,3 +143,16 @@ def test_a_model_without_task_features_trains_saves_and_loads(tiny_push_dataset,
     assert model.config["features"] == "none"
     assert "feature_mean" not in model.params["normalizer"]
     assert summary["epochs"] == 1
+
+
+def test_multi_step_loss_trains_with_finite_decreasing_loss(tiny_push_dataset, tmp_path):
+    """k-step windows feed predictions back in, through the task features too."""
+    config = TrainConfig(
+        dataset=str(tiny_push_dataset), out=str(tmp_path / "run"),
+        **{**TINY_TRAIN, "epochs": 4, "rollout_steps": 3},
+    )  # fmt: skip
+    train(config, EnsembleConfig(**TINY_MODEL), progress=False)
+    history = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    losses = [row["validation_loss"] for row in history]
+    assert np.all(np.isfinite(losses)), losses
+    assert losses[-1] < losses[0]

@@ -102,6 +102,7 @@ def test_report_files_are_valid_and_referenced(evaluation, tiny_run, tmp_path):
     metrics = json.loads((folder / "metrics.json").read_text())
     assert set(metrics["calibration"]["rates"]) >= {"spearman", "kendall", "pearson", "mmrv"}
     assert "Spearman" in (folder / "report.md").read_text()
+    assert metrics["config"]["evaluate"]["episodes"] == EPISODES  # what produced it
 
 
 def test_calibration_uses_the_episode_outcomes(evaluation):

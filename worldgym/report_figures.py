@@ -1,0 +1,156 @@
+"""The calibration report's figures (PNG, matplotlib without a display)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from worldgym.files import atomic_file
+
+REAL_COLOUR, IMAGINED_COLOUR = "#1f6feb", "#d1242f"
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path: Path) -> None:
+    figure.tight_layout()
+    with atomic_file(path) as temp:
+        figure.savefig(temp)
+    pyplot().close(figure)
+
+
+def plot_scatter(evaluation, path: Path) -> None:
+    """Imagined vs real success rate per policy, both 95% intervals, and y = x."""
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(6.0, 6.0), dpi=120)
+    axes.plot([0, 1], [0, 1], color="#8c959f", linestyle="--", linewidth=1, label="y = x")
+    for policy in evaluation.policies:
+        real, imagined = policy.real_rate, policy.imagined_rate
+        (rl, rh), (il, ih) = policy.interval("real"), policy.interval("imagined")
+        axes.errorbar(
+            real, imagined, xerr=[[max(real - rl, 0)], [max(rh - real, 0)]],
+            yerr=[[max(imagined - il, 0)], [max(ih - imagined, 0)]], fmt="o", color=REAL_COLOUR,
+            ecolor="#afb8c1", elinewidth=1, capsize=2, markersize=5,
+        )  # fmt: skip
+        axes.annotate(policy.name, (real, imagined), xytext=(4, 3), textcoords="offset points",
+                      fontsize=7, color="#24292f")  # fmt: skip
+    axes.set_xlim(-0.04, 1.04)
+    axes.set_ylim(-0.04, 1.04)
+    axes.set_xlabel("real success rate (95% Wilson interval)")
+    axes.set_ylabel("imagined success rate (95% Wilson interval)")
+    axes.set_title(f"{evaluation.task}: imagined vs real success")
+    axes.grid(True, alpha=0.3)
+    axes.set_aspect("equal")
+    _save(figure, path)
+
+
+def _spread_ties(ranks: np.ndarray) -> np.ndarray:
+    """Distinct plotting positions for tied ranks, centred on their shared rank."""
+    positions = ranks.astype(np.float64).copy()
+    for value in np.unique(ranks):
+        members = np.flatnonzero(ranks == value)
+        if len(members) > 1:
+            positions[members] = value + np.arange(len(members)) - (len(members) - 1) / 2
+    return positions
+
+
+def plot_ranking(evaluation, path: Path) -> None:
+    """Bump chart: each policy's rank in reality (left) and in imagination (right)."""
+    from worldgym.calibrate import rank_data
+
+    plt = pyplot()
+    names = [p.name for p in evaluation.policies]
+    real_rank = rank_data([-p.real_rate for p in evaluation.policies])
+    imagined_rank = rank_data([-p.imagined_rate for p in evaluation.policies])
+    # Tied policies share an average rank; spread them so every label can be read.
+    real_rank, imagined_rank = _spread_ties(real_rank), _spread_ties(imagined_rank)
+    figure, axes = plt.subplots(figsize=(6.4, 0.32 * len(names) + 1.6), dpi=120)
+    for name, left, right in zip(names, real_rank, imagined_rank, strict=True):
+        moved = abs(left - right) >= 2
+        colour = IMAGINED_COLOUR if moved else "#57606a"
+        axes.plot([0, 1], [left, right], color=colour, linewidth=2 if moved else 1, marker="o")
+        axes.text(-0.04, left, name, ha="right", va="center", fontsize=8)
+        axes.text(1.04, right, name, ha="left", va="center", fontsize=8)
+    axes.set_xlim(-0.6, 1.6)
+    axes.invert_yaxis()
+    axes.set_xticks([0, 1], ["real rank", "imagined rank"])
+    axes.set_yticks([])
+    axes.set_title("Ranking: reality vs imagination (red: moved 2+ places)")
+    for side in ("left", "right", "top"):
+        axes.spines[side].set_visible(False)
+    _save(figure, path)
+
+
+def plot_agreement(evaluation, calibration: dict, path: Path) -> None:
+    """Per-episode confusion matrix and each policy's episode agreement."""
+    plt = pyplot()
+    figure, (left, right) = plt.subplots(
+        1, 2, figsize=(9.6, 0.3 * len(evaluation.policies) + 2.4), dpi=120,
+        gridspec_kw={"width_ratios": [1, 1.4]},
+    )  # fmt: skip
+    confusion = np.array(calibration["episodes"]["confusion"])
+    left.imshow(confusion, cmap="Blues")
+    for (row, column), count in np.ndenumerate(confusion):
+        colour = "white" if count > confusion.max() / 2 else "#24292f"
+        left.text(column, row, str(count), ha="center", va="center", color=colour, fontsize=12)
+    left.set_xticks([0, 1], ["imagined fail", "imagined success"])
+    left.set_yticks([0, 1], ["real fail", "real success"])
+    episodes = calibration["episodes"]
+    left.set_title(f"episodes: accuracy {episodes['accuracy']:.0%}, kappa {episodes['kappa']:.2f}")
+    names = [p.name for p in evaluation.policies]
+    agreement = [float((p.real.success == p.imagined.success).mean()) for p in evaluation.policies]
+    right.barh(names, agreement, color=REAL_COLOUR)
+    right.set_xlim(0, 1)
+    right.invert_yaxis()
+    right.set_xlabel("episodes where both worlds agree")
+    right.tick_params(axis="y", labelsize=8)
+    right.grid(True, axis="x", alpha=0.3)
+    _save(figure, path)
+
+
+def plot_uncertainty(evaluation, calibration: dict, path: Path) -> None:
+    """Model uncertainty against error: per policy and per episode."""
+    plt = pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9.6, 4.0), dpi=120)
+    uncertainty = [float(p.uncertainty.mean()) for p in evaluation.policies]
+    error = [abs(p.imagined_rate - p.real_rate) for p in evaluation.policies]
+    left.scatter(uncertainty, error, color=REAL_COLOUR)
+    for policy, x, y in zip(evaluation.policies, uncertainty, error, strict=True):
+        left.annotate(policy.name, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=7)
+    trust = calibration["trust_per_policy"]
+    left.set_xlabel("mean ensemble disagreement")
+    left.set_ylabel("|imagined - real| success rate")
+    left.set_title(f"per policy (Spearman {trust['spearman']:.2f})")
+    left.grid(True, alpha=0.3)
+    agreed = np.concatenate(
+        [p.uncertainty[p.real.success == p.imagined.success] for p in evaluation.policies]
+    )
+    disagreed = np.concatenate(
+        [p.uncertainty[p.real.success != p.imagined.success] for p in evaluation.policies]
+    )
+    bins = np.linspace(0, max(np.concatenate([agreed, disagreed]).max(), 1e-6), 30)
+    right.hist(agreed, bins=bins, density=True, alpha=0.6, color=REAL_COLOUR,
+               label=f"worlds agree ({len(agreed)})")  # fmt: skip
+    if len(disagreed):
+        right.hist(disagreed, bins=bins, density=True, alpha=0.6, color=IMAGINED_COLOUR,
+                   label=f"worlds disagree ({len(disagreed)})")  # fmt: skip
+    trust = calibration["trust_per_episode"]
+    right.set_title(f"per episode (point-biserial r {trust['pearson']:.2f})")
+    right.set_xlabel("episode's mean ensemble disagreement")
+    right.set_ylabel("density")
+    right.legend()
+    _save(figure, path)
+
+
+def plot_error_growth(open_loop: dict, path: Path, title: str) -> None:
+    from worldgym.model_eval import plot_error_growth as plot
+
+    plot(open_loop, path, title)

@@ -125,16 +125,24 @@ def _write_metrics(path: Path, history: list[dict]) -> None:
         temp.write_text("".join(json.dumps(row) + "\n" for row in history))
 
 
-def train(
-    config: TrainConfig, model_config: ensemble.EnsembleConfig, progress: bool = True
-) -> dict:
-    """Train (or resume) a world model; return a summary of the run."""
+@dataclass(frozen=True)
+class TrainingData:
+    """What a run learns from: the dataset, its split and the device arrays."""
+
+    data: EpisodeDataset
+    task: object
+    train_episodes: np.ndarray
+    validation_episodes: np.ndarray
+    train_starts: np.ndarray  # window start transitions of the training episodes
+    validation_starts: np.ndarray
+    arrays: dict  # device copies of the dataset's arrays, for jitted gathers
+    load_seconds: float
+
+
+def load_training_data(config: TrainConfig) -> TrainingData:
+    """Load the dataset, check it against its task, split it by episode."""
     from envs import get_task
 
-    if config.rollout_steps < 1:
-        raise ValueError(f"rollout_steps must be at least 1, got {config.rollout_steps}.")
-    if not config.out:
-        raise ValueError("Training needs an output folder (--out).")
     load_start = time.perf_counter()
     data = load_dataset(config.dataset)
     load_seconds = time.perf_counter() - load_start
@@ -161,14 +169,6 @@ def train(
             f"Too little data for {steps}-step windows in batches of {config.batch_size}: "
             f"{len(train_starts)} training and {len(val_starts)} validation windows."
         )
-
-    model_config = ensemble.resolve_features(model_config, task)
-    train_transitions = window_starts(data, train_eps, 1)
-    observation_index = train_transitions + data.episode_index()[train_transitions]
-    normalizer = ensemble.normalizer_from_data(
-        data.observations[observation_index], data.actions[train_transitions],
-        data.observations[observation_index + 1], model_config,
-    )  # fmt: skip
     arrays = {
         "observations": jnp.asarray(data.observations),
         "actions": jnp.asarray(data.actions),
@@ -176,16 +176,37 @@ def train(
         "terminations": jnp.asarray(data.terminations),
         "episode_of": jnp.asarray(data.episode_index()),
     }
+    return TrainingData(
+        data, task, train_eps, val_eps, train_starts, val_starts, arrays, load_seconds
+    )
+
+
+def training_normalizer(training: TrainingData, model_config) -> dict:
+    """Normaliser statistics from the training episodes' one-step transitions."""
+    data = training.data
+    transitions = window_starts(data, training.train_episodes, 1)
+    observation_index = transitions + data.episode_index()[transitions]
+    return ensemble.normalizer_from_data(
+        data.observations[observation_index], data.actions[transitions],
+        data.observations[observation_index + 1], model_config,
+    )  # fmt: skip
+
+
+def make_epoch_functions(config: TrainConfig, model_config, training: TrainingData,
+                         normalizer: dict, optimiser):  # fmt: skip
+    """(run_epoch, validate): one jitted epoch of minibatch steps, and the
+    validation metrics of a set of parameters."""
+    task, arrays, steps = training.task, training.arrays, config.rollout_steps
     members = model_config.members
-    rng = np.random.default_rng(config.seed)
-    bootstraps = jnp.asarray(rng.integers(0, len(train_starts), (members, len(train_starts))))
-    train_starts_device = jnp.asarray(train_starts)
-    steps_per_epoch = len(train_starts) // config.batch_size
-    optimiser = make_optimiser(config, config.epochs * steps_per_epoch)
-    learn_termination = bool(data.terminations.any())
+    learn_termination = bool(training.data.terminations.any())
     loss_fn = ensemble.make_loss(
         task.obs_dim, task.action_dim, model_config, normalizer, learn_termination
     )
+    rng = np.random.default_rng(config.seed)
+    train_starts = training.train_starts
+    bootstraps = jnp.asarray(rng.integers(0, len(train_starts), (members, len(train_starts))))
+    train_starts_device = jnp.asarray(train_starts)
+    steps_per_epoch = len(train_starts) // config.batch_size
 
     def train_step(carry, batch_starts):  # batch_starts [members, batch]
         params, opt_state = carry
@@ -214,6 +235,7 @@ def train(
 
     def validate(params) -> dict:
         losses, errors, weights = [], [], []
+        val_starts = training.validation_starts
         for begin in range(0, len(val_starts), VALIDATION_BATCH):
             chunk = val_starts[begin : begin + VALIDATION_BATCH]
             loss, error = validate_chunk(params, jnp.asarray(chunk))
@@ -225,40 +247,14 @@ def train(
             "validation_delta_mse": float(np.average(errors, weights=weights)),
         }
 
-    out = Path(config.out)
-    fingerprint = dataset_fingerprint(data)
-    # What must match to resume: everything but where the data and the run live
-    # (a run folder may be moved; the fingerprint pins the data itself).
-    settings = {k: v for k, v in asdict(config).items() if k not in ("dataset", "out")}
-    run_identity = {
-        "train_config": settings, "model_config": asdict(model_config),
-        "dataset_fingerprint": fingerprint,
-    }  # fmt: skip
-    checkpoints, best_folder = out / "checkpoints", out / "best"
-    initial_params = ensemble.init_network_params(
-        task.obs_dim, task.action_dim, model_config, config.seed
-    )
-    training_state = {
-        "params": initial_params,
-        "opt_state": optimiser.init(initial_params),
-        "epoch": np.asarray(0, np.int32),
-        "best_loss": np.asarray(np.inf, np.float32),
-        "bad_epochs": np.asarray(0, np.int32),
-    }
-    history: list[dict] = []
-    last = checkpoint.latest_step(checkpoints)
-    if last is not None:
-        training_state, saved = checkpoint.restore(checkpoints, training_state, last)
-        if saved["run_identity"] != json.loads(json.dumps(run_identity)):
-            raise ValueError(
-                f"{out} holds a run with another config or dataset; resume it with the same "
-                "command, or train into a new --out folder."
-            )
-        history = saved["history"]
-    elif out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists and is not a worldgym training run.")
+    return run_epoch, validate
 
-    base_metadata = {
+
+def checkpoint_metadata(config: TrainConfig, model_config, training: TrainingData,
+                        fingerprint: str) -> dict:  # fmt: skip
+    """What the best checkpoint says about itself: model, task, spaces, provenance."""
+    task = training.task
+    return {
         "format_version": checkpoint.FORMAT_VERSION,
         "family": ensemble.FAMILY,
         "model_config": asdict(model_config),
@@ -273,10 +269,77 @@ def train(
             "dataset_fingerprint": fingerprint,
             "train_config": asdict(config),
             "versions": library_versions(),
-            "train_episodes": int(len(train_eps)),
-            "validation_episodes": int(len(val_eps)),
+            "train_episodes": int(len(training.train_episodes)),
+            "validation_episodes": int(len(training.validation_episodes)),
         },
     }
+
+
+def restore_or_start(out: Path, initial_state: dict, run_identity: dict):
+    """(training state, history): from the run's last checkpoint, or fresh.
+
+    Refuses a folder that holds another run (other config or data) or that is
+    not a training run at all.
+    """
+    checkpoints = out / "checkpoints"
+    last = checkpoint.latest_step(checkpoints)
+    if last is None:
+        if out.exists() and any(out.iterdir()):
+            raise FileExistsError(f"{out} exists and is not a worldgym training run.")
+        return initial_state, []
+    state, saved = checkpoint.restore(checkpoints, initial_state, last)
+    if saved["run_identity"] != json.loads(json.dumps(run_identity)):
+        raise ValueError(
+            f"{out} holds a run with another config or dataset; resume it with the same "
+            "command, or train into a new --out folder."
+        )
+    return state, saved["history"]
+
+
+def train(
+    config: TrainConfig, model_config: ensemble.EnsembleConfig, progress: bool = True
+) -> dict:
+    """Train (or resume) a world model; return a summary of the run."""
+    if config.rollout_steps < 1:
+        raise ValueError(f"rollout_steps must be at least 1, got {config.rollout_steps}.")
+    if not config.out:
+        raise ValueError("Training needs an output folder (--out).")
+    training = load_training_data(config)
+    task = training.task
+    model_config = ensemble.resolve_features(model_config, task)
+    normalizer = training_normalizer(training, model_config)
+    members = model_config.members
+    steps_per_epoch = len(training.train_starts) // config.batch_size
+    optimiser = make_optimiser(config, config.epochs * steps_per_epoch)
+    run_epoch, validate = make_epoch_functions(
+        config, model_config, training, normalizer, optimiser
+    )
+
+    out = Path(config.out)
+    fingerprint = dataset_fingerprint(training.data)
+    # What must match to resume: everything but where the data and the run live
+    # (a run folder may be moved; the fingerprint pins the data itself).
+    settings = {k: v for k, v in asdict(config).items() if k not in ("dataset", "out")}
+    run_identity = {
+        "train_config": settings, "model_config": asdict(model_config),
+        "dataset_fingerprint": fingerprint,
+    }  # fmt: skip
+    checkpoints, best_folder = out / "checkpoints", out / "best"
+    initial_params = ensemble.init_network_params(
+        task.obs_dim, task.action_dim, model_config, config.seed
+    )
+    training_state, history = restore_or_start(
+        out,
+        {
+            "params": initial_params,
+            "opt_state": optimiser.init(initial_params),
+            "epoch": np.asarray(0, np.int32),
+            "best_loss": np.asarray(np.inf, np.float32),
+            "bad_epochs": np.asarray(0, np.int32),
+        },
+        run_identity,
+    )
+    base_metadata = checkpoint_metadata(config, model_config, training, fingerprint)
     params, opt_state = training_state["params"], training_state["opt_state"]
     best_loss, bad_epochs = float(training_state["best_loss"]), int(training_state["bad_epochs"])
     first_epoch = int(training_state["epoch"])
@@ -332,8 +395,8 @@ def train(
     best = min(history, key=lambda row: row["validation_loss"]) if history else {}
     return {
         "out": str(out),
-        "transitions": data.num_transitions,
-        "load_seconds": load_seconds,
+        "transitions": training.data.num_transitions,
+        "load_seconds": training.load_seconds,
         "epochs": len(history),
         "stopped_early": stopped_early,
         "best": best,

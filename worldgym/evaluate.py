@@ -212,7 +212,11 @@ def real_outcomes(task, policies, seeds, cache: Path, workers=None, progress=Tru
     seeds = [int(seed) for seed in seeds]
     results, missing = {}, []
     for policy in policies:
-        key = {"task": task.name, "seeds": seeds, "policy": policy_fingerprint(policy)}
+        key = {
+            "task": task.name, "seeds": seeds, "policy": policy_fingerprint(policy),
+            # vmapped policy numerics can depend on the batch: part of the result's identity
+            "runner": f"lockstep-{EPISODES_PER_JOB}",
+        }  # fmt: skip
         path = _cache_path(cache / task.name.lower() / "real", policy.name, key)
         cached = _load_cached(path)
         if cached is None:

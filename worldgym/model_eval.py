@@ -114,26 +114,38 @@ def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
 
 
 def open_loop_metrics(model, data, episodes, linear, scale, key) -> dict:
-    """Error after H = 1..T open-loop steps from each held-out episode's start."""
-    horizon = int(data.episode_lengths[episodes].min())
+    """Error after H = 1..T open-loop steps from each held-out episode's start.
+
+    T is the longest held-out episode; the error at H averages the episodes that
+    last at least H steps (episodes that end on success are shorter).
+    """
+    lengths = data.episode_lengths[episodes]
+    horizon = int(lengths.max())
     first = data.observation_starts[episodes]
     steps = data.transition_starts[episodes]
+    within = np.minimum(np.arange(horizon)[None, :], lengths[:, None] - 1)  # [E, T]
+    valid = np.arange(horizon)[None, :] < lengths[:, None]  # [E, T]
     obs0 = data.observations[first]
-    actions = data.actions[steps[:, None] + np.arange(horizon)]
-    truth = data.observations[first[:, None] + 1 + np.arange(horizon)]
+    actions = data.actions[steps[:, None] + within]
+    truth = data.observations[first[:, None] + 1 + within]
     predicted = np.asarray(open_loop(model, obs0, actions, key).obs)
     linear_path = [obs0]
     for t in range(horizon):
         linear_path.append(predict_linear(linear, linear_path[-1], actions[:, t]))
     linear_predicted = np.stack(linear_path[1:], axis=1)
-    model_error = _normalised_mse(predicted, truth, scale).mean(0)
-    copy_error = _normalised_mse(obs0[:, None], truth, scale).mean(0)
-    linear_error = _normalised_mse(linear_predicted, truth, scale).mean(0)
+
+    def mean_over_episodes(error):  # error [E, T] -> [T], only episodes still running
+        return (error * valid).sum(0) / valid.sum(0)
+
+    model_error = mean_over_episodes(_normalised_mse(predicted, truth, scale))
+    copy_error = mean_over_episodes(_normalised_mse(obs0[:, None], truth, scale))
+    linear_error = mean_over_episodes(_normalised_mse(linear_predicted, truth, scale))
     return {
         "horizon": horizon,
         "model": model_error.tolist(),
         "copy": copy_error.tolist(),
         "linear": np.minimum(linear_error, 1e6).tolist(),
+        "episodes": valid.sum(0).tolist(),
     }
 
 

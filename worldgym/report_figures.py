@@ -40,8 +40,15 @@ def plot_scatter(evaluation, path: Path) -> None:
             yerr=[[max(imagined - il, 0)], [max(ih - imagined, 0)]], fmt="o", color=REAL_COLOUR,
             ecolor="#afb8c1", elinewidth=1, capsize=2, markersize=5,
         )  # fmt: skip
-        axes.annotate(policy.name, (real, imagined), xytext=(4, 3), textcoords="offset points",
-                      fontsize=7, color="#24292f")  # fmt: skip
+    # Policies on the same spot (e.g. several at 100% in both worlds) share one label.
+    spots: dict = {}
+    for policy in evaluation.policies:
+        spot = (round(policy.real_rate, 3), round(policy.imagined_rate, 3))
+        spots.setdefault(spot, []).append(policy.name)
+    for (real, imagined), names in spots.items():
+        axes.annotate(", ".join(names), (real, imagined), xytext=(4, 3), fontsize=7,
+                      textcoords="offset points", color="#24292f",
+                      ha="right" if real > 0.7 and len(names) > 1 else "left")  # fmt: skip
     axes.set_xlim(-0.04, 1.04)
     axes.set_ylim(-0.04, 1.04)
     axes.set_xlabel("real success rate (95% Wilson interval)")

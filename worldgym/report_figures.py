@@ -46,9 +46,10 @@ def plot_scatter(evaluation, path: Path) -> None:
         spot = (round(policy.real_rate, 3), round(policy.imagined_rate, 3))
         spots.setdefault(spot, []).append(policy.name)
     for (real, imagined), names in spots.items():
-        axes.annotate(", ".join(names), (real, imagined), xytext=(4, 3), fontsize=7,
-                      textcoords="offset points", color="#24292f",
-                      ha="right" if real > 0.7 and len(names) > 1 else "left")  # fmt: skip
+        leftwards = real > 0.7 and len(names) > 1  # keep long labels inside the axes
+        axes.annotate(", ".join(names), (real, imagined), xytext=(-4 if leftwards else 4, 3),
+                      textcoords="offset points", fontsize=7, color="#24292f",
+                      ha="right" if leftwards else "left")  # fmt: skip
     axes.set_xlim(-0.04, 1.04)
     axes.set_ylim(-0.04, 1.04)
     axes.set_xlabel("real success rate (95% Wilson interval)")

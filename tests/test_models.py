@@ -71,3 +71,32 @@ def test_members_disagree_and_one_member_does_not():
 def test_bad_config_is_one_sentence():
     with pytest.raises(ValueError, match="Unknown sampling mode 'best'"):
         EnsembleConfig(sampling="best")
+
+
+def test_open_loop_error_averages_only_episodes_still_running():
+    """Episodes of different lengths (e.g. ended on success): the error at H uses
+    the episodes that last at least H steps, and runs to the longest one."""
+    from worldgym.dataset import EpisodeDataset
+    from worldgym.model_eval import open_loop_metrics
+    from worldgym.models.base import Prediction, WorldModel
+
+    def step(params, carry, action, key):  # "nothing changes", as a world model
+        return Prediction(carry, carry, jnp.float32(0), jnp.float32(0), jnp.float32(0))
+
+    copy_model = WorldModel("copy", {}, lambda params, obs, key: obs, step, 1, 1)
+    # episode 0: 0 -> 1 -> 2 -> 3 (3 steps); episode 1: 10 -> 14 (1 step)
+    observations = np.array([[0], [1], [2], [3], [10], [14]], np.float32)
+    data = EpisodeDataset(
+        observations=observations, actions=np.zeros((4, 1), np.float32),
+        rewards=np.zeros(4, np.float32), terminations=np.zeros(4, bool),
+        truncations=np.zeros(4, bool), success=np.zeros(6, bool),
+        episode_lengths=np.array([3, 1]), seeds=np.array([0, 1]), behaviours=("a", "b"),
+        metadata={},
+    )  # fmt: skip
+    linear = np.zeros((3, 1), np.float32)  # predicts the change: zeros make it "copy" too
+    growth = open_loop_metrics(copy_model, data, np.array([0, 1]), linear, np.ones(1),
+                               jax.random.key(0))  # fmt: skip
+    assert growth["horizon"] == 3 and growth["episodes"] == [2, 1, 1]
+    np.testing.assert_allclose(growth["model"], [(1 + 16) / 2, 4, 9])
+    np.testing.assert_allclose(growth["copy"], growth["model"])
+    np.testing.assert_allclose(growth["linear"], growth["model"])

@@ -41,6 +41,13 @@ def _interval(stat: dict, digits: int = 2) -> str:
     return f"{stat['value']:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def _points(rate: float, sign: bool = False) -> str:
+    """A difference of success rates in percentage points, e.g. "+12 points"."""
+    value = round(100 * rate)
+    unit = "point" if abs(value) == 1 else "points"
+    return f"{value:+d} {unit}" if sign else f"{value:d} {unit}"
+
+
 def verdict(calibration: dict) -> str:
     """One plain-language paragraph on how far to trust imagination's verdicts."""
     rates = calibration["rates"]
@@ -63,16 +70,16 @@ def verdict(calibration: dict) -> str:
         overall = "shows no overall bias"
     else:
         direction = "over-estimates" if bias > 0 else "under-estimates"
-        overall = f"{direction} success by {100 * abs(bias):.0f} points overall"
+        overall = f"{direction} success by {_points(abs(bias))} overall"
     text = (
         f"{judgement}: it ranks these {calibration['policies']} {calibration['task']} policies "
         f"with Spearman ρ = {_interval(rates['spearman'])} and MMRV = "
         f"{_interval(rates['mmrv'], 3)}. Its success rates are off by "
-        f"{100 * rates['mae']['value']:.0f} points on average and it {overall}; the largest "
+        f"{_points(rates['mae']['value'])} on average and it {overall}; the largest "
         "over-estimate is "
-        f"{over['policy']} (+{100 * over['points']:.0f} points), the largest under-estimate "
-        f"{under['policy']} ({100 * under['points']:.0f} points). Picking the policy imagination "
-        f"likes best costs {100 * rates['regret_at_1']['value']:.0f} points of real success "
+        f"{over['policy']} ({_points(over['points'], sign=True)}), the largest under-estimate "
+        f"{under['policy']} ({_points(under['points'], sign=True)}). Picking the policy "
+        f"imagination likes best costs {_points(rates['regret_at_1']['value'])} of real success "
         f"(regret@1). Episode by episode the two worlds agree {episodes['accuracy']:.0%} of the "
         f"time (Cohen's κ = {episodes['kappa']:.2f})."
     )

@@ -120,6 +120,11 @@ def test_bad_input_is_one_sentence(tiny_run, tmp_path):
     model = load_world_model(run, task)
     with pytest.raises(ValueError, match="No policies to evaluate"):
         evaluate_policies(task, model, [], [0, 1], tmp_path)
+    from dataclasses import replace
+
+    (oracle,) = load_jax_policies("Push", ["oracle"])
+    with pytest.raises(ValueError, match="cannot load it by name"):
+        evaluate_policies(task, model, [replace(oracle, name="my-oracle")], [0], tmp_path)
     with pytest.raises(ValueError, match=r"returned an action of shape \(5,\)"):
         load_jax_policies("Push", ["user_policies:wrong_shape"])
     with pytest.raises(ValueError, match="imagination rolls out JAX policies only"):

@@ -358,11 +358,22 @@ def load_jax_policies(task_name: str, specs) -> list:
 def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
                       imagination_seed: int = 0, workers=None, progress: bool = True,
                       ) -> Evaluation:  # fmt: skip
-    """Every JAX policy in both worlds from reset seeds `seeds` (cached on disk)."""
+    """Every JAX policy in both worlds from reset seeds `seeds` (cached on disk).
+
+    Each policy's name must be a zoo name or a module:attribute spec: the worker
+    processes of the real rollouts load policies by name (see load_jax_policies).
+    """
+    from policies import policy_names
     from worldgym.imagine import initial_observations
 
     if not policies:
         raise ValueError(f"No policies to evaluate for task {task.name}: give at least one.")
+    for policy in policies:
+        if ":" not in policy.name and policy.name not in policy_names(task.name):
+            raise ValueError(
+                f"Policy {policy.name!r} is neither in the {task.name} zoo nor a "
+                "module:attribute spec, so worker processes cannot load it by name."
+            )
     if len(seeds) < 1:
         raise ValueError("Evaluation needs at least one episode (reset seed).")
     if model.metadata.get("task", task.name) != task.name:

@@ -27,6 +27,29 @@ def _save(figure, path: Path) -> None:
     pyplot().close(figure)
 
 
+POINTS_PER_UNIT = 390.0
+"""Approximate typographic points per unit of success rate on the scatter's axes."""
+
+
+def _free_offset(x: float, y: float, text: str, leftwards: bool, placed: list) -> float:
+    """A vertical label offset (points) whose box overlaps no label placed so far.
+
+    Greedy and approximate (boxes from the text length at 7 pt), but it keeps
+    neighbouring policies' names apart; the chosen box is appended to `placed`.
+    """
+    width, height = 3.9 * len(text), 8.0
+    left = x * POINTS_PER_UNIT + (-4 - width if leftwards else 4)
+    for offset in (3, -10, 12, -19, 21, -28, 30, -37):
+        bottom = y * POINTS_PER_UNIT + offset
+        box = (left, bottom, left + width, bottom + height)
+        if all(box[2] < b[0] or b[2] < box[0] or box[3] < b[1] or b[3] < box[1]
+               for b in placed):  # fmt: skip
+            placed.append(box)
+            return offset
+    placed.append(box)
+    return offset
+
+
 def plot_scatter(evaluation, path: Path) -> None:
     """Imagined vs real success rate per policy, both 95% intervals, and y = x."""
     plt = pyplot()
@@ -45,9 +68,12 @@ def plot_scatter(evaluation, path: Path) -> None:
     for policy in evaluation.policies:
         spot = (round(policy.real_rate, 3), round(policy.imagined_rate, 3))
         spots.setdefault(spot, []).append(policy.name)
-    for (real, imagined), names in spots.items():
-        leftwards = real > 0.7 and len(names) > 1  # keep long labels inside the axes
-        axes.annotate(", ".join(names), (real, imagined), xytext=(-4 if leftwards else 4, 3),
+    placed: list = []
+    for (real, imagined), names in sorted(spots.items()):
+        text = ", ".join(names)
+        leftwards = real > 0.85 or (real > 0.7 and len(names) > 1)  # stay inside the axes
+        offset = _free_offset(real, imagined, text, leftwards, placed)
+        axes.annotate(text, (real, imagined), xytext=(-4 if leftwards else 4, offset),
                       textcoords="offset points", fontsize=7, color="#24292f",
                       ha="right" if leftwards else "left")  # fmt: skip
     axes.set_xlim(-0.04, 1.04)

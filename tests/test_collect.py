@@ -122,6 +122,7 @@ def test_interrupted_collection_leaves_no_half_written_dataset(tmp_path, monkeyp
         return real_job(job)
 
     monkeypatch.setattr(collect_module, "_collect_job", dies_on_second_job)
+    monkeypatch.setattr(collect_module, "EPISODES_PER_JOB", 5)  # 20 episodes: 4 jobs
     with pytest.raises(KeyboardInterrupt):
         collect(CollectConfig(task="Push", episodes=20, out=str(out), workers=1, overwrite=True),
                 progress=False)  # fmt: skip

@@ -104,3 +104,7 @@ def test_episodes_end_on_success_where_the_task_terminates():
     )
     np.testing.assert_array_equal(out.active[0], [True, True, True, False, False, False])
     assert bool(out.predicate_success[0, 2]) and not np.any(np.asarray(out.diverged))
+    # Rewards are the task's own, step by step, and nothing after the episode ended.
+    obs = np.asarray(out.observations)
+    expected = np.asarray(task.reward_fn(obs[:, :-1], np.asarray(out.actions), obs[:, 1:]))
+    np.testing.assert_allclose(out.rewards, np.where(out.active, expected, 0.0), rtol=1e-6)

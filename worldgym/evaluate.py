@@ -258,13 +258,6 @@ def imagined_arrays(trajectories, task) -> dict:
         success = step_success[:, -1]
         episode_probability = probability[:, -1]
     observations = np.asarray(trajectories.observations)
-    actions = np.asarray(trajectories.actions)
-    if task.reward_fn is not None:
-        rewards = np.asarray(
-            jax.jit(task.reward_fn)(observations[:, :-1], actions, observations[:, 1:])
-        )
-    else:
-        rewards = np.zeros(active.shape, np.float32)
     lengths = active.sum(axis=1)
     steps = np.maximum(lengths, 1)
     uncertainty = (np.asarray(trajectories.uncertainty) * active).sum(axis=1) / steps
@@ -272,7 +265,7 @@ def imagined_arrays(trajectories, task) -> dict:
     held = np.arange(observations.shape[1])[None, :, None] > lengths[:, None, None]
     return {
         "success": success,
-        "returns": (rewards * active).sum(axis=1).astype(np.float64),
+        "returns": np.asarray(trajectories.rewards).sum(axis=1, dtype=np.float64),
         "observations": np.where(held, last, observations),
         "lengths": lengths,
         "success_probability": episode_probability,

@@ -54,6 +54,7 @@ class Trajectories(NamedTuple):
 
     observations: jax.Array  # [B, H + 1, obs_dim]
     actions: jax.Array  # [B, H, action_dim]
+    rewards: jax.Array  # [B, H] the task's reward of each step (0 after the episode ended)
     success_probability: jax.Array  # [B, H] learned success head on the next observation
     predicate_success: jax.Array  # [B, H] bool, the task's predicate on the next observation
     uncertainty: jax.Array  # [B, H] ensemble disagreement
@@ -129,8 +130,8 @@ def make_rollout(model: WorldModel, act_fn, task, horizon: int):
             result = step(model_params, carry, obs, action, jax.random.split(model_key, batch))
             newly_diverged = active & result.diverged
             outputs = (
-                result.obs, action, result.success_probability, result.predicate_success,
-                result.uncertainty, active,
+                result.obs, action, jnp.where(active, result.reward, 0.0),
+                result.success_probability, result.predicate_success, result.uncertainty, active,
             )  # fmt: skip
             ended = newly_diverged | (result.predicate_success & task.terminate_on_success)
             state = (result.carry, result.obs, active & ~ended, diverged | newly_diverged)
@@ -140,12 +141,12 @@ def make_rollout(model: WorldModel, act_fn, task, horizon: int):
         (_, _, _, diverged), outputs = jax.lax.scan(
             one_step, initial, jax.random.split(scan_key, horizon)
         )
-        next_obs, actions, probability, reached, uncertainty, active = (
+        next_obs, actions, rewards, probability, reached, uncertainty, active = (
             jnp.moveaxis(x, 0, 1) for x in outputs
         )
         observations = jnp.concatenate([init_obs[:, None], next_obs], axis=1)
         return Trajectories(
-            observations, actions, probability, reached, uncertainty, active, diverged
+            observations, actions, rewards, probability, reached, uncertainty, active, diverged
         )
 
     return jax.jit(rollout)

@@ -57,7 +57,7 @@ def test_cache_gives_the_same_results_without_rerunning(evaluation, monkeypatch)
     def refuse(*args, **kwargs):
         raise AssertionError("rollouts should have come from the cache")
 
-    monkeypatch.setattr(module, "map_in_workers", refuse)
+    monkeypatch.setattr(module, "real_episodes", refuse)
     monkeypatch.setattr("worldgym.imagine.rollout_policies", refuse)
     again = evaluate(config, progress=False)
     for old, new in zip(result.policies, again.policies, strict=True):

@@ -24,12 +24,7 @@ import numpy as np
 from envs.registry import DEFAULT_TASK
 from worldgym.calibrate import wilson_interval
 from worldgym.files import atomic_file
-from worldgym.parallel import chunks, map_in_workers
-
-EPISODES_PER_JOB = 25
-"""Real episodes per worker job, stepped in lockstep (one policy call per step for
-all of them); large enough to amortise the policy call, small enough to keep the
-progress bar moving and both workers busy."""
+from worldgym.measure import EPISODES_PER_JOB, real_episodes
 
 
 @dataclass(frozen=True)
@@ -186,27 +181,6 @@ def _save_cached(path: Path, arrays: dict) -> None:
 
 
 # --- the real world ---------------------------------------------------------------------
-def _real_job(job) -> dict:
-    """Worker: (task, policy spec, seeds) -> arrays of those episodes."""
-    task_name, spec, seeds = job
-    from envs import get_task
-    from policies import load_policy
-    from worldgym.rollout import run_episodes_in_lockstep
-
-    task = get_task(task_name)
-    episodes = run_episodes_in_lockstep(task, load_policy(task_name, spec), seeds)
-    observations = np.zeros((len(seeds), task.horizon + 1, task.obs_dim), np.float32)
-    for row, episode in enumerate(episodes):
-        observations[row, : episode.length + 1] = episode.observations
-        observations[row, episode.length + 1 :] = episode.observations[-1]
-    return {
-        "success": np.array([e.success for e in episodes]),
-        "returns": np.array([e.episode_return for e in episodes], np.float64),
-        "observations": observations,
-        "lengths": np.array([e.length for e in episodes]),
-    }
-
-
 def real_outcomes(task, policies, seeds, cache: Path, workers=None, progress=True) -> list:
     """WorldOutcomes of each policy in the ground-truth task (cached per policy)."""
     seeds = [int(seed) for seed in seeds]
@@ -223,22 +197,11 @@ def real_outcomes(task, policies, seeds, cache: Path, workers=None, progress=Tru
             missing.append((policy.name, path))
         else:
             results[policy.name] = cached
-    jobs = [
-        (task.name, name, list(chunk))
-        for name, _ in missing
-        for chunk in chunks(seeds, EPISODES_PER_JOB)
-    ]
-    if jobs:
-        arrays = map_in_workers(
-            _real_job, jobs, workers=workers, description=f"{task.name} real rollouts",
-            progress=progress, units=lambda result: len(result["success"]),
-            total_units=len(missing) * len(seeds),
-        )  # fmt: skip
+    if missing:
+        fresh = real_episodes(task.name, [name for name, _ in missing], seeds, workers, progress)
         for name, path in missing:
-            parts = [a for (_, spec, _), a in zip(jobs, arrays, strict=True) if spec == name]
-            merged = {field: np.concatenate([p[field] for p in parts]) for field in parts[0]}
-            _save_cached(path, merged)
-            results[name] = merged
+            _save_cached(path, fresh[name])
+            results[name] = fresh[name]
     return [WorldOutcomes(**results[policy.name]) for policy in policies]
 
 

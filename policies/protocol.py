@@ -32,6 +32,14 @@ class Policy:
     """One line saying what the policy does (and how it fails, if it does)."""
 
 
+def stacking_signature(policy: Policy) -> tuple:
+    """(act, params structure, leaf shapes and dtypes): policies with equal
+    signatures can have their params stacked and be vmapped as one."""
+    leaves, structure = jax.tree_util.tree_flatten(policy.params)
+    shapes = tuple((np.shape(leaf), np.asarray(leaf).dtype.str) for leaf in leaves)
+    return policy.act, structure, shapes
+
+
 class NumpyPolicy:
     """Runs a Policy on numpy observations, one Gymnasium step at a time.
 

@@ -117,15 +117,6 @@ def _policy_for(task_name: str, planned: PlannedEpisode):
     return behaviour_policy(task_name, planned.behaviour, planned.perturbation)
 
 
-def _signature(policy):
-    """Policies with equal signatures can be stacked and stepped in lockstep."""
-    import jax
-
-    leaves, structure = jax.tree_util.tree_flatten(policy.params)
-    shapes = tuple((np.shape(leaf), np.asarray(leaf).dtype.str) for leaf in leaves)
-    return policy.act, structure, shapes
-
-
 def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
     """Worker: run planned episodes, return (index, record) pairs.
 
@@ -136,6 +127,7 @@ def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
     task_name, planned_episodes, image_size = job
     from envs import get_task
     from policies import as_actor
+    from policies.protocol import stacking_signature
     from worldgym.rollout import run_episode, run_episodes_in_lockstep
 
     task = get_task(task_name)
@@ -144,7 +136,7 @@ def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
     if image_size is None:
         groups: dict = {}
         for position, policy in enumerate(policies):
-            groups.setdefault(_signature(policy), []).append(position)
+            groups.setdefault(stacking_signature(policy), []).append(position)
         for positions in groups.values():
             seeds = [planned_episodes[i].seed for i in positions]
             ran = run_episodes_in_lockstep(task, [policies[i] for i in positions], seeds)

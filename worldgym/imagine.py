@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from policies.protocol import stacking_signature
 from worldgym.models.base import Prediction, WorldModel
 
 
@@ -198,10 +199,7 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
     init_obs = jnp.asarray(init_obs, jnp.float32)
     groups: dict = {}
     for index, policy in enumerate(policies):
-        leaves, structure = jax.tree_util.tree_flatten(policy.params)
-        shapes = tuple((np.shape(leaf), np.asarray(leaf).dtype.str) for leaf in leaves)
-        signature = (policy.act, structure, shapes)
-        groups.setdefault(signature, []).append(index)
+        groups.setdefault(stacking_signature(policy), []).append(index)
     results = {}
     for (act_fn, _, _), indices in groups.items():
         stacked = jax.tree_util.tree_map(

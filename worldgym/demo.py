@@ -24,7 +24,7 @@ from envs import get_task
 from envs.registry import DEFAULT_TASK
 from policies import load_policy
 from worldgym.rollout import run_episodes
-from worldgym.video import write_video
+from worldgym.video import outcome_border, write_video
 
 HOLD_FRAMES = 12
 """Frames the last image of each episode is held for, so the ending can be seen."""
@@ -53,9 +53,7 @@ class DemoConfig:
 def episode_clip(frames: np.ndarray, success: bool) -> np.ndarray:
     """The episode's frames with the last held and a green/red border for the outcome."""
     clip = np.concatenate([frames, np.repeat(frames[-1:], HOLD_FRAMES, axis=0)])
-    colour = np.array([40, 180, 70] if success else [210, 50, 40], np.uint8)
-    clip[:, :4], clip[:, -4:], clip[:, :, :4], clip[:, :, -4:] = colour, colour, colour, colour
-    return clip
+    return outcome_border(clip, success)
 
 
 def oracle_video(task, config: DemoConfig) -> Path | None:

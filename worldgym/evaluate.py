@@ -347,10 +347,13 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
         fields = ("success", "returns", "observations", "lengths")
         evaluations.append(
             PolicyEvaluation(
-                name=policy.name, description=policy.description, real=real_world,
+                name=policy.name,
+                description=policy.description,
+                real=real_world,
                 imagined=WorldOutcomes(**{k: arrays[k] for k in fields}),
                 success_probability=arrays["success_probability"],
-                uncertainty=arrays["uncertainty"], diverged=arrays["diverged"],
+                uncertainty=arrays["uncertainty"],
+                diverged=arrays["diverged"],
                 member_success=arrays["member_success"],
             )  # fmt: skip
         )

@@ -69,7 +69,10 @@ def _real_job(job) -> dict:
 
 
 def real_episodes(
-    task_name: str, specs: Sequence[str], seeds: Sequence[int], workers: int | None = None,
+    task_name: str,
+    specs: Sequence[str],
+    seeds: Sequence[int],
+    workers: int | None = None,
     progress: bool = True,
 ) -> dict[str, dict]:
     """{spec: episode arrays (success, returns, observations, lengths)} of each

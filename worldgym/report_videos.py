@@ -8,19 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from worldgym.report_figures import pyplot
+from worldgym.video import outcome_border
 
 VIDEO_SIZE = 192
 """Pixels of each panel of the side-by-side videos."""
 DISAGREEMENT_VIDEOS = 3
 """Episodes shown where imagination and reality disagree most."""
-
-
-def _framed(frames: np.ndarray, success: bool) -> np.ndarray:
-    """Frames with a green (success) or red (failure) border."""
-    frames = frames.copy()
-    colour = np.array([40, 180, 70] if success else [210, 50, 40], np.uint8)
-    frames[:, :5], frames[:, -5:], frames[:, :, :5], frames[:, :, -5:] = (colour,) * 4
-    return frames
 
 
 def label_strip(text: str, width: int, height: int = 22) -> np.ndarray:
@@ -40,9 +33,10 @@ def side_by_side(task, policy, episode: int, size: int) -> np.ndarray:
     each panel labelled and bordered green (success) or red (failure)."""
     panels = []
     for world, outcomes in (("real", policy.real), ("imagined", policy.imagined)):
-        frames = _framed(
+        frames = outcome_border(
             task.render_observations(outcomes.observations[episode], size, size),
             bool(outcomes.success[episode]),
+            width=5,
         )
         label = label_strip(f"{world}: {'success' if outcomes.success[episode] else 'failure'}",
                             size)  # fmt: skip

@@ -41,6 +41,24 @@ class Episode:
         return float(self.rewards.sum())
 
 
+def make_episode(task: Task, seed: int, observations, actions, rewards, successes, ended,
+                 reset_info: dict, frames=None) -> Episode:  # fmt: skip
+    """An Episode from the per-step lists of a rollout; ended = (terminated, truncated)."""
+    step_success = np.asarray(successes, dtype=bool)
+    return Episode(
+        seed=seed,
+        observations=np.asarray(observations, dtype=np.float32),
+        actions=np.asarray(actions, dtype=np.float32),
+        rewards=np.asarray(rewards, dtype=np.float32),
+        step_success=step_success,
+        terminated=bool(ended[0]),
+        truncated=bool(ended[1]),
+        reset_success=bool(reset_info["success"]),
+        success=bool(task.episode_success(step_success)),
+        frames=frames,
+    )
+
+
 def run_episode(env, task: Task, act: Callable, seed: int, render: bool = False) -> Episode:
     """Roll `act` (numpy obs -> action) in `env` from reset seed `seed` to the end."""
     if hasattr(act, "reset"):
@@ -58,19 +76,10 @@ def run_episode(env, task: Task, act: Callable, seed: int, render: bool = False)
         successes.append(info["success"])
         if render:
             frames.append(env.render())
-    step_success = np.asarray(successes, dtype=bool)
-    return Episode(
-        seed=seed,
-        observations=np.asarray(observations, dtype=np.float32),
-        actions=np.asarray(actions, dtype=np.float32),
-        rewards=np.asarray(rewards, dtype=np.float32),
-        step_success=step_success,
-        terminated=bool(terminated),
-        truncated=bool(truncated),
-        reset_success=bool(reset_info["success"]),
-        success=bool(task.episode_success(step_success)),
-        frames=np.asarray(frames) if render else None,
-    )
+    return make_episode(
+        task, seed, observations, actions, rewards, successes, (terminated, truncated),
+        reset_info, np.asarray(frames) if render else None,
+    )  # fmt: skip
 
 
 def run_episodes(
@@ -141,23 +150,19 @@ def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[E
     finally:
         for env in envs:
             env.close()
-    episodes = []
-    for index, seed in enumerate(seeds):
-        step_success = np.asarray(successes[index], dtype=bool)
-        episodes.append(
-            Episode(
-                seed=seed,
-                observations=np.asarray(observations[index], dtype=np.float32),
-                actions=np.asarray(actions[index], dtype=np.float32),
-                rewards=np.asarray(rewards[index], dtype=np.float32),
-                step_success=step_success,
-                terminated=ended[index][0],
-                truncated=ended[index][1],
-                reset_success=bool(first[index][1]["success"]),
-                success=bool(task.episode_success(step_success)),
-            )
-        )
-    return episodes
+    return [
+        make_episode(
+            task,
+            seed,
+            observations[i],
+            actions[i],
+            rewards[i],
+            successes[i],
+            ended[i],
+            first[i][1],
+        )  # fmt: skip
+        for i, seed in enumerate(seeds)
+    ]
 
 
 _BATCHED: dict = {}

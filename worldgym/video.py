@@ -42,3 +42,12 @@ def write_image(path: str | os.PathLike, frame: np.ndarray) -> Path:
     with atomic_file(path) as temp:
         iio.imwrite(temp, np.asarray(frame, dtype=np.uint8), extension=".png")
     return path
+
+
+def outcome_border(frames: np.ndarray, success: bool, width: int = 4) -> np.ndarray:
+    """A copy of frames [T, H, W, 3] with a green (success) or red (failure) border."""
+    framed = np.array(frames, dtype=np.uint8)
+    colour = np.array([40, 180, 70] if success else [210, 50, 40], np.uint8)
+    framed[:, :width], framed[:, -width:] = colour, colour
+    framed[:, :, :width], framed[:, :, -width:] = colour, colour
+    return framed

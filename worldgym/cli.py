@@ -219,6 +219,34 @@ def cmd_model_eval(args) -> int:
     return 0
 
 
+def subcommands() -> tuple:
+    """(name, help, run, ((config class, positional fields), ...)) of every subcommand,
+    in the order `worldgym --help` lists them."""
+    task = ("task",)
+    return (
+        ("tasks", "List the tasks and their spaces.", cmd_tasks, ()),
+        ("policies", "List a task's policy zoo; --measure its real success rates.",
+         cmd_policies, ((PoliciesConfig, task),)),
+        ("collect", "Collect behaviour data from a ground-truth task (Minari dataset).",
+         cmd_collect, ((CollectConfig, task),)),
+        ("train", "Train a world model on a dataset (resumes an interrupted run).", cmd_train,
+         ((TrainConfig, ("dataset",)), (EnsembleConfig, ()))),
+        ("model-eval", "How good a world model's predictions are on held-out episodes.",
+         cmd_model_eval, ((ModelEvalConfig, ("checkpoint", "dataset")),)),
+        ("rollout", "Roll a policy in a ground-truth task; print success and speed.",
+         cmd_rollout, ((RolloutConfig, task),)),
+        ("evaluate", "Run policies in the real task and in imagination from the same seeds.",
+         cmd_evaluate, ((EvaluateConfig, task),)),
+        ("calibrate", "How well imagined success predicts real success (statistics).",
+         cmd_calibrate, ((EvaluateConfig, task), (CalibrateOptions, ()))),
+        ("report", "Evaluate, calibrate and write the HTML/Markdown report with videos.",
+         cmd_report, ((EvaluateConfig, task), (ReportConfig, ()))),
+        ("bench", "Measure throughput on this machine.", cmd_bench, ((BenchConfig, ()),)),
+        ("demo", "The main job: collect, train, evaluate, calibrate and report for a task.",
+         cmd_demo, ((DemoConfig, ()),)),
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="worldgym",
@@ -226,59 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
         "MuJoCo ground truth.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    tasks = commands.add_parser("tasks", help="List the tasks and their spaces.")
-    tasks.set_defaults(run=cmd_tasks)
-    policies = commands.add_parser(
-        "policies", help="List a task's policy zoo; --measure its real success rates."
-    )
-    add_config_arguments(policies, PoliciesConfig, positional=("task",))
-    policies.set_defaults(run=cmd_policies)
-    collect = commands.add_parser(
-        "collect", help="Collect behaviour data from a ground-truth task (Minari dataset)."
-    )
-    add_config_arguments(collect, CollectConfig, positional=("task",))
-    collect.set_defaults(run=cmd_collect)
-    train = commands.add_parser(
-        "train", help="Train a world model on a dataset (resumes an interrupted run)."
-    )
-    add_config_arguments(train, TrainConfig, positional=("dataset",))
-    add_config_arguments(train, EnsembleConfig)
-    train.set_defaults(run=cmd_train)
-    model_eval = commands.add_parser(
-        "model-eval", help="How good a world model's predictions are on held-out episodes."
-    )
-    add_config_arguments(model_eval, ModelEvalConfig, positional=("checkpoint", "dataset"))
-    model_eval.set_defaults(run=cmd_model_eval)
-    rollout = commands.add_parser(
-        "rollout", help="Roll a policy in a ground-truth task; print success and speed."
-    )
-    add_config_arguments(rollout, RolloutConfig, positional=("task",))
-    rollout.set_defaults(run=cmd_rollout)
-    evaluate = commands.add_parser(
-        "evaluate", help="Run policies in the real task and in imagination from the same seeds."
-    )
-    add_config_arguments(evaluate, EvaluateConfig, positional=("task",))
-    evaluate.set_defaults(run=cmd_evaluate)
-    calibrate = commands.add_parser(
-        "calibrate", help="How well imagined success predicts real success (statistics)."
-    )
-    add_config_arguments(calibrate, EvaluateConfig, positional=("task",))
-    add_config_arguments(calibrate, CalibrateOptions)
-    calibrate.set_defaults(run=cmd_calibrate)
-    report = commands.add_parser(
-        "report", help="Evaluate, calibrate and write the HTML/Markdown report with videos."
-    )
-    add_config_arguments(report, EvaluateConfig, positional=("task",))
-    add_config_arguments(report, ReportConfig)
-    report.set_defaults(run=cmd_report)
-    bench = commands.add_parser("bench", help="Measure throughput on this machine.")
-    add_config_arguments(bench, BenchConfig)
-    bench.set_defaults(run=cmd_bench)
-    demo = commands.add_parser(
-        "demo", help="The main job: collect, train, evaluate, calibrate and report for a task."
-    )
-    add_config_arguments(demo, DemoConfig)
-    demo.set_defaults(run=cmd_demo)
+    for name, help_text, run, configs in subcommands():
+        command = commands.add_parser(name, help=help_text)
+        for config, positional in configs:
+            add_config_arguments(command, config, positional=positional)
+        command.set_defaults(run=run)
     return parser
 
 

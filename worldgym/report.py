@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from worldgym.files import atomic_file
+from worldgym.model_eval import plot_error_growth
 from worldgym.report_figures import (
     plot_agreement,
-    plot_error_growth,
     plot_ranking,
     plot_scatter,
     plot_uncertainty,

@@ -182,9 +182,3 @@ def plot_uncertainty(evaluation, calibration: dict, path: Path) -> None:
     right.set_ylabel("density")
     right.legend()
     _save(figure, path)
-
-
-def plot_error_growth(open_loop: dict, path: Path, title: str) -> None:
-    from worldgym.model_eval import plot_error_growth as plot
-
-    plot(open_loop, path, title)

@@ -1,8 +1,9 @@
-"""worldgym's ground-truth MuJoCo tasks and the registry that names them.
+"""worldgym's ground-truth tasks, the Task contract and the door tasks come through.
 
-Importing this package registers every task with Gymnasium in the `worldgym`
-namespace (`gymnasium.make("worldgym/Push-v0")`), with string entry points so
-nothing heavy is imported until an environment is made.
+Importing this package registers worldgym's own tasks with Gymnasium in the
+`worldgym` namespace (`gymnasium.make("worldgym/Push-v0")`), with string entry
+points so nothing heavy is imported until an environment is made, and registers
+every task (with its imagined twin) in worldgym's task registry.
 """
 
 from __future__ import annotations
@@ -14,10 +15,17 @@ import sys
 if sys.platform.startswith("linux"):
     os.environ.setdefault("MUJOCO_GL", "egl")
 
-import gymnasium  # noqa: E402
+from worldgym.envs.adapters import adapt_gym_env  # noqa: E402
+from worldgym.envs.registry import (  # noqa: E402
+    DEFAULT_TASK,
+    NATIVE_TASKS,
+    get_task,
+    register_task,
+    task_names,
+)
+from worldgym.envs.task import Task  # noqa: E402
 
-from envs.registry import TASK_NAMES, get_task, register_tasks  # noqa: E402
-
-register_tasks()
-
-__all__ = ["TASK_NAMES", "get_task", "register_tasks", "gymnasium"]
+__all__ = [
+    "DEFAULT_TASK", "NATIVE_TASKS", "Task", "adapt_gym_env", "get_task", "register_task",
+    "task_names",
+]  # fmt: skip

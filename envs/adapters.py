@@ -16,9 +16,10 @@ import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
+from worldgym.envs.rendering import ApplyObservation, ObservationRenderer
+from worldgym.envs.task import SuccessFn, Task
 
-from envs.rendering import ApplyObservation, ObservationRenderer
-from envs.task import SuccessFn, Task
+from worldgym.specs import first_line
 
 
 class SuccessInfo(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
@@ -69,9 +70,10 @@ def _wrap(env, success_fn, success_key):
     return SuccessInfo(_flat_float32(env), success_fn, success_key)
 
 
-def _mujoco_renderer(env_id: str, apply_observation: ApplyObservation, width, height):
+def _mujoco_renderer(env_id: str, env_kwargs: dict, apply_observation: ApplyObservation,
+                     width, height):  # fmt: skip
     """Draw observations with the env's own model and a free camera framing it."""
-    model = gymnasium.make(env_id).unwrapped.model
+    model = gymnasium.make(env_id, **env_kwargs).unwrapped.model
     camera = mujoco.MjvCamera()
     mujoco.mjv_defaultFreeCamera(model, camera)
     return ObservationRenderer(model, apply_observation, camera, width, height)
@@ -80,51 +82,63 @@ def _mujoco_renderer(env_id: str, apply_observation: ApplyObservation, width, he
 def adapt_gym_env(
     env_id: str,
     *,
+    name: str | None = None,
     success_key: str | None = None,
     success_fn: SuccessFn | None = None,
     terminate_on_success: bool = False,
     apply_observation: ApplyObservation | None = None,
     reward_fn: Callable | None = None,
+    horizon: int | None = None,
+    env_kwargs: dict | None = None,
     description: str = "",
 ) -> Task:
-    """A Task for Gymnasium env `env_id`.
+    """A Task for Gymnasium env `env_id` (called `name`, default the id).
 
     Success comes from `success_fn` (jax.numpy predicate on the flat observation)
     or, failing that, from `info[success_key]`. For MuJoCo envs, pass
     `apply_observation(model, data, flat_obs)` to draw arbitrary observations.
+    `horizon` sets a time limit on envs registered without one; `env_kwargs` go
+    to `gymnasium.make`. Everything here must be importable by name (module-level
+    functions, not lambdas), because worker processes rebuild the task.
     """
     if (success_fn is None) == (success_key is None):
         raise ValueError(f"Adapting {env_id!r} needs exactly one of success_fn or success_key.")
+    env_kwargs = dict(env_kwargs or {})
+    if horizon is not None:
+        env_kwargs["max_episode_steps"] = int(horizon)
     try:
-        probe = _flat_float32(gymnasium.make(env_id))
-    except gymnasium.error.Error as error:
-        raise ValueError(f"Cannot adapt {env_id!r}: {error}") from None
+        probe = _flat_float32(gymnasium.make(env_id, **env_kwargs))
+    except Exception as error:  # a user's environment: whatever making it raised
+        raise ValueError(f"Cannot adapt {env_id!r}: {type(error).__name__}: "
+                         f"{first_line(error)}") from None  # fmt: skip
     if not isinstance(probe.action_space, gymnasium.spaces.Box):
         raise ValueError(
             f"worldgym adapts environments with Box actions; {env_id!r} has "
             f"{type(probe.action_space).__name__} actions."
         )
-    horizon = probe.spec.max_episode_steps if probe.spec else None
-    if horizon is None:
-        raise ValueError(f"{env_id!r} has no max_episode_steps; register it with a horizon.")
+    limit = probe.spec.max_episode_steps if probe.spec else None
+    if limit is None:
+        raise ValueError(f"{env_id!r} has no max_episode_steps; pass horizon=... to adapt it.")
     dt = getattr(probe.unwrapped, "dt", 1.0 / probe.metadata.get("render_fps", 30))
     probe.close()
     return Task(
-        name=env_id,
+        name=name or env_id,
         env_id=env_id,
-        horizon=int(horizon),
+        horizon=int(limit),
         observation_space=probe.observation_space,
         action_space=probe.action_space,
         success_fn=success_fn,
         reward_fn=reward_fn,
         terminate_on_success=terminate_on_success,
-        observation_names=tuple(f"obs_{i}" for i in range(probe.observation_space.shape[0])),
         dt=float(dt),
         description=description or f"Gymnasium's {env_id}, adapted.",
+        success_key=success_key,
+        make_env_kwargs=env_kwargs,
         wrap_env=partial(_wrap, success_fn=success_fn, success_key=success_key),
         observation_renderer=(
-            partial(_mujoco_renderer, env_id, apply_observation) if apply_observation else None
-        ),
+            partial(_mujoco_renderer, env_id, env_kwargs, apply_observation)
+            if apply_observation else None
+        ),  # fmt: skip
     )
 
 

@@ -16,10 +16,9 @@ from typing import Any, ClassVar
 import gymnasium
 import mujoco
 import numpy as np
-
-from envs.rendering import ObservationRenderer, close_renderer, make_renderer, render_frame
-from envs.task import Task
-from envs.validation import check_action
+from worldgym.envs.rendering import ObservationRenderer, close_renderer, make_renderer, render_frame
+from worldgym.envs.task import Task
+from worldgym.envs.validation import check_action
 
 CAMERA = "overview"
 """Every task's MJCF defines a fixed camera with this name that shows the whole task."""
@@ -27,7 +26,7 @@ CAMERA = "overview"
 
 def load_model(asset: str) -> mujoco.MjModel:
     """Compile an MJCF file shipped in envs/assets."""
-    xml = resources.files("envs").joinpath("assets", asset).read_text()
+    xml = resources.files("worldgym.envs").joinpath("assets", asset).read_text()
     return mujoco.MjModel.from_xml_string(xml)
 
 

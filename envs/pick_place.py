@@ -10,9 +10,8 @@ from __future__ import annotations
 import gymnasium
 import jax.numpy as jnp
 import numpy as np
-
-from envs.mujoco_task_env import MujocoTaskEnv
-from envs.task import Task
+from worldgym.envs.mujoco_task_env import MujocoTaskEnv
+from worldgym.envs.task import Task
 
 SUCCESS_RADIUS = 0.04
 """Metres between cube centre and goal that count as placed."""
@@ -93,6 +92,7 @@ class PickPlaceEnv(MujocoTaskEnv):
 
 TASK = Task(
     name="PickPlace",
+    spec="PickPlace",
     env_id="worldgym/PickPlace-v0",
     horizon=100,
     observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (26,), np.float32),

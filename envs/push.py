@@ -10,9 +10,8 @@ from __future__ import annotations
 import gymnasium
 import jax.numpy as jnp
 import numpy as np
-
-from envs.mujoco_task_env import MujocoTaskEnv
-from envs.task import Task
+from worldgym.envs.mujoco_task_env import MujocoTaskEnv
+from worldgym.envs.task import Task
 
 SUCCESS_RADIUS = 0.04
 """Metres between block centre and goal that count as placed."""
@@ -127,6 +126,7 @@ class PushEnv(MujocoTaskEnv):
 
 TASK = Task(
     name="Push",
+    spec="Push",
     env_id="worldgym/Push-v0",
     horizon=80,
     observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (13,), np.float32),

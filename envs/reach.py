@@ -9,9 +9,8 @@ from __future__ import annotations
 import gymnasium
 import jax.numpy as jnp
 import numpy as np
-
-from envs.mujoco_task_env import MujocoTaskEnv
-from envs.task import Task
+from worldgym.envs.mujoco_task_env import MujocoTaskEnv
+from worldgym.envs.task import Task
 
 LINK_LENGTHS = (0.15, 0.15)
 """Upper arm and forearm lengths in metres (as in reach.xml)."""
@@ -78,6 +77,7 @@ class ReachEnv(MujocoTaskEnv):
 
 TASK = Task(
     name="Reach",
+    spec="Reach",
     env_id="worldgym/Reach-v0",
     horizon=50,
     observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (10,), np.float32),

@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from worldgym.specs import first_line
+
 SuccessFn = Callable[[jax.Array], jax.Array]
 """obs [..., obs_dim] -> bool [...]: is this observation a success?"""
 
@@ -40,21 +42,28 @@ class Task:
     """Flat Box space of the observation the world model sees."""
     action_space: gymnasium.spaces.Box
     """Flat Box space of the action."""
-    success_fn: SuccessFn | None
+    success_fn: SuccessFn | None = None
     """Success predicate on the observation alone, in jax.numpy; None when success
     comes only from an info key (a learned success head then scores imagination)."""
-    reward_fn: RewardFn | None
+    reward_fn: RewardFn | None = None
     """Shaped reward on (obs, action, next_obs) in jax.numpy; None if unknown."""
-    terminate_on_success: bool
+    terminate_on_success: bool = False
     """Episode rule. True: the episode ends at the first successful step and its
     outcome is "succeeded at any step". False: it runs to the horizon and its
     outcome is "successful at the final step"."""
-    observation_names: tuple[str, ...]
-    """One name per observation dimension, for plots and error messages."""
-    dt: float
+    observation_names: tuple[str, ...] = ()
+    """One name per observation dimension, for plots and error messages
+    (default: obs_0, obs_1, ...)."""
+    dt: float = 0.04
     """Seconds of simulated time per environment step (sets video frame rates)."""
     description: str = ""
     """One line saying what the task asks for."""
+    success_key: str | None = None
+    """The info key under which the real environment reports success, for tasks
+    without a success_fn; datasets of such tasks must carry it."""
+    spec: str = ""
+    """The string that finds this task again in any process: a registered name or
+    `module:attribute` (set by `get_task`; worker processes rebuild tasks from it)."""
     make_env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments passed to gymnasium.make for this task."""
     wrap_env: Callable[[gymnasium.Env], gymnasium.Env] | None = None
@@ -69,6 +78,33 @@ class Task:
     Quantities an MLP finds hard to compute from the raw observation (products such
     as a position rotated into an object's frame) but on which the dynamics hinge."""
 
+    def __post_init__(self):
+        for label, space in (("observation", self.observation_space),
+                             ("action", self.action_space)):  # fmt: skip
+            if not isinstance(space, gymnasium.spaces.Box) or len(space.shape) != 1:
+                raise ValueError(
+                    f"Task {self.name!r} needs a flat Box {label} space, got {space}; "
+                    "adapt_gym_env flattens Dict and image-shaped observations."
+                )
+        if not isinstance(self.horizon, int) or self.horizon < 1:
+            raise ValueError(f"Task {self.name!r} needs a horizon of at least 1 step, "
+                             f"got {self.horizon!r}.")  # fmt: skip
+        if not self.observation_names:
+            names = tuple(f"obs_{i}" for i in range(self.observation_space.shape[0]))
+            object.__setattr__(self, "observation_names", names)
+        if len(self.observation_names) != self.observation_space.shape[0]:
+            raise ValueError(
+                f"Task {self.name!r} names {len(self.observation_names)} observation entries "
+                f"but observes {self.observation_space.shape[0]}."
+            )
+
+    def __getstate__(self) -> dict:
+        """Pickle without the compiled scoring function (rebuilt where it is used)."""
+        return {k: v for k, v in self.__dict__.items() if k != "score_transition"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
     @property
     def obs_dim(self) -> int:
         return int(self.observation_space.shape[0])
@@ -78,9 +114,30 @@ class Task:
         return int(self.action_space.shape[0])
 
     def make_env(self, **kwargs: Any) -> gymnasium.Env:
-        """The ground-truth environment, with the TimeLimit of its registration."""
-        env = gymnasium.make(self.env_id, **{**self.make_env_kwargs, **kwargs})
-        return self.wrap_env(env) if self.wrap_env else env
+        """The ground-truth environment, with the TimeLimit of its registration.
+
+        Whatever goes wrong making a user's environment is one sentence here, and an
+        environment whose spaces are not the task's is refused.
+        """
+        try:
+            env = gymnasium.make(self.env_id, **{**self.make_env_kwargs, **kwargs})
+            env = self.wrap_env(env) if self.wrap_env else env
+        except Exception as error:  # a user's environment: report it, whatever it raised
+            raise ValueError(
+                f"Cannot make the environment {self.env_id!r} of task {self.name}: "
+                f"{type(error).__name__}: {first_line(error)}"
+            ) from None
+        for label, ours, theirs in (
+            ("observation", self.observation_space, env.observation_space),
+            ("action", self.action_space, env.action_space),
+        ):
+            if getattr(theirs, "shape", None) != ours.shape:
+                env.close()
+                raise ValueError(
+                    f"The environment {self.env_id!r} of task {self.name} has {label} space "
+                    f"{theirs}, but the task declares {ours}."
+                )
+        return env
 
     def episode_success(self, step_success: jax.Array) -> jax.Array:
         """Episode outcome from per-step success flags [..., T] by this task's rule.
@@ -116,8 +173,8 @@ class Task:
         """Draw observations [T, obs_dim] (real or imagined) as frames [T, H, W, 3]."""
         if self.observation_renderer is None:
             raise ValueError(
-                f"Task {self.name!r} cannot draw arbitrary observations: adapt it with a "
-                "state_from_observation function to enable rendering."
+                f"Task {self.name!r} cannot draw arbitrary observations: adapt it with an "
+                "apply_observation function (or give an observation_renderer) to draw them."
             )
         observations = np.asarray(observations, dtype=np.float64)
         if observations.ndim != 2 or observations.shape[1] != self.obs_dim:
@@ -130,3 +187,4 @@ class Task:
             return np.stack([renderer.render(obs) for obs in observations])
         finally:
             renderer.close()
+

@@ -1,21 +1,39 @@
 """Behaviour policies: what collects the training data of world models.
 
 They are kept apart from the zoo, so a world model is never graded on the
-policies that produced its data (unless the user asks, with include_zoo). They
-are chosen to cover the states the zoo visits: uniform random actions (the far
-corners of the action space), the oracle with several levels of action noise
-(the states near success), and the oracle with *randomly drawn* faults — a new
-draw per episode of gain, noise, jitter, target bias, latency and the task's own
-knobs, over ranges that bracket the zoo's fixed faults without repeating them.
+policies that produced its data (unless the user asks, with include_zoo). A
+collection draws one behaviour per episode from a weighted mixture, written on
+the command line as NAME=WEIGHT items (`--behaviour random=0.3 ou=0.2
+mypkg.agents:explorer=0.5`). A NAME is
+
+- `random`: uniform random actions in the action box;
+- `ou`: Ornstein-Uhlenbeck noise (theta 0.15, sigma 0.3 of the half-range per
+  step), temporally correlated, so the robot wanders instead of jittering in place;
+- `pink`: pink (1/f) noise over the episode (Eberhard et al., ICLR 2023), which
+  covers more of the state space than white or OU noise on many robot tasks;
+- where the task has an oracle: `perturbed-oracle` (the oracle with randomly drawn
+  faults: gain, noise, jitter, target bias, latency and the task's own knobs, each
+  switched on with probability 0.35 over ranges that bracket the zoo's faults) and
+  `noisy-oracle-<std>` (the oracle plus Gaussian action noise);
+- a zoo policy's name, or a user's policy as `module:attribute`.
+
+The default is the perturbed-oracle mixture where the task has an oracle (it
+covers the states the zoo visits), else random, OU and pink noise in equal parts.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from collections.abc import Sequence
 
-from policies.oracles import ORACLE_SPECS
-from policies.perturbed import perturbation_params, perturbed_act
-from policies.protocol import Policy
+import jax
+import jax.numpy as jnp
+import numpy as np
+from worldgym.policies.oracles import ROUNDED_KNOBS, oracle_spec
+from worldgym.policies.perturbed import perturbation_params, perturbed_act
+from worldgym.policies.protocol import Policy
+
+from worldgym.specs import is_attribute_spec
 
 NOISE_LEVELS = (0.1, 0.3, 0.6)
 """Action-noise standard deviations of the noisy-oracle behaviours."""
@@ -25,23 +43,91 @@ DEFAULT_MIXTURE = {
     **{f"noisy-oracle-{level}": 0.1 for level in NOISE_LEVELS},
     "perturbed-oracle": 0.55,
 }
-"""Probability of each behaviour per episode."""
+"""Probability of each behaviour per episode, for tasks with an oracle."""
+
+NOISE_MIXTURE = {"random": 1 / 3, "ou": 1 / 3, "pink": 1 / 3}
+"""The default for tasks without an oracle: exploration noise of three colours."""
+
+NOISE_BEHAVIOURS = ("random", "ou", "pink")
+ORACLE_BEHAVIOURS = ("perturbed-oracle", "noisy-oracle-<std>")
 
 FAULT_PROBABILITY = 0.35
 """Chance that each fault is switched on in a perturbed-oracle episode."""
 
-KNOB_RANGES = {
-    "Reach": {"elbow_flip": (0.0, 1.0), "damping": (0.0, 1.5)},
-    "Push": {"push_angle": (-1.0, 1.0), "contact_offset": (-0.025, 0.025)},
-    "PickPlace": {"grasp_height": (-0.005, 0.03), "release_distance": (0.02, 0.2)},
-}
-"""Uniform ranges the task knobs are drawn from (elbow_flip is rounded to 0/1)."""
+OU_THETA, OU_SIGMA = 0.15, 0.3
+"""Ornstein-Uhlenbeck mean reversion per step and noise per step (in half-ranges),
+the values DDPG (Lillicrap et al. 2016) used."""
+PINK_SIGMA = 0.5
+"""Standard deviation of pink noise, in half-ranges of the action box."""
+
+
+def parse_mixture(items: Sequence[str]) -> dict[str, float]:
+    """NAME=WEIGHT items -> {name: weight}; one sentence for a malformed item."""
+    mixture: dict[str, float] = {}
+    for item in items:
+        name, equals, weight_text = item.rpartition("=")
+        if not equals or not name:
+            raise ValueError(f"A behaviour is NAME=WEIGHT (e.g. random=0.3), got {item!r}.")
+        try:
+            weight = float(weight_text)
+        except ValueError:
+            raise ValueError(f"Behaviour {name!r} has weight {weight_text!r}, which is not a "
+                             "number.") from None  # fmt: skip
+        if not math.isfinite(weight) or weight <= 0:
+            raise ValueError(f"Behaviour {name!r} has weight {weight_text}; weights must be "
+                             "positive numbers.")  # fmt: skip
+        if name in mixture:
+            raise ValueError(f"Behaviour {name!r} is named twice.")
+        mixture[name] = weight
+    return mixture
+
+
+def default_mixture(task_name: str) -> dict[str, float]:
+    return dict(DEFAULT_MIXTURE) if oracle_spec(task_name) else dict(NOISE_MIXTURE)
+
+
+def check_behaviour_name(task_name: str, name: str) -> None:
+    """Refuse a behaviour this task cannot run, in one sentence (before collecting)."""
+    from worldgym.policies.loading import load_policy, policy_names
+
+    if name in NOISE_BEHAVIOURS:
+        return
+    if name == "perturbed-oracle" or name.startswith("noisy-oracle-"):
+        if oracle_spec(task_name) is None:
+            raise ValueError(
+                f"Behaviour {name!r} perturbs the oracle, but task {task_name} has none; use "
+                f"{', '.join(NOISE_BEHAVIOURS)} or your own policies."
+            )
+        if name.startswith("noisy-oracle-"):
+            _noise_level(name)
+        return
+    if name.startswith("zoo:"):  # include_zoo's names
+        name = name.removeprefix("zoo:")
+    if is_attribute_spec(name) or name in policy_names(task_name):
+        load_policy(task_name, name)  # imports and checks it on a real observation
+        return
+    builtin = ", ".join((*NOISE_BEHAVIOURS, *ORACLE_BEHAVIOURS))
+    raise ValueError(f"Unknown behaviour {name!r} for task {task_name}; use {builtin}, a zoo "
+                     "policy or module:attribute.")  # fmt: skip
+
+
+def _noise_level(name: str) -> float:
+    try:
+        level = float(name.removeprefix("noisy-oracle-"))
+    except ValueError:
+        raise ValueError(
+            f"Behaviour {name!r} needs a noise level, e.g. noisy-oracle-0.3."
+        ) from None
+    if not level >= 0:
+        raise ValueError(f"Behaviour {name!r} needs a non-negative noise level.")
+    return level
 
 
 def draw_perturbation(task_name: str, rng: np.random.Generator) -> dict:
     """Random faults for one perturbed-oracle episode (each on with FAULT_PROBABILITY)."""
+    spec = oracle_spec(task_name)
     on = lambda: rng.uniform() < FAULT_PROBABILITY  # noqa: E731
-    goal_dim = len(range(*ORACLE_SPECS[task_name].goal.indices(10_000)))
+    goal_dim = len(range(*spec.goal.indices(10_000)))
     faults = {
         "gain": rng.uniform(0.15, 1.2) if on() else 1.0,
         "noise": rng.uniform(0.0, 0.8) if on() else 0.0,
@@ -49,26 +135,97 @@ def draw_perturbation(task_name: str, rng: np.random.Generator) -> dict:
         "latency": rng.uniform(0.0, 0.3) if on() else 0.0,
         "target_bias": rng.normal(0.0, 0.03, goal_dim) if on() else np.zeros(goal_dim),
     }
-    for knob, (low, high) in KNOB_RANGES[task_name].items():
+    for knob, (low, high) in spec.knob_ranges.items():
         if on():
             value = rng.uniform(low, high)
-            faults[knob] = float(round(value)) if knob == "elbow_flip" else value
+            faults[knob] = float(round(value)) if knob in ROUNDED_KNOBS else value
     return faults
 
 
-def behaviour_policy(task_name: str, name: str, perturbation: dict | None = None) -> Policy:
-    """The behaviour policy `name` ("random", "noisy-oracle-0.3", "perturbed-oracle").
+def uniform_act(params, obs, key):
+    """Uniform random actions in the box [low, high] (params); obs unused."""
+    del obs
+    return jax.random.uniform(key, params["low"].shape, minval=params["low"],
+                              maxval=params["high"])  # fmt: skip
+
+
+class NoiseActor:
+    """Temporally correlated exploration noise in the action box, one episode at a time.
+
+    The whole episode's noise is drawn at reset from the episode's seed (on a
+    stream apart from the environment's own), so an episode is reproducible.
+    """
+
+    def __init__(self, kind: str, action_space, horizon: int):
+        self.kind, self.name = kind, kind
+        self.center = (action_space.high + action_space.low) / 2
+        self.half_range = (action_space.high - action_space.low) / 2
+        self.horizon = horizon
+        self._sequence = np.zeros((horizon, *action_space.shape), np.float32)
+        self._step = 0
+
+    def reset(self, seed: int) -> None:
+        rng = np.random.default_rng([seed, 0x5EED])  # not the env's reset stream
+        draw = ou_noise if self.kind == "ou" else pink_noise
+        self._sequence = draw(rng, self.horizon, self.center.shape[0])
+        self._step = 0
+
+    def __call__(self, obs) -> np.ndarray:
+        noise = self._sequence[min(self._step, self.horizon - 1)]
+        self._step += 1
+        return (self.center + self.half_range * noise).astype(np.float32)
+
+
+def ou_noise(rng: np.random.Generator, steps: int, dims: int) -> np.ndarray:
+    """[steps, dims] Ornstein-Uhlenbeck noise started from its stationary law, in [-1, 1]."""
+    stationary = OU_SIGMA / math.sqrt(2 * OU_THETA - OU_THETA**2)
+    values = np.empty((steps, dims))
+    x = rng.normal(0.0, stationary, dims)
+    for t in range(steps):
+        values[t] = x
+        x = x - OU_THETA * x + OU_SIGMA * rng.normal(size=dims)
+    return np.clip(values, -1.0, 1.0)
+
+
+def pink_noise(rng: np.random.Generator, steps: int, dims: int, beta: float = 1.0) -> np.ndarray:
+    """[steps, dims] Gaussian noise with power spectrum 1/f^beta (pink for beta = 1),
+    drawn in the frequency domain and scaled to PINK_SIGMA, in [-1, 1]."""
+    frequencies = np.fft.rfftfreq(steps)
+    frequencies[0] = frequencies[1] if steps > 1 else 1.0
+    amplitude = frequencies ** (-beta / 2)
+    spectrum = amplitude[:, None] * (rng.normal(size=(len(frequencies), dims))
+                                     + 1j * rng.normal(size=(len(frequencies), dims)))  # fmt: skip
+    values = np.fft.irfft(spectrum, n=steps, axis=0)
+    values = values / max(float(values.std()), 1e-8)
+    return np.clip(PINK_SIGMA * values, -1.0, 1.0)
+
+
+def behaviour_policy(task, name: str, perturbation: dict | None = None):
+    """The behaviour called `name` for `task`: a Policy (stepped in lockstep) or, for
+    the exploration noises, a NoiseActor (stateful, one episode at a time).
 
     perturbed-oracle needs the `perturbation` drawn for its episode.
     """
+    from worldgym.envs import get_task
+    from worldgym.policies.loading import load_policy
+
+    task = get_task(task)
+    task_name = task.name
+    has_oracle = oracle_spec(task_name) is not None
     if name == "random":
-        params = perturbation_params(task_name, random_prob=1.0)
-    elif name.startswith("noisy-oracle-"):
-        params = perturbation_params(task_name, noise=float(name.removeprefix("noisy-oracle-")))
-    elif name == "perturbed-oracle":
+        if has_oracle:  # the oracle's own random branch: the data of worldgym 0.1, unchanged
+            params = perturbation_params(task_name, random_prob=1.0)
+            return Policy(name, perturbed_act(task_name), params, "behaviour policy")
+        space = task.action_space
+        params = {"low": jnp.asarray(space.low), "high": jnp.asarray(space.high)}
+        return Policy(name, uniform_act, params, "uniform random actions")
+    if name in ("ou", "pink"):
+        return NoiseActor(name, task.action_space, task.horizon)
+    if name.startswith("noisy-oracle-") and has_oracle:
+        params = perturbation_params(task_name, noise=_noise_level(name))
+        return Policy(name, perturbed_act(task_name), params, "behaviour policy")
+    if name == "perturbed-oracle" and has_oracle:
         params = perturbation_params(task_name, **(perturbation or {}))
-    else:
-        raise ValueError(
-            f"Unknown behaviour policy {name!r}; known ones are {', '.join(DEFAULT_MIXTURE)}."
-        )
-    return Policy(name, perturbed_act(task_name), params, "behaviour policy")
+        return Policy(name, perturbed_act(task_name), params, "behaviour policy")
+    check_behaviour_name(task_name, name)
+    return load_policy(task, name.removeprefix("zoo:"))

@@ -1,40 +1,37 @@
-"""Finding a policy by name: a zoo policy, or a user's `module:attribute`."""
+"""Finding a policy by name: a zoo policy, or a user's `module:attribute`.
+
+Whatever a spec names, the result is a worldgym Policy: JAX policies as they are
+(the compiled path), anything else (a plain callable, a predict() object, a torch
+module) wrapped to run batched on the host (`worldgym.policies.host`). Each is
+checked on real observations of the task before use, so a broken policy is one
+sentence here, not a traceback later.
+"""
 
 from __future__ import annotations
 
-import importlib
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from worldgym.envs import get_task
+from worldgym.policies.host import host_policy
+from worldgym.policies.protocol import Policy, as_actor
+from worldgym.policies.zoo import zoo
 
-from envs import get_task
-from policies.protocol import Policy, as_actor
-from policies.zoo import zoo
+from worldgym.specs import first_line, import_attribute, is_attribute_spec
 
 
-def policy_names(task_name: str) -> list[str]:
-    """Names of the zoo policies of a task, in zoo order."""
+def policy_names(task_name) -> list[str]:
+    """Names of the zoo policies of a task, in zoo order (none for a task without a zoo)."""
     return [policy.name for policy in zoo(get_task(task_name).name)]
 
 
-def _import_attribute(spec: str) -> Any:
-    module_name, _, attribute = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(f"Cannot import module {module_name!r} of policy {spec!r}: {error}.") \
-            from None  # fmt: skip
-    try:
-        return getattr(module, attribute)
-    except AttributeError:
-        raise ValueError(f"Module {module_name!r} has no attribute {attribute!r}.") from None
-
-
-def check_action_shape(task_name: str, policy: Any, name: str) -> None:
-    """Run the policy on one real observation; fail in one sentence if it errs or
+def check_action_shape(task, policy: Policy, name: str) -> None:
+    """Run a JAX policy on one real observation; fail in one sentence if it errs or
     returns an action of the wrong shape."""
-    task = get_task(task_name)
-    obs, _ = task.make_env().reset(seed=0)
+    env = task.make_env()
+    obs, _ = env.reset(seed=0)
+    env.close()
     actor = as_actor(policy, name)
     actor.reset(0)
     try:
@@ -42,7 +39,7 @@ def check_action_shape(task_name: str, policy: Any, name: str) -> None:
     except Exception as error:  # a user's code: report it, whatever it raised
         raise ValueError(
             f"Policy {name!r} failed on an observation of shape {obs.shape}: "
-            f"{type(error).__name__}: {error}."
+            f"{type(error).__name__}: {first_line(error)}"
         ) from None
     if action.shape != task.action_space.shape:
         raise ValueError(
@@ -51,25 +48,34 @@ def check_action_shape(task_name: str, policy: Any, name: str) -> None:
         )
 
 
-def load_policy(task_name: str, spec: str) -> Policy | Any:
-    """The zoo policy called `spec`, or the object at `module:attribute`.
+def _description(value: Any) -> str:
+    """The first line of a user object's docstring (its own, else its class's)."""
+    doc = getattr(value, "__doc__", None) or ""
+    lines = [line.strip() for line in doc.strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""
 
-    A `module:attribute` may be a worldgym Policy, a callable obs -> action, or an
-    object with predict(obs, deterministic=True); it is checked on one real
-    observation of the task before use.
+
+def load_policy(task_name, spec: str) -> Policy:
+    """The zoo policy called `spec`, or the policy at `module:attribute`.
+
+    A `module:attribute` may be a worldgym Policy, a callable obs -> action, an
+    object with predict(obs, deterministic=True), or a torch module; it is
+    checked on real observations of the task before use.
     """
     task = get_task(task_name)
-    if ":" in spec:
-        policy = _import_attribute(spec)
-        if isinstance(policy, Policy):
-            policy = Policy(spec, policy.act, policy.params, policy.description)
-        as_actor(policy, spec)  # rejects objects that are no policy at all
-        check_action_shape(task.name, policy, spec)
-        return policy
+    if is_attribute_spec(spec):
+        value = import_attribute(spec, "policy")
+        if isinstance(value, Policy):
+            if value.host is not None:
+                return replace(value, name=spec)
+            policy = replace(value, name=spec)
+            check_action_shape(task, policy, spec)
+            return policy
+        return host_policy(value, spec, task, _description(value))
     for policy in zoo(task.name):
         if policy.name == spec:
             return policy
-    raise ValueError(
-        f"Unknown policy {spec!r} for task {task.name}; known policies are "
-        f"{', '.join(policy_names(task.name))}, or give module:attribute."
-    )
+    names = policy_names(task.name)
+    known = f"known policies are {', '.join(names)}, or give" if names else \
+        f"{task.name} has no policy zoo: give"  # fmt: skip
+    raise ValueError(f"Unknown policy {spec!r} for task {task.name}; {known} module:attribute.")

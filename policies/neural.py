@@ -11,10 +11,9 @@ from importlib import resources
 
 import jax.numpy as jnp
 import numpy as np
+from worldgym.policies.protocol import Policy
 
-from policies.protocol import Policy
-
-WEIGHTS_PACKAGE = "policies.weights"
+WEIGHTS_PACKAGE = "worldgym.policies.weights"
 
 
 def mlp_act(params, obs, key):

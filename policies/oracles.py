@@ -14,8 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax.numpy as jnp
-
-from envs import pick_place, push, reach
+from worldgym.envs import pick_place, push, reach
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,13 @@ class OracleSpec:
     delay: Callable
     """(obs, latency seconds) -> obs as it was `latency` ago (velocities held)."""
     description: str
+    knob_ranges: dict[str, tuple[float, float]]
+    """Uniform ranges behaviour policies draw each knob from (knobs named in
+    ROUNDED_KNOBS are rounded to 0/1), bracketing the zoo's faults."""
+
+
+ROUNDED_KNOBS = ("elbow_flip",)
+"""Knobs that are switches: a drawn value is rounded to 0 or 1."""
 
 
 def _wrap_angle(angle):
@@ -169,17 +175,41 @@ def pick_place_delay(obs, latency):
     return _backdate(obs, positions, velocities, latency)
 
 
-ORACLE_SPECS = {
-    "Reach": OracleSpec(
-        reach_command, {"elbow_flip": 0.0, "damping": 1.0}, reach.TARGET, 2, reach_delay,
-        "Inverse kinematics + joint PD control.",
-    ),
-    "Push": OracleSpec(
-        push_command, {"push_angle": 0.0, "contact_offset": 0.0}, push.GOAL, 2, push_delay,
-        "Walk around the block, push it along the block-goal line.",
-    ),
-    "PickPlace": OracleSpec(
-        pick_place_command, {"grasp_height": 0.0, "release_distance": 0.0}, pick_place.GOAL, 3,
-        pick_place_delay, "Descend open, close on the cube, carry it to the goal and hold.",
-    ),
-}  # fmt: skip
+_oracles: dict[str, OracleSpec] = {}
+
+
+def register_oracle(task_name: str, spec: OracleSpec) -> None:
+    """Give a task a scripted oracle: its perturbations then make behaviour data
+    (the default mixture) and zoos. A task needs no oracle."""
+    _oracles[task_name] = spec
+
+
+def oracle_spec(task_name: str) -> OracleSpec | None:
+    """The task's oracle, or None for a task without one."""
+    return _oracles.get(task_name)
+
+
+def require_oracle(task_name: str) -> OracleSpec:
+    spec = oracle_spec(task_name)
+    if spec is None:
+        raise ValueError(
+            f"Task {task_name!r} has no oracle; oracles exist for {', '.join(_oracles)}."
+        )
+    return spec
+
+
+register_oracle("Reach", OracleSpec(
+    reach_command, {"elbow_flip": 0.0, "damping": 1.0}, reach.TARGET, 2, reach_delay,
+    "Inverse kinematics + joint PD control.",
+    {"elbow_flip": (0.0, 1.0), "damping": (0.0, 1.5)},
+))  # fmt: skip
+register_oracle("Push", OracleSpec(
+    push_command, {"push_angle": 0.0, "contact_offset": 0.0}, push.GOAL, 2, push_delay,
+    "Walk around the block, push it along the block-goal line.",
+    {"push_angle": (-1.0, 1.0), "contact_offset": (-0.025, 0.025)},
+))  # fmt: skip
+register_oracle("PickPlace", OracleSpec(
+    pick_place_command, {"grasp_height": 0.0, "release_distance": 0.0}, pick_place.GOAL, 3,
+    pick_place_delay, "Descend open, close on the cube, carry it to the goal and hold.",
+    {"grasp_height": (-0.005, 0.03), "release_distance": (0.02, 0.2)},
+))  # fmt: skip

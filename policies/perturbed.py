@@ -15,9 +15,8 @@ from functools import cache
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from policies.oracles import ORACLE_SPECS, OracleSpec
-from policies.protocol import Policy
+from worldgym.policies.oracles import OracleSpec, require_oracle
+from worldgym.policies.protocol import Policy
 
 
 def perturbation_params(
@@ -38,7 +37,7 @@ def perturbation_params(
     target_bias: offset added to the goal the controller aims at.
     knobs: the task's own faults (see OracleSpec.default_knobs).
     """
-    spec = ORACLE_SPECS[task_name]
+    spec = require_oracle(task_name)
     unknown = set(knobs) - set(spec.default_knobs)
     if unknown:
         raise ValueError(
@@ -62,7 +61,7 @@ def perturbation_params(
 def perturbed_act(task_name: str):
     """The act function shared by all perturbed policies of a task (one object per
     task, so jit caches compile it once)."""
-    spec: OracleSpec = ORACLE_SPECS[task_name]
+    spec: OracleSpec = require_oracle(task_name)
 
     def act(params, obs, key):
         seen = spec.delay(jnp.asarray(obs), params["latency"])
@@ -88,8 +87,4 @@ def perturbed_policy(task_name: str, name: str, description: str, **perturbation
 
 def oracle(task_name: str) -> Policy:
     """The unperturbed oracle of a task."""
-    if task_name not in ORACLE_SPECS:
-        raise ValueError(
-            f"No oracle for task {task_name!r}; oracles exist for {', '.join(ORACLE_SPECS)}."
-        )
-    return perturbed_policy(task_name, "oracle", ORACLE_SPECS[task_name].description)
+    return perturbed_policy(task_name, "oracle", require_oracle(task_name).description)

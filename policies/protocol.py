@@ -3,10 +3,16 @@
 `act(params, obs, key) -> action` works on one observation [obs_dim] and is
 batched with `jax.vmap`, so a whole policy zoo can be rolled out in one compiled
 call. `NumpyPolicy` is the thin adapter that runs it in a Gymnasium loop.
+
+Policies that are not JAX functions (a plain `obs -> action` callable, an object
+with a Stable-Baselines3-style `predict`, a torch module) become Policies too,
+through `worldgym.policies.host`: their `act` calls the object on the host, and
+`Policy.host` says so. The actors below run any of them one observation at a time.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,11 +36,21 @@ class Policy:
     """Parameters pytree passed as the first argument of `act`."""
     description: str = ""
     """One line saying what the policy does (and how it fails, if it does)."""
+    host: Any = None
+    """For a policy that is not a JAX function: its HostRunner (worldgym.policies.host),
+    which calls the user's object on the host, one call per step for a whole batch.
+    None for JAX policies, which take the fully compiled path."""
+
+    @property
+    def path(self) -> str:
+        """How the policy runs: "compiled" (JAX) or "host" (one host call per step)."""
+        return "compiled" if self.host is None else "host"
 
 
 def stacking_signature(policy: Policy) -> tuple:
     """(act, params structure, leaf shapes and dtypes): policies with equal
-    signatures can have their params stacked and be vmapped as one."""
+    signatures can have their params stacked and be vmapped as one (a host
+    policy's act is its own, so it never stacks with another)."""
     leaves, structure = jax.tree_util.tree_flatten(policy.params)
     shapes = tuple((np.shape(leaf), np.asarray(leaf).dtype.str) for leaf in leaves)
     return policy.act, structure, shapes
@@ -96,19 +112,49 @@ class PredictPolicy:
         return np.asarray(action, dtype=np.float32)
 
 
-Actor = NumpyPolicy | CallablePolicy | PredictPolicy
+class TorchPolicy:
+    """Runs a torch module: a float32 tensor of observations in, actions out (no grad)."""
+
+    def __init__(self, module: Any, name: str):
+        self.module = module
+        self.name = name
+
+    def reset(self, seed: int) -> None:
+        """Stateless between episodes (a recurrent module keeps its own state)."""
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            action = self.module(torch.as_tensor(np.asarray(obs), dtype=torch.float32))
+        return np.asarray(action.detach().cpu().numpy(), dtype=np.float32)
+
+
+Actor = NumpyPolicy | CallablePolicy | PredictPolicy | TorchPolicy
 """Anything that runs in a Gymnasium loop: reset(seed), then obs -> action."""
 
 
+def is_torch_module(value: Any) -> bool:
+    """A torch.nn.Module, recognised without importing torch where it is not loaded."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.nn.Module)
+
+
 def as_actor(policy: Any, name: str = "policy", seed: int = 0) -> Actor:
-    """Wrap a Policy, an object with predict(), or a callable for a Gymnasium loop."""
+    """Wrap a Policy, an object with predict(), a torch module or a callable for a
+    Gymnasium loop."""
     if isinstance(policy, Policy):
-        return NumpyPolicy(policy, seed)
+        return NumpyPolicy(policy, seed) if policy.host is None else as_actor(
+            policy.host.source, policy.name, seed
+        )  # fmt: skip
+    if is_torch_module(policy):
+        return TorchPolicy(policy, name)
     if hasattr(policy, "predict"):
         return PredictPolicy(policy, name)
     if callable(policy):
         return CallablePolicy(policy, name)
     raise ValueError(
-        f"Policy {name!r} is a {type(policy).__name__}; expected a worldgym Policy, "
-        "a callable obs -> action, or an object with predict(obs, deterministic=True)."
+        f"Policy {name!r} is a {type(policy).__name__}; expected a worldgym Policy, a "
+        "callable obs -> action, an object with predict(obs, deterministic=True) or a "
+        "torch module."
     )

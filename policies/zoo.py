@@ -10,11 +10,12 @@ world-model training data unless asked (see policies/behaviour.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cache
 
-from policies.neural import neural_policies
-from policies.perturbed import oracle, perturbed_policy
-from policies.protocol import Policy
+from worldgym.policies.neural import neural_policies
+from worldgym.policies.perturbed import oracle, perturbed_policy
+from worldgym.policies.protocol import Policy
 
 
 def _reach() -> list[Policy]:
@@ -94,13 +95,28 @@ def _pick_place() -> list[Policy]:
     ]
 
 
-_BUILDERS = {"Reach": _reach, "Push": _push, "PickPlace": _pick_place}
+_zoos: dict[str, Callable[[], Sequence[Policy]]] = {}
+
+
+def register_zoo(task_name: str, build: Callable[[], Sequence[Policy]]) -> None:
+    """Give a task a zoo: `build()` returns its graded policies (called once, lazily).
+
+    A task needs no zoo; without one, evaluation runs the policies a user names.
+    """
+    _zoos[task_name] = build
+    zoo.cache_clear()
+
+
+def has_zoo(task_name: str) -> bool:
+    return task_name in _zoos
 
 
 @cache
 def zoo(task_name: str) -> tuple[Policy, ...]:
-    """The zoo of a native task, scripted policies first, then neural ones."""
-    if task_name not in _BUILDERS:
-        raise ValueError(f"No policy zoo for task {task_name!r}; zoos exist for "
-                         f"{', '.join(_BUILDERS)}.")  # fmt: skip
-    return (*_BUILDERS[task_name](), *neural_policies(task_name))
+    """The zoo of a task (empty for a task without one)."""
+    return tuple(_zoos[task_name]()) if task_name in _zoos else ()
+
+
+for _name, _build in (("Reach", _reach), ("Push", _push), ("PickPlace", _pick_place)):
+    # worldgym's own zoos, through the same door: scripted policies, then neural ones.
+    register_zoo(_name, lambda build=_build, name=_name: (*build(), *neural_policies(name)))

@@ -16,10 +16,10 @@ import time
 
 import gymnasium
 import numpy as np
+from worldgym.envs import get_task
 
 import worldgym  # noqa: F401  (registers the imagined environments)
-from envs import get_task
-from worldgym.rollout import run_episode
+from worldgym.evaluation.real import run_episode
 
 
 def evaluate(env, task, model, seeds) -> tuple[float, float]:

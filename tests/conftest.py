@@ -1,23 +1,22 @@
 """Shared fixtures: every task-level test runs over every task."""
 
 import pytest
-
-from envs.registry import NATIVE_TASKS, TASK_NAMES
+from worldgym.envs.registry import NATIVE_TASKS, task_names
 
 NATIVE = tuple(NATIVE_TASKS)
-ALL = TASK_NAMES
+ALL = task_names()
 
 
 @pytest.fixture(params=NATIVE)
 def native_task(request):
-    from envs import get_task
+    from worldgym.envs import get_task
 
     return get_task(request.param)
 
 
 @pytest.fixture(params=ALL)
 def any_task(request):
-    from envs import get_task
+    from worldgym.envs import get_task
 
     return get_task(request.param)
 
@@ -25,7 +24,7 @@ def any_task(request):
 @pytest.fixture(scope="session")
 def tiny_push_dataset(tmp_path_factory):
     """A small real Push dataset, collected once per test session."""
-    from worldgym.collect import CollectConfig, collect
+    from worldgym.data.collect import CollectConfig, collect
 
     out = tmp_path_factory.mktemp("datasets") / "push"
     collect(CollectConfig(task="Push", episodes=24, out=str(out), workers=1), progress=False)
@@ -40,7 +39,7 @@ TINY_MODEL = dict(members=3, hidden=(64, 64))
 def tiny_run(tiny_push_dataset, tmp_path_factory):
     """A tiny world model trained on the tiny dataset: (summary, run folder)."""
     from worldgym.models.ensemble import EnsembleConfig
-    from worldgym.train import TrainConfig, train
+    from worldgym.training.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("runs") / "push"
     config = TrainConfig(dataset=str(tiny_push_dataset), out=str(out), **TINY_TRAIN)

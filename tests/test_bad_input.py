@@ -3,9 +3,8 @@
 import gymnasium
 import numpy as np
 import pytest
-
-import envs
-from envs.adapters import adapt_gym_env
+import worldgym.envs as envs
+from worldgym.envs.adapters import adapt_gym_env
 
 
 def one_sentence(message: str) -> bool:

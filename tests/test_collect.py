@@ -5,12 +5,12 @@ import json
 import minari
 import numpy as np
 import pytest
+from worldgym.envs import get_task
 
-from envs import get_task
-from worldgym import collect as collect_module
 from worldgym.cli import main
-from worldgym.collect import CollectConfig, collect, plan_episodes
-from worldgym.dataset import load_dataset
+from worldgym.data import collect as collect_module
+from worldgym.data.collect import CollectConfig, behaviour_mixture, collect, plan_episodes
+from worldgym.data.dataset import load_dataset
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_round_trip_matches_a_fresh_rollout(small_dataset):
     """Each stored episode is exactly what its behaviour policy does from its seed."""
     _, out = small_dataset
     data = load_dataset(out)
-    plan, _ = plan_episodes("Push", 12, 500, include_zoo=False)
+    plan = plan_episodes("Push", 12, 500, behaviour_mixture("Push", (), include_zoo=False))
     for number in (0, 7):
         records = collect_module._collect_job(("Push", [plan[number]], None))
         _, record = records[0]
@@ -90,7 +90,8 @@ def test_dataset_records_its_behaviour_policies_and_no_zoo(small_dataset):
 
 
 def test_include_zoo_adds_zoo_policies():
-    plan, mixture = plan_episodes("Push", 200, 0, include_zoo=True)
+    mixture = behaviour_mixture("Push", (), include_zoo=True)
+    plan = plan_episodes("Push", 200, 0, mixture)
     assert any(p.behaviour.startswith("zoo:") for p in plan)
     assert sum(mixture.values()) == pytest.approx(1.0)
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from worldgym.envs import get_task
 
-from envs import get_task
-from worldgym.calibrate import calibrate
-from worldgym.checkpoint import load_world_model
-from worldgym.evaluate import EvaluateConfig, evaluate, evaluate_policies, load_jax_policies
+from worldgym.evaluation.calibrate import calibrate
+from worldgym.evaluation.paired import EvaluateConfig, evaluate, evaluate_policies, load_policies
 from worldgym.report import ReportConfig, make_report
+from worldgym.training.checkpoint import load_world_model
 
 sys.path.insert(0, str(Path(__file__).parent))  # user_policies
 
@@ -52,13 +52,13 @@ def test_both_worlds_start_from_the_same_states(evaluation):
 
 def test_cache_gives_the_same_results_without_rerunning(evaluation, monkeypatch):
     result, config = evaluation
-    import worldgym.evaluate as module
+    import worldgym.evaluation.paired as module
 
     def refuse(*args, **kwargs):
         raise AssertionError("rollouts should have come from the cache")
 
     monkeypatch.setattr(module, "real_episodes", refuse)
-    monkeypatch.setattr("worldgym.imagine.rollout_policies", refuse)
+    monkeypatch.setattr("worldgym.imagination.engine.rollout_policies", refuse)
     again = evaluate(config, progress=False)
     for old, new in zip(result.policies, again.policies, strict=True):
         np.testing.assert_array_equal(old.real.success, new.real.success)
@@ -122,13 +122,11 @@ def test_bad_input_is_one_sentence(tiny_run, tmp_path):
         evaluate_policies(task, model, [], [0, 1], tmp_path)
     from dataclasses import replace
 
-    (oracle,) = load_jax_policies("Push", ["oracle"])
+    (oracle,) = load_policies(task, ["oracle"])
     with pytest.raises(ValueError, match="cannot load it by name"):
         evaluate_policies(task, model, [replace(oracle, name="my-oracle")], [0], tmp_path)
     with pytest.raises(ValueError, match=r"returned an action of shape \(5,\)"):
-        load_jax_policies("Push", ["user_policies:wrong_shape"])
-    with pytest.raises(ValueError, match="imagination rolls out JAX policies only"):
-        load_jax_policies("Push", ["user_policies:push_towards_goal"])
+        load_policies(task, ["user_policies:wrong_shape"])
     with pytest.raises(ValueError, match="trained for task Push"):
         evaluate(EvaluateConfig(task="Reach", checkpoint=str(run), policies=("oracle",),
                                 episodes=1, cache=str(tmp_path)), progress=False)  # fmt: skip
@@ -137,7 +135,7 @@ def test_bad_input_is_one_sentence(tiny_run, tmp_path):
             evaluate_policies(
                 task,
                 model,
-                list(load_jax_policies("Push", ["oracle"])),
+                list(load_policies(task, ["oracle"])),
                 [0],
                 tmp_path,
                 workers=1,
@@ -147,8 +145,9 @@ def test_bad_input_is_one_sentence(tiny_run, tmp_path):
 
 
 def test_lockstep_rollouts_equal_one_by_one_rollouts():
-    from policies import load_policy
-    from worldgym.rollout import run_episodes, run_episodes_in_lockstep
+    from worldgym.policies import load_policy
+
+    from worldgym.evaluation.real import run_episodes, run_episodes_in_lockstep
 
     task = get_task("Reach")  # terminates on success: episodes end at different steps
     policy = load_policy("Reach", "noisy")
@@ -162,8 +161,9 @@ def test_lockstep_rollouts_equal_one_by_one_rollouts():
 
 
 def test_lockstep_with_one_policy_per_episode_equals_each_alone():
-    from policies.behaviour import behaviour_policy, draw_perturbation
-    from worldgym.rollout import run_episodes, run_episodes_in_lockstep
+    from worldgym.policies.behaviour import behaviour_policy, draw_perturbation
+
+    from worldgym.evaluation.real import run_episodes, run_episodes_in_lockstep
 
     task = get_task("Push")
     rng = np.random.default_rng(0)

@@ -4,12 +4,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from worldgym.envs import get_task
+from worldgym.policies import load_policy, zoo
 
-from envs import get_task
-from policies import load_policy, zoo
-from worldgym.checkpoint import load_world_model
-from worldgym.imagine import initial_observations, rollout_policies, rollout_policy
+from worldgym.imagination.engine import initial_observations, rollout_policies, rollout_policy
 from worldgym.models.base import Prediction, WorldModel
+from worldgym.training.checkpoint import load_world_model
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,11 @@
 import jax
 import numpy as np
 import pytest
+from worldgym.envs import get_task
+from worldgym.envs.registry import NATIVE_TASKS
+from worldgym.policies import load_policy
 
-from envs import get_task
-from envs.registry import NATIVE_TASKS
-from policies import load_policy
-from worldgym.rollout import run_episodes
+from worldgym.evaluation.real import run_episodes
 
 
 @pytest.mark.parametrize("name", list(NATIVE_TASKS))

@@ -8,10 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import worldgym.envs as envs  # noqa: F401  (registers the tasks)
 from gymnasium.utils.env_checker import check_env
-
-import envs  # noqa: F401  (registers the tasks)
-from envs.registry import NATIVE_TASKS
+from worldgym.envs.registry import NATIVE_TASKS
 
 
 def random_actions(task, count, seed=0):
@@ -84,9 +83,10 @@ def test_info_success_is_the_task_predicate(any_task):
     trajectories where both outcomes occur (oracle for native tasks)."""
     env = any_task.make_env()
     if any_task.name in NATIVE_TASKS:
-        from policies import load_policy
-        from policies.protocol import NumpyPolicy
-        from worldgym.rollout import run_episode
+        from worldgym.policies import load_policy
+        from worldgym.policies.protocol import NumpyPolicy
+
+        from worldgym.evaluation.real import run_episode
 
         act = NumpyPolicy(load_policy(any_task.name, "oracle"))
         episode = run_episode(env, any_task, act, seed=0)
@@ -156,7 +156,7 @@ def test_episode_rule(native_task):
 
 
 def test_push_model_features_are_the_contact_geometry_in_the_block_frame():
-    from envs.push import BLOCK_HALF_SIZE, PUSHER_RADIUS, model_features
+    from worldgym.envs.push import BLOCK_HALF_SIZE, PUSHER_RADIUS, model_features
 
     obs = np.zeros(13, np.float32)
     obs[6], obs[7] = 0.0, 1.0  # block turned by +90 degrees
@@ -171,7 +171,7 @@ def test_push_model_features_are_the_contact_geometry_in_the_block_frame():
 
 def test_push_model_features_have_finite_gradients_even_at_contact():
     """The k-step loss differentiates through features of predicted observations."""
-    from envs.push import BLOCK_HALF_SIZE, model_features
+    from worldgym.envs.push import BLOCK_HALF_SIZE, model_features
 
     for offset in (0.0, BLOCK_HALF_SIZE, 0.01):  # centre, on a corner, inside the block
         obs = jnp.zeros(13).at[6].set(1.0).at[0:2].set(offset)

@@ -9,16 +9,16 @@ import jax
 import numpy as np
 import pytest
 from conftest import TINY_MODEL, TINY_TRAIN
+from worldgym.envs import get_task
 
-from envs import get_task
-from worldgym import checkpoint
-from worldgym import train as train_module
-from worldgym.checkpoint import load_world_model
-from worldgym.dataset import load_dataset
-from worldgym.imagine import open_loop
-from worldgym.model_eval import ModelEvalConfig, evaluate_model
+from worldgym.data.dataset import load_dataset
+from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model
+from worldgym.imagination.engine import open_loop
 from worldgym.models.ensemble import EnsembleConfig, make_world_model
-from worldgym.train import TrainConfig, train
+from worldgym.training import checkpoint
+from worldgym.training import train as train_module
+from worldgym.training.checkpoint import load_world_model
+from worldgym.training.train import TrainConfig, train
 
 
 def test_training_lowers_the_loss_and_beats_copying(tiny_run, tiny_push_dataset):
@@ -113,7 +113,8 @@ def test_loading_for_another_task(tiny_run):
 def test_loading_for_other_spaces(tiny_run):
     _, run = tiny_run
     wider = replace(
-        get_task("Push"), observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (15,), np.float32)
+        get_task("Push"), observation_names=(),
+        observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (15,), np.float32),
     )
     with pytest.raises(ValueError, match=r"expects observations of shape \(13,\)"):
         load_world_model(run, wider)

@@ -1,8 +1,7 @@
 """Policies a user might write, loaded by tests through module:attribute."""
 
 import numpy as np
-
-from policies.perturbed import oracle
+from worldgym.policies.perturbed import oracle
 
 
 def push_towards_goal(obs):

@@ -4,14 +4,33 @@ MuJoCo ground truth.
 Importing worldgym registers the ground-truth tasks (`worldgym/Reach-v0`,
 `worldgym/Push-v0`, `worldgym/PickPlace-v0`) with Gymnasium, so
 `gymnasium.make("worldgym:worldgym/Push-v0")` works without an explicit import.
-It also registers the imagined twins, `worldgym/Push-imagined-v0` etc., which
-take `checkpoint=PATH` (a run folder from `worldgym train`).
+It also registers the imagined twins: `worldgym/<Task>-imagined-v0` for every
+registered or installed (entry-point) task, and `worldgym/Imagined-v0`, which
+takes the task from its `checkpoint=PATH` (or `task=SPEC`), for any task at all.
+
+The doors a user's code comes through, without editing worldgym:
+`register_task` / `get_task` (tasks), `worldgym.policies.load_policy` (policies),
+`worldgym.models.register_family` (world-model families).
 """
 
-from envs import TASK_NAMES, get_task
-from worldgym.env import register_imagined_envs
+from worldgym import compat
+from worldgym.envs import Task, adapt_gym_env, get_task, register_task, task_names
+from worldgym.imagination.env import register_imagined_envs
 
+compat.install()
 register_imagined_envs()
 
-__version__ = "0.1.0"
-__all__ = ["TASK_NAMES", "get_task", "__version__"]
+__version__ = "0.2.0"
+__all__ = [
+    "Task", "adapt_gym_env", "get_task", "register_task", "task_names", "__version__",
+]  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name == "TASK_NAMES":  # worldgym 0.1 exported a fixed tuple
+        import warnings
+
+        warnings.warn("worldgym.TASK_NAMES is deprecated; call worldgym.task_names().",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return task_names()
+    raise AttributeError(f"module 'worldgym' has no attribute {name!r}")

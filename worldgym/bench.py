@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from envs import get_task
-from envs.registry import NATIVE_TASKS
-from envs.rendering import close_renderer, make_renderer, render_frame
+from worldgym.envs import get_task
+from worldgym.envs.registry import NATIVE_TASKS
+from worldgym.envs.rendering import close_renderer, make_renderer, render_frame
 
 
 @dataclass(frozen=True)
@@ -151,48 +151,52 @@ def matmul_flops_per_second(size: int = 2048) -> float:
 
 
 def model_flops_per_transition(model) -> float:
-    """Multiply-adds of the ensemble's dense layers per imagined transition, x2."""
+    """FLOPs of one imagined transition of one episode, as XLA's cost analysis
+    counts them for the compiled model step (any family: nothing here reads the
+    model's parameters)."""
     import jax
+    import jax.numpy as jnp
 
-    kernels = [
-        leaf for leaf in jax.tree_util.tree_leaves(model.params["network"]) if leaf.ndim == 3
-    ]
-    return float(sum(2 * k.shape[0] * k.shape[1] * k.shape[2] for k in kernels))
+    obs = jnp.asarray(model.observation_center, jnp.float32)
+    key = jax.random.key(0)
+    carry = model.init_fn(model.params, obs, key)
+    action = jnp.zeros(model.action_dim, jnp.float32)
+    compiled = jax.jit(model.step_fn).lower(model.params, carry, action, key).compile()
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, list | tuple) else analysis
+    return float((analysis or {}).get("flops", float("nan")))
 
 
-def bench_model(task, checkpoint: str | None):
-    from worldgym.checkpoint import load_world_model
-    from worldgym.env import default_checkpoint
-    from worldgym.models.ensemble import (
-        EnsembleConfig,
-        init_network_params,
-        make_world_model,
-        normalizer_from_data,
-        resolve_features,
-    )  # fmt: skip
+def bench_model(task, checkpoint: str | None, family_name: str | None = None):
+    """The model to time: the checkpoint (default runs/models/<task>) if it exists,
+    else a freshly initialised model of the family's default config (speed does
+    not depend on the weights)."""
+    from worldgym.models import DEFAULT_FAMILY, get_family
+    from worldgym.paths import RunPaths
+    from worldgym.training.checkpoint import load_world_model
 
-    path = checkpoint or default_checkpoint(task.name)
+    path = checkpoint or RunPaths().model(task.name)
     if checkpoint or path.exists():
         return load_world_model(path, task), str(path)
-    config = resolve_features(EnsembleConfig(), task)
+    family = get_family(family_name or DEFAULT_FAMILY)
+    config = family.prepare_config(family.Config(), task)
     env = task.make_env()
     obs = np.stack([env.reset(seed=s)[0] for s in range(64)])
+    env.close()
     actions = np.zeros((len(obs), task.action_dim), np.float32)
-    params = {
-        "network": init_network_params(task.obs_dim, task.action_dim, config, 0),
-        "normalizer": normalizer_from_data(obs, actions, obs + 0.01, config),
-    }
-    model = make_world_model(params, task.obs_dim, task.action_dim, config)
-    return model, "freshly initialised default model"
+    normalizer = family.normalizer(config, task, obs, actions, obs + 0.01)
+    params = family.init_params(config, task, 0)
+    model = family.build(config, task, params, normalizer, {})
+    return model, f"freshly initialised default {family.name} model"
 
 
 def run_imagination_bench(config: BenchConfig) -> dict:
     import gymnasium
     import jax
 
-    from policies import load_policy
-    from worldgym.env import ImaginedEnv, ImaginedVectorEnv
-    from worldgym.imagine import initial_observations, rollout_policy
+    from worldgym.imagination.engine import initial_observations, rollout_policy
+    from worldgym.imagination.env import ImaginedEnv, ImaginedVectorEnv
+    from worldgym.policies import load_policy
 
     task = get_task(config.imagination_task)
     model, source = bench_model(task, config.checkpoint)

@@ -9,22 +9,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.registry import DEFAULT_TASK, TASK_NAMES
 from worldgym.bench import BenchConfig
-from worldgym.collect import CollectConfig
 from worldgym.config import add_config_arguments, config_from_args
+from worldgym.data.collect import CollectConfig
 from worldgym.demo import DemoConfig
-from worldgym.evaluate import EvaluateConfig
-from worldgym.model_eval import ModelEvalConfig
-from worldgym.models.ensemble import EnsembleConfig
+from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.evaluation.model_eval import ModelEvalConfig
+from worldgym.evaluation.paired import EvaluateConfig
+from worldgym.models import DEFAULT_FAMILY, get_family
 from worldgym.report import ReportConfig
-from worldgym.train import TrainConfig
+from worldgym.training.train import TrainConfig
 
 
 @dataclass(frozen=True)
 class PoliciesConfig:
     task: str = DEFAULT_TASK
-    """Task name (see `worldgym tasks`)."""
+    """Task: a name (see `worldgym tasks`) or module:attribute."""
     measure: bool = False
     """Measure each policy's real success rate (else only list them)."""
     episodes: int = 100
@@ -40,7 +40,7 @@ class PoliciesConfig:
 @dataclass(frozen=True)
 class RolloutConfig:
     task: str = DEFAULT_TASK
-    """Task name (see `worldgym tasks`)."""
+    """Task: a name (see `worldgym tasks`) or module:attribute."""
     policy: str = "oracle"
     """Zoo policy name (see `worldgym policies TASK`) or module:attribute."""
     episodes: int = 50
@@ -60,42 +60,56 @@ class CalibrateOptions:
 
 
 def cmd_tasks(args) -> int:
-    from envs import get_task
+    from worldgym.envs import get_task, task_names
+    from worldgym.policies.oracles import oracle_spec
+    from worldgym.policies.zoo import has_zoo
 
     print(f"{'task':<12} {'gymnasium id':<24} {'obs':>4} {'act':>4} {'horizon':>7}  rule")
-    for name in TASK_NAMES:
-        task = get_task(name)
+    for name in task_names():
+        try:
+            task = get_task(name)
+        except ValueError as error:  # a broken plugin is reported, the others still listed
+            print(f"{name:<12} cannot be loaded: {error}")
+            continue
         rule = "any step (terminates)" if task.terminate_on_success else "final step"
+        extras = [label for label, present in (("oracle", oracle_spec(task.name)),
+                                               ("zoo", has_zoo(task.name))) if present]  # fmt: skip
         print(
             f"{name:<12} {task.env_id:<24} {task.obs_dim:>4} {task.action_dim:>4} "
-            f"{task.horizon:>7}  {rule}"
+            f"{task.horizon:>7}  {rule}" + (f"; has {' and '.join(extras)}" if extras else "")
         )
         print(f"{'':<12} {task.description}")
     return 0
 
 
 def cmd_policies(args) -> int:
-    from envs import get_task
-    from policies import policy_names, zoo
-    from worldgym.measure import format_measurements, measure_policies
+    from worldgym.envs import get_task
+    from worldgym.evaluation.measure import format_measurements, measure_policies
+    from worldgym.policies import policy_names, zoo
 
     config = config_from_args(PoliciesConfig, args)
     task = get_task(config.task)
+    specs = config.policies or tuple(policy_names(task))
     if not config.measure:
+        if not zoo(task.name):
+            print(f"{task.name} has no policy zoo; name policies as module:attribute "
+                  "(--policies) to measure or evaluate them.")  # fmt: skip
         for policy in zoo(task.name):
             print(f"{policy.name:<16} {policy.description}")
         return 0
-    specs = config.policies or tuple(policy_names(task.name))
-    rows = measure_policies(task.name, specs, config.episodes, config.seed, config.workers)
+    if not specs:
+        raise ValueError(f"Task {task.name} has no policy zoo: name the policies to measure "
+                         "(--policies module:attribute ...).")  # fmt: skip
+    rows = measure_policies(task, specs, config.episodes, config.seed, config.workers)
     print(format_measurements(task.name, rows))
     return 0
 
 
 def cmd_rollout(args) -> int:
-    from envs import get_task
-    from policies import load_policy
     from worldgym.demo import episode_clip
-    from worldgym.rollout import run_episodes
+    from worldgym.envs import get_task
+    from worldgym.evaluation.real import run_episodes
+    from worldgym.policies import load_policy
     from worldgym.video import write_video
 
     config = config_from_args(RolloutConfig, args)
@@ -122,7 +136,7 @@ def cmd_rollout(args) -> int:
 
 def cmd_demo(args) -> int:
     from worldgym.demo import run_demo
-    from worldgym.model_eval import format_metrics
+    from worldgym.evaluation.model_eval import format_metrics
 
     summary = run_demo(config_from_args(DemoConfig, args))
     print()
@@ -138,7 +152,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from worldgym.evaluate import evaluate, format_evaluation
+    from worldgym.evaluation.paired import evaluate, format_evaluation
 
     print(format_evaluation(evaluate(config_from_args(EvaluateConfig, args))))
     return 0
@@ -154,8 +168,8 @@ def print_headline(calibration: dict) -> None:
 
 
 def cmd_calibrate(args) -> int:
-    from worldgym.calibrate import calibrate
-    from worldgym.evaluate import evaluate
+    from worldgym.evaluation.calibrate import calibrate
+    from worldgym.evaluation.paired import evaluate
 
     evaluation = evaluate(config_from_args(EvaluateConfig, args))
     print_headline(calibrate(evaluation, config_from_args(CalibrateOptions, args).bootstrap))
@@ -185,7 +199,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_collect(args) -> int:
-    from worldgym.collect import collect
+    from worldgym.data.collect import collect
 
     summary = collect(config_from_args(CollectConfig, args))
     print(
@@ -197,9 +211,11 @@ def cmd_collect(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from worldgym.train import train
+    from worldgym.training.train import train
 
-    summary = train(config_from_args(TrainConfig, args), config_from_args(EnsembleConfig, args))
+    config = config_from_args(TrainConfig, args)
+    family = get_family(config.family)
+    summary = train(config, config_from_args(family.Config, args))
     best = summary["best"]
     print(
         f"loaded {summary['transitions']} transitions in {summary['load_seconds']:.2f} s; "
@@ -213,15 +229,15 @@ def cmd_train(args) -> int:
 
 
 def cmd_model_eval(args) -> int:
-    from worldgym.model_eval import ModelEvalConfig, evaluate_model, format_metrics
+    from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model, format_metrics
 
     print(format_metrics(evaluate_model(config_from_args(ModelEvalConfig, args))))
     return 0
 
 
-def subcommands() -> tuple:
+def subcommands(family: str = DEFAULT_FAMILY) -> tuple:
     """(name, help, run, ((config class, positional fields), ...)) of every subcommand,
-    in the order `worldgym --help` lists them."""
+    in the order `worldgym --help` lists them; `train` takes `family`'s own options."""
     task = ("task",)
     return (
         ("tasks", "List the tasks and their spaces.", cmd_tasks, ()),
@@ -230,7 +246,7 @@ def subcommands() -> tuple:
         ("collect", "Collect behaviour data from a ground-truth task (Minari dataset).",
          cmd_collect, ((CollectConfig, task),)),
         ("train", "Train a world model on a dataset (resumes an interrupted run).", cmd_train,
-         ((TrainConfig, ("dataset",)), (EnsembleConfig, ()))),
+         ((TrainConfig, ("dataset",)), (get_family(family).Config, ()))),
         ("model-eval", "How good a world model's predictions are on held-out episodes.",
          cmd_model_eval, ((ModelEvalConfig, ("checkpoint", "dataset")),)),
         ("rollout", "Roll a policy in a ground-truth task; print success and speed.",
@@ -247,23 +263,47 @@ def subcommands() -> tuple:
     )  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(family: str = DEFAULT_FAMILY) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="worldgym",
         description="Learned world models as Gymnasium environments, calibrated against "
         "MuJoCo ground truth.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, help_text, run, configs in subcommands():
+    for name, help_text, run, configs in subcommands(family):
         command = commands.add_parser(name, help=help_text)
         for config, positional in configs:
-            add_config_arguments(command, config, positional=positional)
+            try:
+                add_config_arguments(command, config, positional=positional)
+            except argparse.ArgumentError as error:
+                raise ValueError(
+                    f"{config.__name__} has an option that clashes with another of `worldgym "
+                    f"{name}`: {error.argument_name}; rename it."
+                ) from None
         command.set_defaults(run=run)
     return parser
 
 
+def requested_family(argv: list[str]) -> str:
+    """The --family of a `worldgym train` command line (its options depend on it)."""
+    if not argv or argv[0] != "train":
+        return DEFAULT_FAMILY
+    for index, item in enumerate(argv):
+        if item == "--family" and index + 1 < len(argv):
+            return argv[index + 1]
+        if item.startswith("--family="):
+            return item.split("=", 1)[1]
+    return DEFAULT_FAMILY
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        parser = build_parser(requested_family(argv))
+    except ValueError as error:  # an unknown or broken --family
+        print(f"worldgym {argv[0]}: error: {error}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         return args.run(args)
     except (ValueError, FileNotFoundError, FileExistsError) as error:

@@ -14,16 +14,19 @@ Every stage whose outputs exist and are up to date is skipped, so a second
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from envs import get_task
-from envs.registry import DEFAULT_TASK
-from policies import load_policy
-from worldgym.rollout import run_episodes
+from worldgym.envs import get_task
+from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.evaluation.real import run_episodes
+from worldgym.models import DEFAULT_FAMILY
+from worldgym.paths import RunPaths
+from worldgym.policies import load_policy
 from worldgym.video import outcome_border, write_video
 
 HOLD_FRAMES = 12
@@ -33,15 +36,19 @@ HOLD_FRAMES = 12
 @dataclass(frozen=True)
 class DemoConfig:
     task: str = DEFAULT_TASK
-    """Task to run the pipeline on (see `worldgym tasks`)."""
+    """Task to run the pipeline on: a name (see `worldgym tasks`) or module:attribute."""
     episodes: int = 100
     """Evaluation episodes per policy in each world."""
     policies: tuple[str, ...] = ()
-    """Policies to evaluate (default: the task's whole zoo)."""
+    """Policies to evaluate (default: the task's whole zoo; a task without one needs them)."""
+    behaviour: tuple[str, ...] = ()
+    """Behaviour mixture of the collected data, as NAME=WEIGHT items (default: the task's)."""
     collect_episodes: int = 2500
     """Episodes of behaviour data to collect."""
     epochs: int = 40
     """Maximum training epochs of the world model."""
+    family: str = DEFAULT_FAMILY
+    """World-model family (its default config): a registered name or module:attribute."""
     oracle_episodes: int = 3
     """Episodes in the oracle video (0: no video)."""
     size: int = 320
@@ -57,9 +64,13 @@ def episode_clip(frames: np.ndarray, success: bool) -> np.ndarray:
 
 
 def oracle_video(task, config: DemoConfig) -> Path | None:
-    """Roll the task's oracle and write <out>/<Task>-oracle.mp4 (skipped if present)."""
-    video = Path(config.root) / "demo" / f"{task.name}-oracle.mp4"
-    if config.oracle_episodes < 1 or video.exists():
+    """Roll the task's oracle and write <out>/<Task>-oracle.mp4 (skipped if present, or
+    if the task has no oracle)."""
+    from worldgym.policies.oracles import oracle_spec
+
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", task.name)
+    video = RunPaths(Path(config.root)).demo / f"{name}-oracle.mp4"
+    if config.oracle_episodes < 1 or video.exists() or oracle_spec(task.name) is None:
         return video if video.exists() else None
     seeds = range(config.oracle_episodes)
     episodes = run_episodes(
@@ -80,32 +91,36 @@ def _newer(path: Path, than: Path) -> bool:
 
 def run_demo(config: DemoConfig) -> dict:
     """Run every stage for config.task; return the paths and headline numbers."""
-    from worldgym.collect import CollectConfig, collect
-    from worldgym.evaluate import EvaluateConfig
-    from worldgym.model_eval import ModelEvalConfig, evaluate_model
-    from worldgym.models.ensemble import EnsembleConfig
+    from worldgym.data.collect import CollectConfig, collect
+    from worldgym.envs.registry import task_spec
+    from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model
+    from worldgym.evaluation.paired import EvaluateConfig, load_policies
     from worldgym.report import ReportConfig, make_report
-    from worldgym.train import TrainConfig, train
+    from worldgym.training.train import TrainConfig, train
 
     task = get_task(config.task)
+    spec = task_spec(task)
+    load_policies(task, config.policies)  # a task without a zoo needs policies: say so now
     begin = time.perf_counter()
     seconds = {}
     start = _stage(f"{task.name}: oracle video")
     video = oracle_video(task, config)
     seconds["oracle video"] = time.perf_counter() - start
 
-    root = Path(config.root)
-    dataset = root / "datasets" / "worldgym" / task.name.lower() / "behaviour-v0"
+    paths = RunPaths(Path(config.root))
+    dataset = paths.dataset(task.name)
     if (dataset / "data" / "metadata.json").exists():
         start = _stage(f"dataset {dataset} exists: skipped")
     else:
         start = _stage(f"collecting the {task.name} behaviour dataset -> {dataset}")
-        collect(CollectConfig(task=task.name, episodes=config.collect_episodes, out=str(dataset)))
+        collect(CollectConfig(task=spec, episodes=config.collect_episodes, out=str(dataset),
+                              behaviour=config.behaviour))  # fmt: skip
     seconds["collect"] = time.perf_counter() - start
 
-    run = root / "models" / task.name.lower()
+    run = paths.model(task.name)
     start = _stage(f"training the world model -> {run} (resumes; returns at once if done)")
-    train(TrainConfig(dataset=str(dataset), out=str(run), epochs=config.epochs), EnsembleConfig())
+    train(TrainConfig(dataset=str(dataset), out=str(run), epochs=config.epochs,
+                      family=config.family))  # fmt: skip
     seconds["train"] = time.perf_counter() - start
 
     eval_metrics = run / "eval" / "metrics.json"
@@ -123,10 +138,10 @@ def run_demo(config: DemoConfig) -> dict:
     )
     report, calibration = make_report(
         EvaluateConfig(
-            task=task.name, checkpoint=str(run), episodes=config.episodes,
-            policies=config.policies, cache=str(root / "eval"),
+            task=spec, checkpoint=str(run), episodes=config.episodes,
+            policies=config.policies, cache=str(paths.eval_cache),
         ),
-        ReportConfig(out=str(root / "reports" / task.name.lower())),
+        ReportConfig(out=str(paths.report(task.name))),
     )  # fmt: skip
     seconds["evaluate + report"] = time.perf_counter() - start
     seconds["total"] = time.perf_counter() - begin

@@ -10,15 +10,22 @@ A state model's carry holds the observation; a latent model's carry would hold
 its latent. The Gymnasium env, the imagination engine and the calibration use
 only this contract, so they never know which family they hold. Functions work
 on a single episode (obs [obs_dim]); batch them with jax.vmap.
+
+A `ModelFamily` is how a kind of world model enters worldgym: its config, its
+parameter initialisation, its normaliser, its training loss, how it builds a
+WorldModel and what its members are. Training, model-eval, the engine, the
+environments and the bench go through it; nothing else reads a family's
+parameters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
+import numpy as np
 
 SAMPLING_MODES = ("mean", "ts1", "ts1-noise")
 """How a probabilistic ensemble turns its members into one next observation:
@@ -60,9 +67,74 @@ class WorldModel:
     """The model config (JSON-serialisable) that built this model."""
     metadata: dict = field(default_factory=dict)
     """Checkpoint metadata: task, spaces, provenance."""
+    observation_center: Any = None
+    """[obs_dim] centre of the observations the model was trained on (default 0)."""
+    observation_scale: Any = None
+    """[obs_dim] their spread (default 1). The divergence guard measures imagined
+    observations in these units, and model-eval normalises its errors by them."""
+
+    def __post_init__(self):
+        center = np.zeros(self.obs_dim, np.float32) if self.observation_center is None \
+            else np.asarray(self.observation_center, np.float32)  # fmt: skip
+        scale = np.ones(self.obs_dim, np.float32) if self.observation_scale is None \
+            else np.asarray(self.observation_scale, np.float32)  # fmt: skip
+        object.__setattr__(self, "observation_center", center)
+        object.__setattr__(self, "observation_scale", scale)
 
     def init(self, obs, key=None):
         return self.init_fn(self.params, obs, key)
 
     def step(self, carry, action, key) -> Prediction:
         return self.step_fn(self.params, carry, action, key)
+
+
+LossFn = Callable[[Any, dict], tuple[jax.Array, dict]]
+"""loss(trainable params, window) -> (scalar loss, {metric name: scalar}).
+
+The window holds k-step training windows with a leading member axis (one
+bootstrap per member): obs [m, b, obs_dim] (the start), actions [m, b, k,
+action_dim], next_obs [m, b, k, obs_dim], next_success [m, b, k] and
+terminations [m, b, k] (bool)."""
+
+
+@runtime_checkable
+class ModelFamily(Protocol):
+    """A kind of world model, as `worldgym train`, the checkpoint and the engine see it."""
+
+    name: str
+    """The family's name, recorded in checkpoints (e.g. "state-ensemble")."""
+    Config: type
+    """A frozen dataclass of the family's settings, a docstring per field: its
+    fields become options of `worldgym train`, and the config is saved in the
+    checkpoint."""
+
+    def prepare_config(self, config, task):
+        """The config with task-dependent choices filled in, before training."""
+
+    def config_from_dict(self, values: dict):
+        """The config a checkpoint saved (as a dict), as a Config again."""
+
+    def member_count(self, config) -> int:
+        """Members trained side by side, each on its own bootstrap (1: a single model)."""
+
+    def normalizer(self, config, task, observations, actions, next_observations) -> dict:
+        """Fixed statistics of the training transitions (arrays), saved with the params."""
+
+    def init_params(self, config, task, seed: int):
+        """Freshly initialised trainable parameters (a pytree of arrays)."""
+
+    def loss(self, config, task, normalizer: dict, learn_termination: bool) -> LossFn:
+        """The training loss over windows (see LossFn)."""
+
+    def build(self, config, task, params, normalizer: dict, metadata: dict) -> WorldModel:
+        """The WorldModel of trained params and their normaliser."""
+
+    def members(self, model: WorldModel) -> list[WorldModel]:
+        """The model's members as models of their own, for the spread of a verdict
+        across them ([model] for a family without members)."""
+
+
+FAMILY_METHODS = (
+    "prepare_config", "config_from_dict", "member_count", "normalizer", "init_params", "loss",
+    "build", "members",
+)  # fmt: skip

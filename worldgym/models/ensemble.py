@@ -19,7 +19,7 @@ from flax import nnx
 
 from worldgym.models.base import SAMPLING_MODES, Prediction, WorldModel
 
-FAMILY = "state-ensemble"
+NAME = "state-ensemble"
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class EnsembleConfig:
     mean like MSE."""
     features: str = "task"
     """Extra network inputs (PETS-style preprocessing): "task" feeds the task's
-    model_features when it has them (resolved to the task's name at training),
+    model_features when it has them (resolved to the task's spec at training),
     "none" feeds only the observation and the action."""
 
     def __post_init__(self):
@@ -60,16 +60,18 @@ def feature_function(config: EnsembleConfig):
         raise ValueError(
             'features="task" must be resolved to a task name first (see resolve_features).'
         )
-    from envs import get_task
+    from worldgym.envs import get_task
 
     return get_task(config.features).model_features
 
 
 def resolve_features(config: EnsembleConfig, task) -> EnsembleConfig:
-    """Replace features="task" by the task's name, or "none" if it has no features."""
+    """Replace features="task" by the task's spec, or "none" if it has no features."""
     if config.features != "task":
         return config
-    return replace(config, features=task.name if task.model_features else "none")
+    from worldgym.envs.registry import task_spec
+
+    return replace(config, features=task_spec(task) if task.model_features else "none")
 
 
 def feature_count(obs_dim: int, action_dim: int, config: EnsembleConfig) -> int:
@@ -213,8 +215,9 @@ def make_world_model(params: dict, obs_dim: int, action_dim: int, config: Ensemb
         )  # fmt: skip
 
     return WorldModel(
-        FAMILY, params, init, step, obs_dim, action_dim, asdict(config), metadata or {}
-    )
+        NAME, params, init, step, obs_dim, action_dim, asdict(config), metadata or {},
+        params["normalizer"]["obs_mean"], params["normalizer"]["obs_std"],
+    )  # fmt: skip
 
 
 def member_models(model: WorldModel) -> list[WorldModel]:
@@ -306,3 +309,47 @@ def like_params(obs_dim: int, action_dim: int, config: EnsembleConfig) -> dict:
         for kind in ("mean", "std")
     }
     return {"network": network, "normalizer": normalizer}
+
+
+class StateEnsemble:
+    """The state-ensemble family (PETS) behind the ModelFamily door.
+
+    Stateless: every method is a pure function of its arguments; the class only
+    groups them under one name.
+    """
+
+    name = NAME
+    Config = EnsembleConfig
+
+    def prepare_config(self, config: EnsembleConfig, task) -> EnsembleConfig:
+        return resolve_features(config, task)
+
+    def config_from_dict(self, values: dict) -> EnsembleConfig:
+        return config_from_dict(values)
+
+    def member_count(self, config: EnsembleConfig) -> int:
+        return config.members
+
+    def normalizer(self, config, task, observations, actions, next_observations) -> dict:
+        return normalizer_from_data(observations, actions, next_observations, config)
+
+    def init_params(self, config: EnsembleConfig, task, seed: int):
+        return init_network_params(task.obs_dim, task.action_dim, config, seed)
+
+    def loss(self, config, task, normalizer: dict, learn_termination: bool):
+        return make_loss(task.obs_dim, task.action_dim, config, normalizer, learn_termination)
+
+    def build(self, config, task, params, normalizer: dict, metadata: dict) -> WorldModel:
+        return make_world_model({"network": params, "normalizer": normalizer}, task.obs_dim,
+                                task.action_dim, config, metadata)  # fmt: skip
+
+    def members(self, model: WorldModel) -> list[WorldModel]:
+        return member_models(model)
+
+    def like_params(self, config: EnsembleConfig, task) -> dict:
+        """Zeros shaped like the saved {"network", "normalizer"} (restores keep the
+        network's integer layer keys, which a target-free restore would not)."""
+        return like_params(task.obs_dim, task.action_dim, config)
+
+
+FAMILY = StateEnsemble()

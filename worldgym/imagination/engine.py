@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from policies.protocol import stacking_signature
 from worldgym.models.base import Prediction, WorldModel
+from worldgym.policies.protocol import stacking_signature
 
 
 @partial(jax.jit, static_argnums=(0, 1))
@@ -64,8 +64,23 @@ class Trajectories(NamedTuple):
 
 
 DIVERGENCE_LIMIT = 1e3
-"""An imagined observation farther than this many normaliser standard deviations
-from the data mean is treated as diverged (as is any non-finite value)."""
+"""An imagined observation farther than this many of the model's observation scales
+from its observation centre is treated as diverged (as is any non-finite value)."""
+
+
+class World(NamedTuple):
+    """What a jitted imagination function receives of a model: its parameters and
+    the range its observations should stay in (WorldModel.observation_center/scale).
+    Passed as arguments, not baked in, so new parameters never recompile."""
+
+    params: object
+    center: jax.Array  # [obs_dim]
+    scale: jax.Array  # [obs_dim]
+
+
+def world_of(model: WorldModel) -> World:
+    return World(model.params, jnp.asarray(model.observation_center),
+                 jnp.asarray(model.observation_scale))  # fmt: skip
 
 
 class GuardedStep(NamedTuple):
@@ -81,16 +96,15 @@ class GuardedStep(NamedTuple):
 
 
 def make_guarded_step(model: WorldModel, task):
-    """(params, carry, obs, action, key) -> GuardedStep for one episode; vmappable.
+    """(world, carry, obs, action, key) -> GuardedStep for one episode; vmappable.
 
     Shared by the engine and both Gymnasium classes, so every way of imagining
     scores and guards a step identically.
     """
 
-    def guarded_step(params, carry, obs, action, key) -> GuardedStep:
-        prediction = model.step_fn(params, carry, action, key)
-        normalizer = params["normalizer"]
-        distance = jnp.abs(prediction.obs - normalizer["obs_mean"]) / normalizer["obs_std"]
+    def guarded_step(world: World, carry, obs, action, key) -> GuardedStep:
+        prediction = model.step_fn(world.params, carry, action, key)
+        distance = jnp.abs(prediction.obs - world.center) / world.scale
         bad = ~jnp.all(jnp.isfinite(prediction.obs)) | jnp.any(distance > DIVERGENCE_LIMIT)
         next_obs = jnp.where(bad, obs, prediction.obs)
         next_carry = jax.tree_util.tree_map(
@@ -107,7 +121,7 @@ def make_guarded_step(model: WorldModel, task):
 
 
 def make_rollout(model: WorldModel, act_fn, task, horizon: int):
-    """rollout(model_params, policy_params, init_obs [B, d], key) -> Trajectories.
+    """rollout(world, policy_params, init_obs [B, d], key) -> Trajectories.
 
     One `lax.scan` over time of a `vmap`ped batch. An episode stops counting when
     it terminates (the task's predicate, if the task ends on success) or diverges;
@@ -117,18 +131,18 @@ def make_rollout(model: WorldModel, act_fn, task, horizon: int):
     step = jax.vmap(make_guarded_step(model, task), in_axes=(None, 0, 0, 0, 0))
     act = jax.vmap(act_fn, in_axes=(None, 0, 0))
 
-    def rollout(model_params, policy_params, init_obs, key):
+    def rollout(world, policy_params, init_obs, key):
         batch = init_obs.shape[0]
         init_key, scan_key = jax.random.split(key)
         carry = jax.vmap(model.init_fn, in_axes=(None, 0, 0))(
-            model_params, init_obs, jax.random.split(init_key, batch)
+            world.params, init_obs, jax.random.split(init_key, batch)
         )
 
         def one_step(state, step_key):
             carry, obs, active, diverged = state
             policy_key, model_key = jax.random.split(step_key)
             action = act(policy_params, obs, jax.random.split(policy_key, batch))
-            result = step(model_params, carry, obs, action, jax.random.split(model_key, batch))
+            result = step(world, carry, obs, action, jax.random.split(model_key, batch))
             newly_diverged = active & result.diverged
             outputs = (
                 result.obs, action, jnp.where(active, result.reward, 0.0),
@@ -154,25 +168,32 @@ def make_rollout(model: WorldModel, act_fn, task, horizon: int):
 
 
 _COMPILED: dict = {}
+"""(kind, model functions, act, task, horizon) -> (task, compiled function); the task
+is held so its id, part of the key, stays its own."""
 
 
-def _rollout_function(model: WorldModel, act_fn, task, horizon: int):
-    """The jitted, vmapped-over-policies rollout for one (model, act, task, horizon),
-    built once and cached, so a second call does not recompile."""
-    cache_key = (model.init_fn, model.step_fn, act_fn, task.name, horizon)
+def _compiled(kind: str, model: WorldModel, act_fn, task, horizon: int):
+    """The jitted rollout for one (model, act, task, horizon), built once and cached,
+    so a second call does not recompile: "stacked" is vmapped over policies."""
+    cache_key = (kind, model.init_fn, model.step_fn, act_fn, id(task), horizon)
     if cache_key not in _COMPILED:
         single = make_rollout(model, act_fn, task, horizon)
-        _COMPILED[cache_key] = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0)))
-    return _COMPILED[cache_key]
+        function = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0))) \
+            if kind == "stacked" else single  # fmt: skip
+        _COMPILED[cache_key] = (task, function)
+    return _COMPILED[cache_key][1]
 
 
 def rollout_policy(model: WorldModel, policy, init_obs, key, task, horizon: int | None = None):
     """Roll one policy from each initial observation [B, obs_dim] -> Trajectories."""
+    from worldgym.policies.host import host_errors
+
     horizon = task.horizon if horizon is None else horizon
-    cache_key = ("single", model.init_fn, model.step_fn, policy.act, task.name, horizon)
-    if cache_key not in _COMPILED:
-        _COMPILED[cache_key] = make_rollout(model, policy.act, task, horizon)
-    return _COMPILED[cache_key](model.params, policy.params, jnp.asarray(init_obs), key)
+    rollout = _compiled("single", model, policy.act, task, horizon)
+    with host_errors():
+        trajectories = rollout(world_of(model), policy.params,
+                               jnp.asarray(init_obs, jnp.float32), key)  # fmt: skip
+        return jax.block_until_ready(trajectories)  # a host policy's error surfaces here
 
 
 def initial_observations(task, seeds) -> jnp.ndarray:
@@ -194,9 +215,12 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
     list positions), so its result does not depend on which other policies were
     evaluated with it.
     """
+    from worldgym.policies.host import host_errors
+
     streams = list(range(len(policies))) if streams is None else list(streams)
     horizon = task.horizon if horizon is None else horizon
     init_obs = jnp.asarray(init_obs, jnp.float32)
+    world = world_of(model)
     groups: dict = {}
     for index, policy in enumerate(policies):
         groups.setdefault(stacking_signature(policy), []).append(index)
@@ -206,9 +230,11 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
             lambda *leaves: jnp.stack(leaves), *[policies[i].params for i in indices]
         )
         keys = jnp.stack([jax.random.fold_in(key, streams[i]) for i in indices])
-        trajectories = _rollout_function(model, act_fn, task, horizon)(
-            model.params, stacked, init_obs, keys
-        )
+        with host_errors():
+            trajectories = _compiled("stacked", model, act_fn, task, horizon)(
+                world, stacked, init_obs, keys
+            )
+            jax.block_until_ready(trajectories)  # a host policy's error surfaces here
         for position, index in enumerate(indices):
             results[policies[index].name] = jax.tree_util.tree_map(
                 lambda x, p=position: x[p], trajectories

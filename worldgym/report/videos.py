@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worldgym.report_figures import pyplot
+from worldgym.report.figures import pyplot
 from worldgym.video import outcome_border
 
 VIDEO_SIZE = 192

@@ -1,7 +1,10 @@
-"""Training a world model on an episode dataset: resumable and reproducible.
+"""Training a world model of any family on an episode dataset: resumable and reproducible.
 
-One epoch is one jitted `lax.scan` over minibatch steps; each ensemble member
-draws its minibatches from its own bootstrap of the training windows. The
+The loop knows nothing of the family it trains: the family (a ModelFamily,
+`worldgym.models`) gives the initial parameters, the normaliser and the loss,
+and says how many members train side by side. One epoch is one jitted
+`lax.scan` over minibatch steps; each member draws its minibatches from its own
+bootstrap of the training windows. The
 validation split is by episode. After every epoch the full training state is
 checkpointed, so a run killed at any moment and restarted with the same command
 continues from its last epoch and ends with the same parameters and metrics as
@@ -10,7 +13,6 @@ an uninterrupted run (every random draw derives from the seed and the epoch).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -22,11 +24,13 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from worldgym import checkpoint
-from worldgym.dataset import EpisodeDataset, load_dataset
+from worldgym.data.dataset import EpisodeDataset, find_dataset, load_dataset, read_header
+from worldgym.data.foreign import dataset_task
+from worldgym.data.splits import split_episodes, window_starts
 from worldgym.files import atomic_file
-from worldgym.models import ensemble
+from worldgym.models import DEFAULT_FAMILY, get_family
 from worldgym.provenance import library_versions
+from worldgym.training import checkpoint
 
 VALIDATION_BATCH = 4096
 """Windows per validation chunk (bounds memory, not results)."""
@@ -35,15 +39,22 @@ VALIDATION_BATCH = 4096
 @dataclass(frozen=True)
 class TrainConfig:
     dataset: str = ""
-    """Dataset folder (from `worldgym collect`)."""
+    """Dataset: a folder (from `worldgym collect`, or any Minari dataset), or a Minari
+    dataset id under $MINARI_DATASETS_PATH."""
     out: str = ""
     """Run folder for checkpoints and metrics; re-running the same command resumes."""
+    task: str = ""
+    """Task the data is for (name or module:attribute); needed only when the dataset
+    does not say (e.g. one written by Minari's DataCollector)."""
+    family: str = DEFAULT_FAMILY
+    """World-model family: a registered name or module:attribute (its own options
+    follow; see `worldgym train --family NAME --help`)."""
     epochs: int = 40
     """Maximum number of passes over the training windows."""
     patience: int = 6
     """Stop after this many epochs without a better validation loss."""
     batch_size: int = 512
-    """Windows per minibatch, per ensemble member."""
+    """Windows per minibatch, per member of the model."""
     learning_rate: float = 2e-3
     """Peak learning rate of AdamW (reached after the warm-up, then cosine decay)."""
     warmup_steps: int = 500
@@ -65,30 +76,8 @@ class TrainConfig:
 
 
 def dataset_fingerprint(data: EpisodeDataset) -> str:
-    """SHA-256 over the arrays a model learns from (changes if any value does)."""
-    digest = hashlib.sha256()
-    for array in (data.observations, data.actions, data.success, data.episode_lengths):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
-def split_episodes(num_episodes: int, fraction: float, seed: int):
-    """(train, validation) episode numbers, split by episode."""
-    if num_episodes < 2:
-        raise ValueError("Training needs a dataset of at least 2 episodes (train + validation).")
-    order = np.random.default_rng(seed).permutation(num_episodes)
-    held_out = min(max(1, round(fraction * num_episodes)), num_episodes - 1)
-    return np.sort(order[held_out:]), np.sort(order[:held_out])
-
-
-def window_starts(data: EpisodeDataset, episodes: np.ndarray, steps: int) -> np.ndarray:
-    """Transition indices t where a k-step window t..t+k-1 stays in one episode."""
-    starts = []
-    for episode in episodes:
-        length = int(data.episode_lengths[episode])
-        first = int(data.transition_starts[episode])
-        starts.append(first + np.arange(max(0, length - steps + 1)))
-    return np.concatenate(starts) if starts else np.zeros(0, np.int64)
+    """SHA-256 over the arrays a model learns from (see EpisodeDataset.fingerprint)."""
+    return data.fingerprint()
 
 
 def gather_windows(arrays: dict, starts, steps: int) -> dict:
@@ -140,16 +129,12 @@ class TrainingData:
 
 
 def load_training_data(config: TrainConfig) -> TrainingData:
-    """Load the dataset, check it against its task, split it by episode."""
-    from envs import get_task
-
+    """Load the dataset, find its task and check the two agree, split by episode."""
     load_start = time.perf_counter()
-    data = load_dataset(config.dataset)
+    folder = find_dataset(config.dataset)
+    task = dataset_task(read_header(folder), config.dataset, config.task or None)
+    data = load_dataset(folder, task)
     load_seconds = time.perf_counter() - load_start
-    header = data.metadata.get("worldgym", {})
-    if "task" not in header:
-        raise ValueError(f"Dataset {config.dataset} has no worldgym task in its metadata.")
-    task = get_task(header["task"])
     if data.observations.shape[1] != task.obs_dim or data.actions.shape[1] != task.action_dim:
         raise ValueError(
             f"Dataset {config.dataset} has observations/actions of sizes "
@@ -162,6 +147,12 @@ def load_training_data(config: TrainConfig) -> TrainingData:
     train_eps, val_eps = split_episodes(len(episodes), config.validation_fraction, config.seed)
     train_eps, val_eps = episodes[train_eps], episodes[val_eps]
     steps = config.rollout_steps
+    if int(data.episode_lengths[episodes].max()) < steps:
+        raise ValueError(
+            f"Every episode of {config.dataset} is shorter than the {steps}-step training "
+            f"window (the longest has {int(data.episode_lengths[episodes].max())} steps); "
+            "lower --rollout-steps."
+        )
     train_starts = window_starts(data, train_eps, steps)
     val_starts = window_starts(data, val_eps, steps)
     if len(train_starts) < config.batch_size or len(val_starts) == 0:
@@ -181,27 +172,25 @@ def load_training_data(config: TrainConfig) -> TrainingData:
     )
 
 
-def training_normalizer(training: TrainingData, model_config) -> dict:
-    """Normaliser statistics from the training episodes' one-step transitions."""
+def training_normalizer(training: TrainingData, family, model_config) -> dict:
+    """The family's normaliser statistics of the training episodes' transitions."""
     data = training.data
     transitions = window_starts(data, training.train_episodes, 1)
     observation_index = transitions + data.episode_index()[transitions]
-    return ensemble.normalizer_from_data(
-        data.observations[observation_index], data.actions[transitions],
-        data.observations[observation_index + 1], model_config,
+    return family.normalizer(
+        model_config, training.task, data.observations[observation_index],
+        data.actions[transitions], data.observations[observation_index + 1],
     )  # fmt: skip
 
 
-def make_epoch_functions(config: TrainConfig, model_config, training: TrainingData,
+def make_epoch_functions(config: TrainConfig, family, model_config, training: TrainingData,
                          normalizer: dict, optimiser):  # fmt: skip
     """(run_epoch, validate): one jitted epoch of minibatch steps, and the
     validation metrics of a set of parameters."""
     task, arrays, steps = training.task, training.arrays, config.rollout_steps
-    members = model_config.members
+    members = family.member_count(model_config)
     learn_termination = bool(training.data.terminations.any())
-    loss_fn = ensemble.make_loss(
-        task.obs_dim, task.action_dim, model_config, normalizer, learn_termination
-    )
+    loss_fn = family.loss(model_config, task, normalizer, learn_termination)
     rng = np.random.default_rng(config.seed)
     train_starts = training.train_starts
     bootstraps = jnp.asarray(rng.integers(0, len(train_starts), (members, len(train_starts))))
@@ -230,52 +219,55 @@ def make_epoch_functions(config: TrainConfig, model_config, training: TrainingDa
     def validate_chunk(params, starts):
         window = gather_windows(arrays, starts, steps)
         window = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (members, *x.shape)), window)
-        loss, metrics = loss_fn(params, window)
-        return loss, metrics["mse"]
+        return loss_fn(params, window)
 
     def validate(params) -> dict:
-        losses, errors, weights = [], [], []
+        rows, weights = [], []
         val_starts = training.validation_starts
         for begin in range(0, len(val_starts), VALIDATION_BATCH):
             chunk = val_starts[begin : begin + VALIDATION_BATCH]
-            loss, error = validate_chunk(params, jnp.asarray(chunk))
-            losses.append(float(loss))
-            errors.append(float(error))
+            loss, metrics = validate_chunk(params, jnp.asarray(chunk))
+            rows.append({"loss": float(loss), **{k: float(v) for k, v in metrics.items()}})
             weights.append(len(chunk))
         return {
-            "validation_loss": float(np.average(losses, weights=weights)),
-            "validation_delta_mse": float(np.average(errors, weights=weights)),
+            f"validation_{name}": float(np.average([row[name] for row in rows], weights=weights))
+            for name in rows[0]
         }
 
     return run_epoch, validate
 
 
-def checkpoint_metadata(config: TrainConfig, model_config, training: TrainingData,
+def checkpoint_metadata(config: TrainConfig, family, model_config, training: TrainingData,
                         fingerprint: str) -> dict:  # fmt: skip
     """What the best checkpoint says about itself: model, task, spaces, provenance."""
+    from worldgym.envs.registry import task_spec
+
     task = training.task
     return {
         "format_version": checkpoint.FORMAT_VERSION,
-        "family": ensemble.FAMILY,
+        "family": family.name,
+        "family_spec": config.family,
         "model_config": asdict(model_config),
         "task": task.name,
+        "task_spec": task_spec(task),
         "env_id": task.env_id,
         "observation_shape": list(task.observation_space.shape),
         "action_shape": list(task.action_space.shape),
         "action_low": task.action_space.low.tolist(),
         "action_high": task.action_space.high.tolist(),
         "provenance": {
-            "dataset": str(Path(config.dataset).resolve()),
+            "dataset": str(Path(config.dataset).resolve()) if Path(config.dataset).exists()
+            else config.dataset,
             "dataset_fingerprint": fingerprint,
             "train_config": asdict(config),
             "versions": library_versions(),
             "train_episodes": int(len(training.train_episodes)),
             "validation_episodes": int(len(training.validation_episodes)),
         },
-    }
+    }  # fmt: skip
 
 
-def restore_or_start(out: Path, initial_state: dict, run_identity: dict):
+def restore_or_start(out: Path, initial_state: dict, identity: dict):
     """(training state, history): from the run's last checkpoint, or fresh.
 
     Refuses a folder that holds another run (other config or data) or that is
@@ -288,7 +280,7 @@ def restore_or_start(out: Path, initial_state: dict, run_identity: dict):
             raise FileExistsError(f"{out} exists and is not a worldgym training run.")
         return initial_state, []
     state, saved = checkpoint.restore(checkpoints, initial_state, last)
-    if saved["run_identity"] != json.loads(json.dumps(run_identity)):
+    if saved["run_identity"] != json.loads(json.dumps(identity)):
         raise ValueError(
             f"{out} holds a run with another config or dataset; resume it with the same "
             "command, or train into a new --out folder."
@@ -296,112 +288,137 @@ def restore_or_start(out: Path, initial_state: dict, run_identity: dict):
     return state, saved["history"]
 
 
-def train(
-    config: TrainConfig, model_config: ensemble.EnsembleConfig, progress: bool = True
-) -> dict:
-    """Train (or resume) a world model; return a summary of the run."""
+def run_identity(config: TrainConfig, family, model_config, fingerprint: str) -> dict:
+    """What must match to resume a run: everything but where the data and the run
+    live (a run folder may be moved; the fingerprint pins the data itself)."""
+    settings = {k: v for k, v in asdict(config).items()
+                if k not in ("dataset", "out", "task", "family")}  # fmt: skip
+    identity = {
+        "train_config": settings, "model_config": asdict(model_config),
+        "dataset_fingerprint": fingerprint,
+    }  # fmt: skip
+    if family.name != DEFAULT_FAMILY:  # runs of worldgym 0.1 (one family) still resume
+        identity["family"] = family.name
+    return identity
+
+
+@dataclass
+class Run:
+    """The mutable state of a training run between epochs (one place, passed around)."""
+
+    params: object
+    opt_state: object
+    epoch: int
+    best_loss: float
+    bad_epochs: int
+    history: list
+
+    def checkpoint_state(self) -> dict:
+        return {
+            "params": self.params, "opt_state": self.opt_state,
+            "epoch": np.asarray(self.epoch, np.int32),
+            "best_loss": np.asarray(self.best_loss, np.float32),
+            "bad_epochs": np.asarray(self.bad_epochs, np.int32),
+        }  # fmt: skip
+
+
+def train(config: TrainConfig, model_config=None, progress: bool = True) -> dict:
+    """Train (or resume) a world model of `config.family`; return a summary of the run.
+
+    `model_config` is the family's Config (default: its defaults).
+    """
     if config.rollout_steps < 1:
         raise ValueError(f"rollout_steps must be at least 1, got {config.rollout_steps}.")
     if not config.out:
         raise ValueError("Training needs an output folder (--out).")
+    family = get_family(config.family)
+    model_config = family.Config() if model_config is None else model_config
+    if not isinstance(model_config, family.Config):
+        raise ValueError(f"Family {family.name} takes a {family.Config.__name__}, got a "
+                         f"{type(model_config).__name__}.")  # fmt: skip
     training = load_training_data(config)
     task = training.task
-    model_config = ensemble.resolve_features(model_config, task)
-    normalizer = training_normalizer(training, model_config)
-    members = model_config.members
+    model_config = family.prepare_config(model_config, task)
+    normalizer = training_normalizer(training, family, model_config)
     steps_per_epoch = len(training.train_starts) // config.batch_size
     optimiser = make_optimiser(config, config.epochs * steps_per_epoch)
     run_epoch, validate = make_epoch_functions(
-        config, model_config, training, normalizer, optimiser
+        config, family, model_config, training, normalizer, optimiser
     )
-
     out = Path(config.out)
     fingerprint = dataset_fingerprint(training.data)
-    # What must match to resume: everything but where the data and the run live
-    # (a run folder may be moved; the fingerprint pins the data itself).
-    settings = {k: v for k, v in asdict(config).items() if k not in ("dataset", "out")}
-    run_identity = {
-        "train_config": settings, "model_config": asdict(model_config),
-        "dataset_fingerprint": fingerprint,
-    }  # fmt: skip
-    checkpoints, best_folder = out / "checkpoints", out / "best"
-    initial_params = ensemble.init_network_params(
-        task.obs_dim, task.action_dim, model_config, config.seed
+    initial_params = family.init_params(model_config, task, config.seed)
+    run = Run(initial_params, optimiser.init(initial_params), 0, float(np.inf), 0, [])
+    state, history = restore_or_start(
+        out, run.checkpoint_state(), run_identity(config, family, model_config, fingerprint)
     )
-    training_state, history = restore_or_start(
-        out,
-        {
-            "params": initial_params,
-            "opt_state": optimiser.init(initial_params),
-            "epoch": np.asarray(0, np.int32),
-            "best_loss": np.asarray(np.inf, np.float32),
-            "bad_epochs": np.asarray(0, np.int32),
-        },
-        run_identity,
-    )
-    base_metadata = checkpoint_metadata(config, model_config, training, fingerprint)
-    params, opt_state = training_state["params"], training_state["opt_state"]
-    best_loss, bad_epochs = float(training_state["best_loss"]), int(training_state["bad_epochs"])
-    first_epoch = int(training_state["epoch"])
-    samples_per_epoch = steps_per_epoch * config.batch_size * members
-    bar = tqdm(
-        total=config.epochs, initial=first_epoch, desc=f"train {task.name}", disable=not progress
-    )
-    stopped_early = bool(history) and bad_epochs >= config.patience
+    run = Run(state["params"], state["opt_state"], int(state["epoch"]), float(state["best_loss"]),
+              int(state["bad_epochs"]), history)  # fmt: skip
+    samples_per_epoch = steps_per_epoch * config.batch_size * family.member_count(model_config)
+    identity = run_identity(config, family, model_config, fingerprint)
+    metadata = checkpoint_metadata(config, family, model_config, training, fingerprint)
+    bar = tqdm(total=config.epochs, initial=run.epoch, desc=f"train {task.name}",
+               disable=not progress)  # fmt: skip
     best_params = None  # set when an epoch improves in this process
-    epoch = first_epoch
-    while epoch < config.epochs and not stopped_early:
+    while run.epoch < config.epochs and not stopped(run, config):
         start = time.perf_counter()
-        params, opt_state, train_loss = run_epoch(params, opt_state, epoch)
-        train_loss = float(train_loss)
+        run.params, run.opt_state, train_loss = run_epoch(run.params, run.opt_state, run.epoch)
+        train_loss = float(train_loss)  # waits for the epoch: the timing is honest
         seconds = time.perf_counter() - start
         metrics = {
-            "epoch": epoch + 1, "train_loss": train_loss, **validate(params),
+            "epoch": run.epoch + 1, "train_loss": train_loss, **validate(run.params),
             "samples_per_second": samples_per_epoch / seconds, "seconds": seconds,
         }  # fmt: skip
-        improved = metrics["validation_loss"] < best_loss
-        if improved:
-            best_loss, bad_epochs = metrics["validation_loss"], 0
-        else:
-            bad_epochs += 1
-        history.append(metrics)
-        epoch += 1
-        stopped_early = bad_epochs >= config.patience
-        if improved:
-            best_params = params
-            best_meta = {
-                **base_metadata, "best_epoch": epoch,
-                "metrics": {"best": metrics, "history": history},
-            }  # fmt: skip
-            checkpoint.save(
-                best_folder, epoch, {"network": params, "normalizer": normalizer}, best_meta, 1
-            )
-        state = {
-            "params": params, "opt_state": opt_state, "epoch": np.asarray(epoch, np.int32),
-            "best_loss": np.asarray(best_loss, np.float32),
-            "bad_epochs": np.asarray(bad_epochs, np.int32),
-        }  # fmt: skip
-        checkpoint.save(
-            checkpoints, epoch, state, {"run_identity": run_identity, "history": history},
-            config.keep,
-        )  # fmt: skip
-        _write_metrics(out / "metrics.jsonl", history)
-        bar.set_postfix(
-            train=f"{train_loss:.3f}", val=f"{metrics['validation_loss']:.3f}",
-            samples_s=f"{metrics['samples_per_second']:.0f}",
-        )  # fmt: skip
+        if end_epoch(run, metrics, out, identity, metadata, normalizer, config.keep):
+            best_params = run.params
+        bar.set_postfix(train=f"{metrics['train_loss']:.3f}",
+                        val=f"{metrics['validation_loss']:.3f}",
+                        samples_s=f"{metrics['samples_per_second']:.0f}")  # fmt: skip
         bar.update(1)
     bar.close()
+    return summary(run, config, training, normalizer, best_params)
+
+
+def stopped(run: Run, config: TrainConfig) -> bool:
+    """Early stopping: patience epochs in a row without a better validation loss."""
+    return bool(run.history) and run.bad_epochs >= config.patience
+
+
+def end_epoch(run: Run, metrics: dict, out: Path, identity: dict, metadata: dict,
+              normalizer: dict, keep: int) -> bool:  # fmt: skip
+    """Record an epoch: early-stopping counters, the best checkpoint if it improved,
+    the training checkpoint and metrics.jsonl. Returns whether it improved."""
+    improved = metrics["validation_loss"] < run.best_loss
+    if improved:
+        run.best_loss, run.bad_epochs = metrics["validation_loss"], 0
+    else:
+        run.bad_epochs += 1
+    run.history.append(metrics)
+    run.epoch += 1
+    if improved:
+        best_meta = {**metadata, "best_epoch": run.epoch,
+                     "metrics": {"best": metrics, "history": run.history}}  # fmt: skip
+        best_state = {"network": run.params, "normalizer": normalizer}
+        checkpoint.save(out / "best", run.epoch, best_state, best_meta, 1)
+    checkpoint.save(out / "checkpoints", run.epoch, run.checkpoint_state(),
+                    {"run_identity": identity, "history": run.history}, keep)  # fmt: skip
+    _write_metrics(out / "metrics.jsonl", run.history)
+    return improved
+
+
+def summary(run: Run, config: TrainConfig, training: TrainingData, normalizer: dict,
+            best_params) -> dict:  # fmt: skip
+    history = run.history
     best = min(history, key=lambda row: row["validation_loss"]) if history else {}
+    rates = [row["samples_per_second"] for row in history]
     return {
-        "out": str(out),
+        "out": str(config.out),
         "transitions": training.data.num_transitions,
         "load_seconds": training.load_seconds,
         "epochs": len(history),
-        "stopped_early": stopped_early,
+        "stopped_early": stopped(run, config),
         "best": best,
-        "samples_per_second": float(np.median([row["samples_per_second"] for row in history]))
-        if history else 0.0,
-        "final_params": params,
+        "samples_per_second": float(np.median(rates)) if rates else 0.0,
+        "final_params": run.params,
         "best_params": {"network": best_params, "normalizer": normalizer} if history else None,
-    }  # fmt: skip
+    }

@@ -15,15 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
+from worldgym.evaluation.model_eval import plot_error_growth
 from worldgym.files import atomic_file
-from worldgym.model_eval import plot_error_growth
-from worldgym.report_figures import (
+from worldgym.paths import RunPaths
+from worldgym.report.figures import (
     plot_agreement,
     plot_ranking,
     plot_scatter,
     plot_uncertainty,
 )
-from worldgym.report_videos import VIDEO_SIZE, write_videos
+from worldgym.report.videos import VIDEO_SIZE, write_videos
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def policy_rows(evaluation) -> list[list[str]]:
         (rl, rh), (il, ih) = row["real_interval"], row["imagined_interval"]
         low, high = row["member_success_range"]
         rows.append([
-            row["policy"], f"{row['real_success']:.0%} [{rl:.0%}, {rh:.0%}]",
+            row["policy"], row["path"], f"{row['real_success']:.0%} [{rl:.0%}, {rh:.0%}]",
             f"{row['imagined_success']:.0%} [{il:.0%}, {ih:.0%}]", f"{low:.0%}–{high:.0%}",
             f"{row['episode_agreement']:.0%}", f"{row['mean_uncertainty']:.3f}",
             str(row["diverged"]), f"{row['real_return']:.1f}", f"{row['imagined_return']:.1f}",
@@ -121,8 +122,14 @@ def policy_rows(evaluation) -> list[list[str]]:
     return rows
 
 
+RUNS_AS = (
+    "Runs as: compiled = a JAX policy, rolled out inside the engine's compiled scan; host "
+    "= a callable, predict() object or torch module, called on the host once per step "
+    "for all of its episodes (same seeds and outcome rules in both worlds)."
+)
+
 POLICY_COLUMNS = (
-    "policy", "real success", "imagined success", "members' range", "episode agreement",
+    "policy", "runs as", "real success", "imagined success", "members' range", "episode agreement",
     "uncertainty", "diverged", "real return", "imagined return",
 )  # fmt: skip
 
@@ -179,6 +186,7 @@ def render_html(evaluation, calibration, videos, figures, model_metrics) -> str:
         "<h2>Headline</h2>",
         _html_table(("statistic", "value [95% interval]"), headline_rows(calibration)),
         "<h2>Policies</h2>",
+        f"<p class='sub'>{html.escape(RUNS_AS)}</p>",
         _html_table(POLICY_COLUMNS, policy_rows(evaluation)),
         "<h2>Figures</h2>",
     ]
@@ -224,7 +232,8 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics) -> 
         f"{calibration['episodes_per_policy']} episodes per world from the same reset seeds.",
         "", verdict(calibration), "", "## Headline", "",
         _markdown_table(("statistic", "value [95% interval]"), headline_rows(calibration)),
-        "", "## Policies", "", _markdown_table(POLICY_COLUMNS, policy_rows(evaluation)), "",
+        "", "## Policies", "", RUNS_AS, "",
+        _markdown_table(POLICY_COLUMNS, policy_rows(evaluation)), "",
         "## Figures", "",
     ]  # fmt: skip
     lines += [f"![{caption}]({name})\n" for name, caption in figures]
@@ -241,11 +250,11 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
 
     `configs` (the evaluation and report settings) is saved in metrics.json, so a
     report says what produced it."""
-    from envs import get_task
+    from worldgym.envs import get_task
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    task = get_task(evaluation.task)
+    task = get_task(evaluation.task_spec or evaluation.task)
     plot_scatter(evaluation, out / "scatter.png")
     plot_ranking(evaluation, out / "ranking.png")
     plot_agreement(evaluation, calibration, out / "agreement.png")
@@ -284,12 +293,12 @@ def make_report(evaluate_config, report_config: ReportConfig, progress: bool = T
 
     Returns (path of report.html, calibration dict).
     """
-    from worldgym.calibrate import calibrate
-    from worldgym.evaluate import evaluate
+    from worldgym.evaluation.calibrate import calibrate
+    from worldgym.evaluation.paired import evaluate
 
     evaluation = evaluate(evaluate_config, progress)
     calibration = calibrate(evaluation, report_config.bootstrap)
-    out = Path(report_config.out or Path("runs/reports") / evaluation.task.lower())
+    out = Path(report_config.out or RunPaths().report(evaluation.task))
     configs = {"evaluate": asdict(evaluate_config), "report": asdict(report_config)}
     path = write_report(
         evaluation, calibration, out, model_metrics_for(evaluation.checkpoint),

@@ -98,7 +98,7 @@ def _spread_ties(ranks: np.ndarray) -> np.ndarray:
 
 def plot_ranking(evaluation, path: Path) -> None:
     """Bump chart: each policy's rank in reality (left) and in imagination (right)."""
-    from worldgym.calibrate import rank_data
+    from worldgym.evaluation.calibrate import rank_data
 
     plt = pyplot()
     names = [p.name for p in evaluation.policies]

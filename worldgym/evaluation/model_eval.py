@@ -19,12 +19,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from worldgym.calibrate import pearson, spearman
-from worldgym.checkpoint import load_world_model
-from worldgym.dataset import EpisodeDataset, load_dataset
+from worldgym.data.dataset import EpisodeDataset, find_dataset, load_dataset, read_header
+from worldgym.data.foreign import dataset_task
+from worldgym.data.splits import split_episodes, window_starts
+from worldgym.evaluation.calibrate import pearson, spearman
 from worldgym.files import atomic_file
-from worldgym.imagine import open_loop
-from worldgym.train import split_episodes, window_starts
+from worldgym.imagination.engine import open_loop
+from worldgym.training.checkpoint import checkpoint_task, load_world_model, read_metadata
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class ModelEvalConfig:
     checkpoint: str = ""
     """Training run folder (from `worldgym train`)."""
     dataset: str = ""
-    """Dataset folder; if it is the training dataset, only its validation episodes are used."""
+    """Dataset (folder or Minari id); if it is the training dataset, only its validation
+    episodes are used."""
     out: str | None = None
     """Folder for metrics.json, the plot and the video (default: <checkpoint>/eval)."""
     sampling: str | None = None
@@ -92,7 +94,8 @@ def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
     copy_error = _normalised_mse(obs, target, scale)
     linear_error = _normalised_mse(predict_linear(linear, obs, actions), target, scale)
     probability = np.asarray(jax.nn.sigmoid(prediction.success_logit[:, 0]))
-    predicate = np.asarray(jax.vmap(task.success_fn)(jnp.asarray(predicted)))
+    predicate = (np.asarray(jax.vmap(task.success_fn)(jnp.asarray(predicted)))
+                 if task.success_fn else None)  # fmt: skip
     uncertainty = np.asarray(prediction.uncertainty[:, 0])
     return {
         "transitions": int(len(starts)),
@@ -107,7 +110,8 @@ def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
         "success_head_accuracy": float(np.mean((probability > 0.5) == recorded_success)),
         "success_head_brier": float(np.mean(np.square(probability - recorded_success))),
         "success_rate_recorded": float(recorded_success.mean()),
-        "predicate_agreement": float(np.mean(predicate == recorded_success)),
+        "predicate_agreement": None if predicate is None
+        else float(np.mean(predicate == recorded_success)),
         "disagreement_error_pearson": pearson(uncertainty, model_error),
         "disagreement_error_spearman": spearman(uncertainty, model_error),
     }
@@ -197,16 +201,14 @@ def continuation_video(model, task, data, episodes, path: Path, size: int, key) 
 
 def evaluate_model(config: ModelEvalConfig) -> dict:
     """Compute every metric, write metrics.json, the plot and the video; return metrics."""
-    from envs import get_task
-    from worldgym.train import dataset_fingerprint
-
-    data = load_dataset(config.dataset)
-    task_name = data.metadata.get("worldgym", {}).get("task")
-    if task_name is None:
-        raise ValueError(f"Dataset {config.dataset} has no worldgym task in its metadata.")
-    task = get_task(task_name)
+    folder = find_dataset(config.dataset)
+    header = read_header(folder)
+    task = checkpoint_task(read_metadata(Path(config.checkpoint)))
+    if "worldgym" in header:  # a dataset that names its task must name the model's
+        task = dataset_task(header, config.dataset)
     model = load_world_model(config.checkpoint, task, config.sampling)
-    episodes, which = held_out_episodes(data, model.metadata, dataset_fingerprint(data))
+    data = load_dataset(folder, task)
+    episodes, which = held_out_episodes(data, model.metadata, data.fingerprint())
     episodes = episodes[: config.max_episodes]
     train_eps = np.setdiff1d(np.arange(data.num_episodes), episodes)
     fit_eps = train_eps if len(train_eps) else episodes
@@ -216,7 +218,7 @@ def evaluate_model(config: ModelEvalConfig) -> dict:
         transitions["observations"][fit], transitions["actions"][fit],
         transitions["next_observations"][fit],
     )  # fmt: skip
-    scale = np.asarray(model.params["normalizer"]["obs_std"])
+    scale = np.asarray(model.observation_scale)
     key = jax.random.key(config.seed)
     metrics = {
         "task": task.name,
@@ -246,6 +248,9 @@ def format_metrics(metrics: dict) -> str:
     one = metrics["one_step"]
     growth = metrics["open_loop"]
     at = lambda h: growth["model"][min(h, growth["horizon"]) - 1]  # noqa: E731
+    agreement = one["predicate_agreement"]
+    predicate = "no success predicate" if agreement is None else \
+        f"predicate on predictions agrees {agreement:.1%}"  # fmt: skip
     return "\n".join(
         [
             f"{metrics['task']}: {metrics['held_out']}, sampling {metrics['sampling']}",
@@ -256,8 +261,7 @@ def format_metrics(metrics: dict) -> str:
             f"{at(growth['horizon']):.4f}  (copy at H={growth['horizon']}: "
             f"{growth['copy'][-1]:.4f})",
             f"success head: accuracy {one['success_head_accuracy']:.1%}, Brier "
-            f"{one['success_head_brier']:.4f}; predicate on predictions agrees "
-            f"{one['predicate_agreement']:.1%} (recorded success rate "
+            f"{one['success_head_brier']:.4f}; {predicate} (recorded success rate "
             f"{one['success_rate_recorded']:.1%})",
             "largest one-step errors: "
             + ", ".join(
@@ -266,7 +270,7 @@ def format_metrics(metrics: dict) -> str:
                     one["model_nmse_per_dimension"].items(), key=lambda item: -item[1]
                 )[:3]
             ),  # fmt: skip
-            f"ensemble disagreement vs error: Pearson {one['disagreement_error_pearson']:.2f}, "
+            f"model uncertainty vs error: Pearson {one['disagreement_error_pearson']:.2f}, "
             f"Spearman {one['disagreement_error_spearman']:.2f}",
             f"written to {metrics['out']}",
         ]

@@ -1,4 +1,10 @@
-"""Running policies in a ground-truth task, episode by episode, from given seeds."""
+"""The one real-world runner: policies in a ground-truth task, from given reset seeds.
+
+Single episodes for Gymnasium loops (`run_episode`), many episodes of a policy in
+lockstep with one batched policy call per step (`run_episodes_in_lockstep`), and
+named policies spread over worker processes (`real_episodes`). Collection, the
+policy measurements and the paired evaluation all run real episodes through here.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from envs.task import Task
-from policies.protocol import as_actor
+from worldgym.envs.task import Task
+from worldgym.evaluation.outcomes import Outcomes
+from worldgym.policies.protocol import as_actor
 
 
 @dataclass(frozen=True)
@@ -105,28 +112,19 @@ def run_episodes(
 
 
 def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[Episode]:
-    """Roll JAX policies once from each seed, all episodes stepping together.
+    """Roll policies once from each seed, all episodes stepping together.
 
     `policy` is one Policy for every episode, or a list of Policies (one per seed)
     sharing an act function and parameter shapes, e.g. behaviour policies with
     faults drawn per episode. The policy is called once per step for the whole
-    batch (one jitted, vmapped call) instead of once per episode and step; the
-    environments still step one by one, as MuJoCo does. Episode e's policy keys
-    are fold_in(key(seed_e), t), as in NumpyPolicy, so its randomness depends only
-    on its own seed.
+    batch: a jitted, vmapped call for JAX policies, one host call for the others
+    (`Policy.host`); the environments still step one by one, as MuJoCo does.
+    Episode e's JAX policy keys are fold_in(key(seed_e), t), as in NumpyPolicy,
+    so its randomness depends only on its own seed.
     """
-    import jax
-
     seeds = [int(seed) for seed in seeds]
-    if isinstance(policy, list | tuple):
-        act_fn = policy[0].act
-        params = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves),
-                                        *[p.params for p in policy])  # fmt: skip
-        act = _batched_act(act_fn, per_episode_params=True)
-    else:
-        params, act = policy.params, _batched_act(policy.act, per_episode_params=False)
+    act = batched_actions(policy, seeds)
     envs = [task.make_env() for _ in seeds]
-    base_keys = jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32))
     try:
         first = [env.reset(seed=seed) for env, seed in zip(envs, seeds, strict=True)]
         observations = [[obs] for obs, _ in first]
@@ -136,8 +134,9 @@ def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[E
         step = 0
         while not done.all():
             current = np.stack([history[-1] for history in observations])
-            batch = np.asarray(act(params, current, base_keys, step), np.float32)
-            for index in np.flatnonzero(~done):
+            running = np.flatnonzero(~done)
+            batch = act(current, running, step)
+            for index in running:
                 obs, reward, terminated, truncated, info = envs[index].step(batch[index])
                 observations[index].append(obs)
                 actions[index].append(batch[index])
@@ -151,18 +150,61 @@ def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[E
         for env in envs:
             env.close()
     return [
-        make_episode(
-            task,
-            seed,
-            observations[i],
-            actions[i],
-            rewards[i],
-            successes[i],
-            ended[i],
-            first[i][1],
-        )  # fmt: skip
+        make_episode(task, seed, observations[i], actions[i], rewards[i], successes[i], ended[i],
+                     first[i][1])  # fmt: skip
         for i, seed in enumerate(seeds)
     ]
+
+
+def batched_actions(policy, seeds: list[int]) -> Callable:
+    """act(observations [E, obs_dim], running episodes, step) -> actions [E, action_dim].
+
+    JAX policies: one jitted, vmapped call over every episode (finished ones too:
+    the batch keeps its shape, so it compiles once). Host policies: one host call
+    with the observations of the episodes still running.
+    """
+    policies = list(policy) if isinstance(policy, list | tuple) else None
+    first = policies[0] if policies else policy
+    if first.host is not None:
+        runner = first.host
+
+        def host_act(observations, running, step):
+            actions = np.zeros((len(observations), *runner.action_space.shape), np.float32)
+            actions[running] = runner(observations[running])
+            return actions
+
+        return host_act
+    import jax
+
+    if policies:
+        params = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves),
+                                        *[p.params for p in policies])  # fmt: skip
+        compiled = _batched_act(first.act, per_episode_params=True)
+    else:
+        params, compiled = policy.params, _batched_act(policy.act, per_episode_params=False)
+    base_keys = jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32))
+
+    def jax_act(observations, running, step):
+        return np.asarray(compiled(params, observations, base_keys, step), np.float32)
+
+    return jax_act
+
+
+def run_lockstep_groups(task: Task, policies: Sequence, seeds: Sequence[int],
+                        labels: Sequence) -> dict:  # fmt: skip
+    """{label: Episode} of one policy per seed, stepping in lockstep each group of
+    policies that can be batched together (same act and parameter shapes)."""
+    from worldgym.policies.protocol import stacking_signature
+
+    groups: dict = {}
+    for position, policy in enumerate(policies):
+        groups.setdefault(stacking_signature(policy), []).append(position)
+    episodes = {}
+    for positions in groups.values():
+        ran = run_episodes_in_lockstep(task, [policies[i] for i in positions],
+                                       [seeds[i] for i in positions])  # fmt: skip
+        episodes.update({labels[i]: episode for i, episode in zip(positions, ran, strict=True)})
+    return episodes
 
 
 _BATCHED: dict = {}
@@ -182,3 +224,45 @@ def _batched_act(act_fn, per_episode_params: bool):
 
         _BATCHED[cache_key] = jax.jit(batched)
     return _BATCHED[cache_key]
+
+
+# --- real rollouts of named policies, on all cores ------------------------------------
+EPISODES_PER_JOB = 25
+"""Episodes a worker runs per job, in lockstep (one batched policy call per step for
+all of them): large enough to amortise that call and the job overhead, small enough
+for a smooth progress bar and both workers busy."""
+
+
+def _real_job(job) -> Outcomes:
+    """Worker: (task spec, policy spec, seeds) -> the Outcomes of those episodes."""
+    task_spec, spec, seeds = job
+    from worldgym.envs import get_task
+    from worldgym.policies import load_policy
+
+    task = get_task(task_spec)
+    policy = load_policy(task, spec)
+    return Outcomes.from_episodes(run_episodes_in_lockstep(task, policy, seeds), task)
+
+
+def real_episodes(task, specs: Sequence[str], seeds: Sequence[int], workers: int | None = None,
+                  progress: bool = True) -> dict[str, Outcomes]:  # fmt: skip
+    """{spec: Outcomes} of each policy (zoo name or module:attribute) from each reset
+    seed in the ground-truth task, spread over worker processes that rebuild the
+    task and the policies from their specs."""
+    from worldgym.data.workers import chunks, map_in_workers
+    from worldgym.envs.registry import task_spec
+
+    seeds = [int(seed) for seed in seeds]
+    spec_of_task = task_spec(task)
+    jobs = [(spec_of_task, spec, list(chunk)) for spec in specs
+            for chunk in chunks(seeds, EPISODES_PER_JOB)]  # fmt: skip
+    results = map_in_workers(
+        _real_job, jobs, workers=workers, description=f"{task.name} real rollouts",
+        progress=progress, units=lambda outcomes: len(outcomes.success),
+        total_units=len(specs) * len(seeds),
+    )  # fmt: skip
+    return {
+        spec: Outcomes.concatenate([r for (_, name, _), r in zip(jobs, results, strict=True)
+                                    if name == spec])  # fmt: skip
+        for spec in specs
+    }

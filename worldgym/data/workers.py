@@ -2,14 +2,17 @@
 
 Workers are started with "spawn", never "fork": JAX is multithreaded and a
 forked JAX process can deadlock. Each job must be picklable and name everything
-it needs (task and policy by name), so a worker rebuilds it from scratch and
-results do not depend on which worker ran which job.
+it needs (task and policy by spec), so a worker rebuilds it from scratch and
+results do not depend on which worker ran which job. Tasks a user registered at
+run time (`worldgym.register_task`) are registered in each worker before its
+first job, so their names work there too.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -52,7 +55,10 @@ def imap_in_workers(
                 yield index, result
             return
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        registrations = _picklable_registrations()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                 initializer=_register_in_worker,
+                                 initargs=(registrations,)) as pool:  # fmt: skip
             pending = {pool.submit(function, job): i for i, job in enumerate(jobs)}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -63,6 +69,30 @@ def imap_in_workers(
                     yield index, result
     finally:
         bar.close()
+
+
+def _picklable_registrations() -> dict:
+    """This process's run-time task registrations, checked to reach a worker intact."""
+    from worldgym.envs.registry import runtime_registrations
+
+    registrations = runtime_registrations()
+    for name, source in registrations.items():
+        try:
+            pickle.dumps(source)
+        except Exception:  # lambdas, local functions: whatever pickle refuses
+            raise ValueError(
+                f"Task {name!r} was registered with functions worker processes cannot import "
+                "(lambdas or local functions); define them at module level, name the task "
+                "module:attribute, or pass --workers 1."
+            ) from None
+    return registrations
+
+
+def _register_in_worker(registrations: dict) -> None:
+    from worldgym.envs.registry import register_task
+
+    for name, source in registrations.items():
+        register_task(source, name, overwrite=True)
 
 
 def map_in_workers(function, jobs, **kwargs) -> list:

@@ -1,6 +1,7 @@
 """Calibration statistics: how well imagined success predicts real success.
 
-Across policies: correlations of the success rates (Pearson, Spearman, Kendall),
+Across policies: correlations of the success rates (Pearson, Spearman, Kendall;
+computed by scipy.stats, the reference implementations),
 each with a bootstrap interval that resamples episodes; the mean absolute error;
 MMRV, the mean maximum rank violation of SIMPLER (Li et al. 2024); and the regret
 of choosing policies by their imagined rate. Per episode: the agreement of the
@@ -14,6 +15,7 @@ from math import comb
 from statistics import NormalDist
 
 import numpy as np
+from scipy import stats
 
 
 def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -36,43 +38,32 @@ def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.nda
 
 
 def rank_data(values) -> np.ndarray:
-    """Ranks 1..n along the last axis, ties given their average rank."""
-    values = np.asarray(values, dtype=np.float64)
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = np.arange(1, len(values) + 1)
-    unique, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    if len(unique) < len(values):  # average the ranks within each group of ties
-        sums = np.bincount(inverse, weights=ranks)
-        ranks = (sums / counts)[inverse]
-    return ranks
+    """Ranks 1..n, ties given their average rank (scipy.stats.rankdata)."""
+    return stats.rankdata(np.asarray(values, dtype=np.float64))
+
+
+def _defined(x, y) -> bool:
+    """Correlations are undefined (nan) when either side is constant."""
+    return len(x) >= 2 and np.ptp(x) > 0 and np.ptp(y) > 0
 
 
 def pearson(x, y) -> float:
-    """Pearson correlation; nan when either side is constant."""
+    """Pearson correlation (scipy.stats.pearsonr); nan when either side is constant."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    x, y = x - x.mean(), y - y.mean()
-    denominator = np.sqrt((x**2).sum() * (y**2).sum())
-    return float((x * y).sum() / denominator) if denominator > 0 else float("nan")
+    return float(stats.pearsonr(x, y).statistic) if _defined(x, y) else float("nan")
 
 
 def spearman(x, y) -> float:
-    """Spearman rank correlation (Pearson of average ranks)."""
-    return pearson(rank_data(x), rank_data(y))
+    """Spearman rank correlation (scipy.stats.spearmanr); nan when either side is constant."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    return float(stats.spearmanr(x, y).statistic) if _defined(x, y) else float("nan")
 
 
 def kendall_tau(x, y) -> float:
-    """Kendall's tau-b (accounts for ties on either side); nan when either is constant."""
+    """Kendall's tau-b, which accounts for ties on either side (scipy.stats.kendalltau);
+    nan when either side is constant."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    upper = np.triu_indices(len(x), k=1)
-    dx = np.sign(x[:, None] - x[None, :])[upper]
-    dy = np.sign(y[:, None] - y[None, :])[upper]
-    untied_x, untied_y = np.count_nonzero(dx), np.count_nonzero(dy)
-    if untied_x == 0 or untied_y == 0:
-        return float("nan")
-    return float((dx * dy).sum() / np.sqrt(untied_x * untied_y))
+    return float(stats.kendalltau(x, y).statistic) if _defined(x, y) else float("nan")
 
 
 def mmrv(real, imagined) -> float:
@@ -183,7 +174,7 @@ def uncertainty_trust(uncertainty, error) -> dict:
 
 
 def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
-    """All calibration statistics of a paired Evaluation (worldgym.evaluate)."""
+    """All calibration statistics of a paired Evaluation (worldgym.evaluation.paired)."""
     policies = evaluation.policies
     if len(policies) < 2:
         raise ValueError("Calibration compares policies: evaluate at least two.")

@@ -34,7 +34,7 @@ def _manager(folder: Path, keep: int, create: bool = True) -> ocp.CheckpointMana
 
 
 def _abstract(tree):
-    return jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, tree)
+    return None if tree is None else jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, tree)
 
 
 def save(folder: Path, step: int, state: Any, metadata: dict, keep: int) -> None:
@@ -61,7 +61,7 @@ def latest_step(folder: Path) -> int | None:
 
 def restore(folder: Path, like: Any, step: int | None = None) -> tuple[Any, dict]:
     """Restore (state, metadata) of checkpoint `step` (default: latest); `like` is a
-    pytree with the state's structure, shapes and dtypes."""
+    pytree with the state's structure, shapes and dtypes (None: as saved)."""
     manager = _manager(folder, keep=1, create=False)
     step = manager.latest_step() if step is None else step
     restored = manager.restore(
@@ -113,27 +113,61 @@ def check_compatible(metadata: dict, run: Path, task) -> None:
         )
 
 
-def load_world_model(run: str | Path, task=None, sampling: str | None = None):
-    """The WorldModel of a training run's best checkpoint.
+def resolve_checkpoint(task, checkpoint: str | Path | None) -> Path:
+    """The run folder to load: `checkpoint` if given, else the task's default
+    (runs/models/<task>), with the commands that make it if it does not exist."""
+    from worldgym.paths import RunPaths
 
-    With `task`, refuse a checkpoint made for another task or spaces. `sampling`
-    overrides the sampling mode the model was trained with.
+    if checkpoint:
+        return Path(checkpoint)
+    paths = RunPaths()
+    path = paths.model(task.name)
+    if not path.exists():
+        spec = task.spec or task.name
+        raise FileNotFoundError(
+            f"No world model for {task.name} at {path}: pass checkpoint=PATH (--checkpoint), "
+            f"or make one with `worldgym collect {spec}` then `worldgym train "
+            f"{paths.dataset(task.name)} --out {path}`."
+        )
+    return path
+
+
+def checkpoint_task(metadata: dict):
+    """The task a checkpoint was trained for, rebuilt from its spec."""
+    from worldgym.envs.registry import get_task
+
+    return get_task(metadata.get("task_spec") or metadata["task"])
+
+
+def load_world_model(run: str | Path, task=None, sampling: str | None = None):
+    """The WorldModel of a training run's best checkpoint, whatever its family.
+
+    With `task`, refuse a checkpoint made for another task or spaces (without,
+    the checkpoint's own task is rebuilt from its spec). `sampling` overrides the
+    model config's sampling mode, for families that have one.
     """
-    from worldgym.models import build_world_model, like_params
+    from worldgym.models import get_family
 
     run = Path(run)
     metadata = read_metadata(run)
     if task is not None:
         check_compatible(metadata, run, task)
-    config = dict(metadata["model_config"])
+    else:
+        task = checkpoint_task(metadata)
+    family = get_family(metadata.get("family_spec") or metadata["family"])
+    values = dict(metadata["model_config"])
     if sampling is not None:
-        config["sampling"] = sampling
-    like = like_params(metadata["family"], metadata, config)
+        if "sampling" not in values:
+            raise ValueError(f"The {family.name} model of {run} has no sampling modes.")
+        values["sampling"] = sampling
+    config = family.config_from_dict(values)
+    like_params = getattr(family, "like_params", None)
+    like = like_params(config, task) if like_params else None
     try:
-        params, _ = restore(run / "best", like)
+        state, _ = restore(run / "best", like)
     except Exception as error:  # Orbax/tensorstore raise many types for damaged files
         raise ValueError(
             f"Checkpoint {run} is corrupted or incomplete: {type(error).__name__}."
         ) from None
-    params = jax.tree_util.tree_map(np.asarray, params)
-    return build_world_model(metadata["family"], params, metadata, config)
+    state = jax.tree_util.tree_map(np.asarray, state)
+    return family.build(config, task, state["network"], state["normalizer"], metadata)

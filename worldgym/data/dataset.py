@@ -20,7 +20,9 @@ Minari's reader returns exactly what was written.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +185,13 @@ class EpisodeDataset:
     def num_episodes(self) -> int:
         return len(self.episode_lengths)
 
+    def fingerprint(self) -> str:
+        """SHA-256 over the arrays a model learns from (changes if any value does)."""
+        digest = hashlib.sha256()
+        for array in (self.observations, self.actions, self.success, self.episode_lengths):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
     @property
     def num_transitions(self) -> int:
         return len(self.actions)
@@ -238,22 +247,68 @@ def _column_matrix(column: pa.ChunkedArray, dtype) -> np.ndarray:
     return array.flatten().to_numpy(zero_copy_only=False).astype(dtype).reshape(len(array), -1)
 
 
-def load_dataset(path: str | Path) -> EpisodeDataset:
-    """Load a worldgym/Minari arrow dataset (the folder holding `data/`, or `data/`)."""
-    path = Path(path)
-    data = path / "data" if (path / "data").is_dir() else path
+MINARI_ROOT = "~/.minari/datasets"
+"""Where Minari keeps datasets when MINARI_DATASETS_PATH is not set."""
+
+
+def find_dataset(source: str | Path) -> Path:
+    """The data folder (holding metadata.json) of a dataset given by path or by Minari id.
+
+    `source` is a dataset folder (the one holding `data/`, or `data/` itself) or a
+    Minari dataset id such as "worldgym/push/behaviour-v0" under
+    $MINARI_DATASETS_PATH (default ~/.minari/datasets), as Minari finds it.
+    """
+    candidates = [Path(source)]
+    if not Path(source).is_absolute():
+        root = Path(os.environ.get("MINARI_DATASETS_PATH", MINARI_ROOT)).expanduser()
+        candidates.append(root / str(source))
+    for path in candidates:
+        for data in (path / "data", path):
+            if (data / "metadata.json").is_file():
+                return data
+    root = candidates[-1].parent if len(candidates) > 1 else None
+    under = f", and no Minari dataset with that id under {root}" if root else ""
+    raise FileNotFoundError(f"No dataset at {source}{under}.")
+
+
+def read_header(data: Path) -> dict:
+    """A dataset's header (Minari's metadata.json, with worldgym's additions if any)."""
     header_path = data / "metadata.json"
-    if not header_path.is_file():
-        raise FileNotFoundError(f"No dataset at {path}: {header_path} does not exist.")
     try:
-        header = json.loads(header_path.read_text())
+        return json.loads(header_path.read_text())
     except json.JSONDecodeError:
         raise ValueError(f"The dataset header {header_path} is corrupted (not JSON).") from None
-    if header.get("data_format") != "arrow":
-        raise ValueError(
-            f"Dataset {path} uses Minari's {header.get('data_format')!r} backend; worldgym "
-            "reads the 'arrow' backend."
-        )
+
+
+def is_worldgym_dataset(header: dict) -> bool:
+    """Written by worldgym's collector (fast arrow loading, success recorded per step)?"""
+    return "worldgym" in header and header.get("data_format") == "arrow"
+
+
+def load_dataset(source: str | Path, task=None) -> EpisodeDataset:
+    """Load a dataset (path or Minari id) as flat arrays.
+
+    Datasets worldgym collected load directly from their arrow files. Any other
+    Minari dataset (written by Minari's own DataCollector, or downloaded) is read
+    through Minari and needs the `task` it is for: its observations are flattened
+    to the task's space and success comes from the task (see data.foreign).
+    """
+    data = find_dataset(source)
+    header = read_header(data)
+    if not is_worldgym_dataset(header):
+        from worldgym.data.foreign import load_minari_dataset
+
+        if task is None:
+            raise ValueError(
+                f"Dataset {source} was not written by worldgym: say which task it is for "
+                "(--task NAME or module:attribute)."
+            )
+        return load_minari_dataset(data, header, task)
+    return _load_worldgym_dataset(data, header)
+
+
+def _load_worldgym_dataset(data: Path, header: dict) -> EpisodeDataset:
+    path = data.parent if data.name == "data" else data
     episode_ids = sorted(int(entry.name) for entry in data.iterdir() if entry.name.isdigit())
     if len(episode_ids) != header.get("total_episodes"):
         raise ValueError(

@@ -15,16 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.registry import DEFAULT_TASK
-from worldgym.dataset import (
+from worldgym.data.dataset import (
     EpisodeRecord,
     create_dataset,
     finish_dataset,
     observation_space,
     write_episodes,
 )
+from worldgym.data.workers import chunks, imap_in_workers
+from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.files import atomic_directory
-from worldgym.parallel import chunks, imap_in_workers
+from worldgym.paths import RunPaths
 from worldgym.provenance import library_versions
 
 EPISODES_PER_JOB = 25
@@ -38,9 +39,13 @@ so no evaluation episode starts from a state the model was trained on."""
 @dataclass(frozen=True)
 class CollectConfig:
     task: str = DEFAULT_TASK
-    """Task name (see `worldgym tasks`)."""
+    """Task: a name (see `worldgym tasks`) or module:attribute."""
     episodes: int = 2500
     """Number of episodes to collect."""
+    behaviour: tuple[str, ...] = ()
+    """Behaviour mixture as NAME=WEIGHT items: random, ou, pink, perturbed-oracle,
+    noisy-oracle-<std>, a zoo policy or module:attribute (default: the perturbed-oracle
+    mixture where the task has an oracle, else random, ou and pink in equal parts)."""
     out: str | None = None
     """Dataset folder (default: runs/datasets/worldgym/<task>/behaviour-v0, so that
     MINARI_DATASETS_PATH=runs/datasets finds it as worldgym/<task>/behaviour-v0)."""
@@ -66,14 +71,6 @@ class PlannedEpisode:
     perturbation: dict
 
 
-def default_output(task_name: str) -> Path:
-    return Path("runs/datasets") / dataset_id(task_name)
-
-
-def dataset_id(task_name: str) -> str:
-    return f"worldgym/{task_name.lower()}/behaviour-v0"
-
-
 def parse_image_size(text: str | None) -> tuple[int, int] | None:
     """ "WxH" -> (height, width); None stays None."""
     if text is None:
@@ -87,16 +84,28 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
     return height, width
 
 
-def plan_episodes(task_name: str, episodes: int, seed: int, include_zoo: bool):
-    """Which behaviour (and drawn faults) runs from which reset seed, per episode."""
-    from policies import policy_names
-    from policies.behaviour import DEFAULT_MIXTURE, draw_perturbation
+def behaviour_mixture(task_name: str, items: tuple[str, ...], include_zoo: bool) -> dict:
+    """{behaviour name: probability weight} from --behaviour items (or the task's
+    default), with the zoo mixed in when asked; every name checked up front."""
+    from worldgym.policies import policy_names
+    from worldgym.policies.behaviour import check_behaviour_name, default_mixture, parse_mixture
 
-    mixture = dict(DEFAULT_MIXTURE)
+    mixture = parse_mixture(items) if items else default_mixture(task_name)
+    for name in mixture:
+        check_behaviour_name(task_name, name)
     if include_zoo:
         zoo_names = [f"zoo:{name}" for name in policy_names(task_name)]
+        if not zoo_names:
+            raise ValueError(f"Task {task_name} has no zoo to include (--include-zoo).")
         mixture = {name: 0.7 * weight for name, weight in mixture.items()}
         mixture.update({name: 0.3 / len(zoo_names) for name in zoo_names})
+    return mixture
+
+
+def plan_episodes(task_name: str, episodes: int, seed: int, mixture: dict):
+    """Which behaviour (and drawn faults) runs from which reset seed, per episode."""
+    from worldgym.policies.behaviour import draw_perturbation
+
     names = list(mixture)
     probabilities = np.array([mixture[name] for name in names])
     rng = np.random.default_rng(seed)
@@ -105,48 +114,41 @@ def plan_episodes(task_name: str, episodes: int, seed: int, include_zoo: bool):
         behaviour = names[rng.choice(len(names), p=probabilities / probabilities.sum())]
         perturbation = draw_perturbation(task_name, rng) if behaviour == "perturbed-oracle" else {}
         plan.append(PlannedEpisode(index, seed + index, behaviour, perturbation))
-    return plan, mixture
-
-
-def _policy_for(task_name: str, planned: PlannedEpisode):
-    from policies import load_policy
-    from policies.behaviour import behaviour_policy
-
-    if planned.behaviour.startswith("zoo:"):
-        return load_policy(task_name, planned.behaviour.removeprefix("zoo:"))
-    return behaviour_policy(task_name, planned.behaviour, planned.perturbation)
+    return plan
 
 
 def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
     """Worker: run planned episodes, return (index, record) pairs.
 
-    Without images, episodes whose policies share a structure (all behaviour
-    policies do) step in lockstep, one vmapped policy call per step; with images
-    they run one at a time, each rendering as it goes.
+    Without images, episodes whose policies share a structure (all oracle-based
+    behaviours do) step in lockstep, one batched policy call per step; the
+    exploration noises, and every episode when images are recorded, run one at a
+    time (rendering as they go).
     """
-    task_name, planned_episodes, image_size = job
-    from envs import get_task
-    from policies import as_actor
-    from policies.protocol import stacking_signature
-    from worldgym.rollout import run_episode, run_episodes_in_lockstep
+    task_spec, planned_episodes, image_size = job
+    from worldgym.envs import get_task
+    from worldgym.evaluation.real import run_episode, run_lockstep_groups
+    from worldgym.policies import Policy, as_actor
+    from worldgym.policies.behaviour import behaviour_policy
 
-    task = get_task(task_name)
-    policies = [_policy_for(task_name, planned) for planned in planned_episodes]
+    task = get_task(task_spec)
+    behaviours = [behaviour_policy(task, p.behaviour, p.perturbation) for p in planned_episodes]
+    seeds = [planned.seed for planned in planned_episodes]
     episodes = {}
     if image_size is None:
-        groups: dict = {}
-        for position, policy in enumerate(policies):
-            groups.setdefault(stacking_signature(policy), []).append(position)
-        for positions in groups.values():
-            seeds = [planned_episodes[i].seed for i in positions]
-            ran = run_episodes_in_lockstep(task, [policies[i] for i in positions], seeds)
-            episodes.update(zip(positions, ran, strict=True))
-    else:
-        height, width = image_size
-        env = task.make_env(render_mode="rgb_array", width=width, height=height)
-        for position, (planned, policy) in enumerate(zip(planned_episodes, policies, strict=True)):
-            actor = as_actor(policy, planned.behaviour, seed=planned.seed)
-            episodes[position] = run_episode(env, task, actor, planned.seed, render=True)
+        lockstep = [i for i, b in enumerate(behaviours) if isinstance(b, Policy)]
+        episodes.update(run_lockstep_groups(task, [behaviours[i] for i in lockstep],
+                                            [seeds[i] for i in lockstep], lockstep))  # fmt: skip
+    remaining = [position for position in range(len(behaviours)) if position not in episodes]
+    if remaining:
+        height, width = image_size or (64, 64)
+        render = image_size is not None
+        env = task.make_env(render_mode="rgb_array" if render else None, width=width,
+                            height=height)  # fmt: skip
+        for position in remaining:
+            actor = as_actor(behaviours[position], planned_episodes[position].behaviour,
+                             seed=seeds[position])  # fmt: skip
+            episodes[position] = run_episode(env, task, actor, seeds[position], render=render)
         env.close()
     records = []
     for position, planned in enumerate(planned_episodes):
@@ -176,17 +178,24 @@ def _at_last_step(flag: bool, length: int) -> np.ndarray:
 
 def collect(config: CollectConfig, progress: bool = True) -> dict:
     """Collect a dataset as configured; return a summary with throughput."""
-    from envs import get_task
+    from worldgym.envs import get_task
+    from worldgym.envs.registry import task_spec
 
     task = get_task(config.task)
     if config.episodes < 1:
         raise ValueError(f"Collecting needs at least one episode, got {config.episodes}.")
     image_size = parse_image_size(config.images)
-    out = Path(config.out) if config.out else default_output(task.name)
-    plan, mixture = plan_episodes(task.name, config.episodes, config.seed, config.include_zoo)
-    jobs = [(task.name, list(chunk), image_size) for chunk in chunks(plan, EPISODES_PER_JOB)]
+    if image_size is not None and task.observation_renderer is None:
+        task.make_env(render_mode="rgb_array").close()  # one sentence if it cannot render
+    paths = RunPaths()
+    out = Path(config.out) if config.out else paths.dataset(task.name)
+    mixture = behaviour_mixture(task.name, config.behaviour, config.include_zoo)
+    plan = plan_episodes(task.name, config.episodes, config.seed, mixture)
+    spec = task_spec(task)
+    jobs = [(spec, list(chunk), image_size) for chunk in chunks(plan, EPISODES_PER_JOB)]
     metadata = {
         "task": task.name,
+        "task_spec": spec,
         "behaviour_mixture": mixture,
         "include_zoo": config.include_zoo,
         "first_seed": config.seed,
@@ -199,7 +208,7 @@ def collect(config: CollectConfig, progress: bool = True) -> dict:
     total_steps = 0
     with atomic_directory(out, overwrite=config.overwrite) as folder:
         data = create_dataset(
-            folder, dataset_id(task.name), task.env_id,
+            folder, paths.dataset_id(task.name), task.env_id,
             observation_space(task.observation_space, image_size), task.action_space, metadata,
         )  # fmt: skip
         for _, records in imap_in_workers(

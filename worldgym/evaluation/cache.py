@@ -1,0 +1,70 @@
+"""One cached-computation helper for rollouts of both worlds.
+
+Each result is one .npz file named after what it is (a policy) and a hash of
+everything it depends on (the key), written atomically; a damaged entry is only
+recomputed. Deleting the folder forces every rollout to run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from worldgym.evaluation.outcomes import Outcomes
+from worldgym.files import atomic_file
+
+
+def tree_fingerprint(tree) -> str:
+    """SHA-256 over a pytree's structure and every leaf's bytes."""
+    digest = hashlib.sha256()
+    leaves, structure = jax.tree_util.tree_flatten(tree)
+    digest.update(str(structure).encode())
+    for leaf in leaves:
+        array = np.asarray(leaf)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def entry_path(folder: Path, label: str, key: dict) -> Path:
+    """Where the result for `key` lives: <folder>/<label>-<hash of key>.npz."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(folder) / f"{safe}-{digest}.npz"
+
+
+def _load(path: Path) -> Outcomes | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as stored:
+            return Outcomes.from_arrays({name: stored[name] for name in stored.files})
+    except (OSError, ValueError, EOFError, TypeError):  # a damaged entry is only recomputed
+        return None
+
+
+def _save(path: Path, outcomes: Outcomes) -> None:
+    with atomic_file(path) as temp:
+        with open(temp, "wb") as handle:
+            np.savez(handle, **outcomes.to_arrays())
+
+
+def cached_outcomes(folder: Path, entries: Sequence[tuple[str, dict]],
+                    compute: Callable[[list[int]], list[Outcomes]]) -> list[Outcomes]:  # fmt: skip
+    """The Outcomes of every (label, key) entry: from the cache where present, else
+    from one call of `compute(indices of the missing entries)`, whose results are
+    stored. Returned in the order of `entries`."""
+    paths = [entry_path(folder, label, key) for label, key in entries]
+    results = [_load(path) for path in paths]
+    missing = [index for index, result in enumerate(results) if result is None]
+    if missing:
+        for index, outcomes in zip(missing, compute(missing), strict=True):
+            _save(paths[index], outcomes)
+            results[index] = outcomes
+    return results

@@ -1,0 +1,326 @@
+"""Paired evaluation: every policy in the ground-truth task and in imagination,
+from the same reset seeds.
+
+Episode i of policy p starts from the real task's reset state for seed i in both
+worlds, so the two outcomes of an episode can be compared one to one. Real
+rollouts are spread over worker processes; imagined rollouts of the whole zoo are
+one engine call (plus one per ensemble member, for the spread of the verdict
+across members). Results are cached on disk, keyed by what they depend on: real
+ones by task, policy and seeds; imagined ones also by the checkpoint's
+fingerprint, the sampling mode and the imagination seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.evaluation.cache import cached_outcomes, tree_fingerprint
+from worldgym.evaluation.outcomes import Outcomes
+from worldgym.evaluation.real import EPISODES_PER_JOB, real_episodes
+from worldgym.paths import RunPaths, task_slug
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    task: str = DEFAULT_TASK
+    """Task: a name (see `worldgym tasks`) or module:attribute."""
+    checkpoint: str = ""
+    """World-model run folder (default: runs/models/<task>)."""
+    policies: tuple[str, ...] = ()
+    """Zoo names or module:attribute policies: JAX policies, plain callables obs ->
+    action, predict() objects or torch modules (default: the task's whole zoo)."""
+    episodes: int = 50
+    """Episodes per policy in each world, from reset seeds seed, seed+1, ..."""
+    seed: int = 0
+    """First reset seed (collection uses seeds from 1,000,000, so these are unseen)."""
+    sampling: str = ""
+    """How an ensemble predicts: mean, ts1 or ts1-noise ("" keeps the checkpoint's)."""
+    imagination_seed: int = 0
+    """Seed of the randomness inside imagination (policy noise, member draws)."""
+    workers: int | None = None
+    """Worker processes for the real rollouts (default: one per core)."""
+    cache: str = str(RunPaths().eval_cache)
+    """Folder of cached rollouts; delete it to force re-running them."""
+
+
+@dataclass(frozen=True)
+class PolicyEvaluation:
+    """One policy, evaluated in both worlds from the same seeds."""
+
+    name: str
+    description: str
+    path: str
+    """How the policy ran: "compiled" (a JAX policy inside the engine's compiled
+    scan) or "host" (a callable, predict() object or torch module, called on the
+    host once per step for all its episodes)."""
+    real: Outcomes
+    imagined: Outcomes
+
+    @property
+    def episodes(self) -> int:
+        return self.real.episodes
+
+    @property
+    def real_rate(self) -> float:
+        return self.real.rate
+
+    @property
+    def imagined_rate(self) -> float:
+        return self.imagined.rate
+
+    @property
+    def success_probability(self) -> np.ndarray:
+        return self.imagined.success_probability
+
+    @property
+    def uncertainty(self) -> np.ndarray:
+        return self.imagined.uncertainty
+
+    @property
+    def diverged(self) -> np.ndarray:
+        return self.imagined.diverged
+
+    @property
+    def member_success(self) -> np.ndarray:
+        return self.imagined.member_success
+
+    @property
+    def member_rates(self) -> np.ndarray:
+        return self.member_success.mean(axis=1)
+
+    def interval(self, world: str) -> tuple[float, float]:
+        """95% Wilson interval of the success rate in "real" or "imagined"."""
+        return (self.real if world == "real" else self.imagined).interval()
+
+    def summary(self) -> dict:
+        real_low, real_high = self.interval("real")
+        imagined_low, imagined_high = self.interval("imagined")
+        return {
+            "policy": self.name,
+            "description": self.description,
+            "path": self.path,
+            "episodes": self.episodes,
+            "real_success": self.real_rate,
+            "real_interval": [real_low, real_high],
+            "imagined_success": self.imagined_rate,
+            "imagined_interval": [imagined_low, imagined_high],
+            "member_success_std": float(self.member_rates.std()),
+            "member_success_range": [
+                float(self.member_rates.min()),
+                float(self.member_rates.max()),
+            ],  # fmt: skip
+            "mean_uncertainty": float(self.uncertainty.mean()),
+            "diverged": int(self.diverged.sum()),
+            "real_return": float(self.real.returns.mean()),
+            "imagined_return": float(self.imagined.returns.mean()),
+            "episode_agreement": float((self.real.success == self.imagined.success).mean()),
+        }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A paired evaluation of several policies on one task and one world model."""
+
+    task: str
+    checkpoint: str
+    checkpoint_fingerprint: str
+    seeds: np.ndarray
+    policies: list[PolicyEvaluation]
+    task_spec: str = ""
+    """The spec that rebuilds the task (for the report's renderer)."""
+
+    def summaries(self) -> list[dict]:
+        return [policy.summary() for policy in self.policies]
+
+
+# --- what a result depends on --------------------------------------------------------------
+def model_fingerprint(model) -> str:
+    """Identifies a world model by family, config and parameters."""
+    config = json.dumps({"family": model.family, "config": model.config}, sort_keys=True)
+    return hashlib.sha256((config + tree_fingerprint(model.params)).encode()).hexdigest()
+
+
+def policy_fingerprint(policy) -> str:
+    """Identifies a policy: a JAX policy by its function's name and its parameters,
+    a host policy by its object (see worldgym.policies.host.host_fingerprint)."""
+    if policy.host is not None:
+        return policy.host.fingerprint
+    act = getattr(policy.act, "__qualname__", repr(policy.act))
+    module = getattr(policy.act, "__module__", "")
+    return hashlib.sha256(f"{module}.{act}{tree_fingerprint(policy.params)}".encode()).hexdigest()
+
+
+def _task_key(task) -> str:
+    """The task in a cache key: its name, or its spec where that says more."""
+    return task.name if task.spec in ("", task.name) else task.spec
+
+
+# --- each world ---------------------------------------------------------------------------
+def real_outcomes(task, policies, seeds, cache: Path, workers=None, progress=True) -> list:
+    """Outcomes of each policy in the ground-truth task (cached per policy)."""
+    seeds = [int(seed) for seed in seeds]
+    entries = [
+        (policy.name, {
+            "task": _task_key(task), "seeds": seeds, "policy": policy_fingerprint(policy),
+            # batched policy numerics can depend on the batch: part of the result's identity
+            "runner": f"lockstep-{EPISODES_PER_JOB}",
+        })
+        for policy in policies
+    ]  # fmt: skip
+
+    def compute(missing: list[int]) -> list[Outcomes]:
+        specs = [policies[index].name for index in missing]
+        fresh = real_episodes(task, specs, seeds, workers, progress)
+        return [fresh[spec] for spec in specs]
+
+    return cached_outcomes(Path(cache) / task_slug(task.name) / "real", entries, compute)
+
+
+def policy_stream(name: str) -> int:
+    """A policy's own random stream inside imagination, from its name alone, so its
+    imagined episodes do not depend on which other policies are evaluated with it."""
+    return int(hashlib.sha256(name.encode()).hexdigest()[:7], 16)
+
+
+def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
+                      imagination_seed: int = 0, progress: bool = True) -> list:  # fmt: skip
+    """Outcomes of each policy in imagination, with member_success [M, E] (cached per
+    policy). The uncached policies are one engine call with the model, then one per
+    member (each member imagining alone)."""
+    import jax
+    from tqdm.auto import tqdm
+
+    from worldgym.imagination.engine import rollout_policies
+    from worldgym.models import member_models
+
+    fingerprint = model_fingerprint(model)
+    entries = [
+        (policy.name, {
+            "task": _task_key(task), "model": fingerprint, "seeds": [int(s) for s in seeds],
+            "policy": policy_fingerprint(policy), "imagination_seed": imagination_seed,
+        })
+        for policy in policies
+    ]  # fmt: skip
+
+    def compute(missing: list[int]) -> list[Outcomes]:
+        chosen = [policies[index] for index in missing]
+        streams = [policy_stream(policy.name) for policy in chosen]
+        key = jax.random.key(imagination_seed)
+        worlds = [model, *member_models(model)]
+        runs = [
+            rollout_policies(world, chosen, init_obs, key, task, streams=streams)
+            for world in tqdm(worlds, desc=f"{task.name} imagined rollouts (model, members)",
+                              disable=not progress)  # fmt: skip
+        ]
+        results = []
+        for policy in chosen:
+            members = np.stack([Outcomes.from_trajectories(run[policy.name], task).success
+                                for run in runs[1:]])  # fmt: skip
+            results.append(Outcomes.from_trajectories(runs[0][policy.name], task, members))
+        return results
+
+    folder = Path(cache) / task_slug(task.name) / "imagined" / fingerprint[:12]
+    return cached_outcomes(folder, entries, compute)
+
+
+# --- both worlds ---------------------------------------------------------------------------
+def load_policies(task, specs) -> list:
+    """Policies by zoo name or module:attribute (default: the task's zoo), each
+    checked on real observations; a task without a zoo needs them named."""
+    from worldgym.policies import load_policy, policy_names
+
+    specs = tuple(specs) or tuple(policy_names(task))
+    if not specs:
+        raise ValueError(
+            f"Task {task.name} has no policy zoo: name the policies to evaluate "
+            "(--policies NAME or module:attribute ...)."
+        )
+    if len(set(specs)) != len(specs):
+        raise ValueError(f"Each policy may be named once; got {', '.join(specs)}.")
+    return [load_policy(task, spec) for spec in specs]
+
+
+def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
+                      imagination_seed: int = 0, workers=None, progress: bool = True,
+                      ) -> Evaluation:  # fmt: skip
+    """Every policy in both worlds from reset seeds `seeds` (cached on disk).
+
+    Each policy's name must be a zoo name or a module:attribute spec: the worker
+    processes of the real rollouts rebuild task and policies from their specs.
+    """
+    from worldgym.envs.registry import task_spec
+    from worldgym.imagination.engine import initial_observations
+    from worldgym.policies import policy_names
+    from worldgym.policies.host import host_errors
+    from worldgym.specs import is_attribute_spec
+
+    if not policies:
+        raise ValueError(f"No policies to evaluate for task {task.name}: give at least one.")
+    for policy in policies:
+        if not is_attribute_spec(policy.name) and policy.name not in policy_names(task):
+            raise ValueError(
+                f"Policy {policy.name!r} is neither in the {task.name} zoo nor a "
+                "module:attribute spec, so worker processes cannot load it by name."
+            )
+    if len(seeds) < 1:
+        raise ValueError("Evaluation needs at least one episode (reset seed).")
+    if model.metadata.get("task", task.name) != task.name:
+        raise ValueError(
+            f"The world model was trained for task {model.metadata['task']}, not {task.name}."
+        )
+    spec = task_spec(task)
+    with host_errors():
+        real = real_outcomes(task, policies, seeds, cache, workers, progress)
+        init_obs = initial_observations(task, seeds)
+        imagined = imagined_outcomes(
+            model, task, policies, init_obs, seeds, cache, imagination_seed, progress
+        )
+    evaluations = [
+        PolicyEvaluation(policy.name, policy.description, policy.path, real_world, dreamt)
+        for policy, real_world, dreamt in zip(policies, real, imagined, strict=True)
+    ]
+    return Evaluation(task.name, checkpoint, model_fingerprint(model), np.asarray(seeds),
+                      evaluations, spec)  # fmt: skip
+
+
+def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation:
+    """Run (or load from the cache) every policy in both worlds from the same seeds."""
+    from worldgym.envs import get_task
+    from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
+
+    if config.episodes < 1:
+        raise ValueError(f"Evaluation needs at least one episode, got {config.episodes}.")
+    task = get_task(config.task)
+    policies = load_policies(task, config.policies)
+    checkpoint = resolve_checkpoint(task, config.checkpoint or None)
+    model = load_world_model(checkpoint, task, config.sampling or None)
+    seeds = np.arange(config.seed, config.seed + config.episodes)
+    return evaluate_policies(
+        task, model, policies, seeds, config.cache, str(checkpoint), config.imagination_seed,
+        config.workers, progress,
+    )  # fmt: skip
+
+
+def format_evaluation(evaluation: Evaluation) -> str:
+    """A Markdown table: one row per policy, both worlds side by side."""
+    lines = [
+        f"| {evaluation.task} policy | real | 95% interval | imagined | 95% interval "
+        "| member spread | uncertainty | diverged | real return | imagined return |",
+        "|---|---:|---|---:|---|---|---:|---:|---:|---:|",
+    ]
+    for row in evaluation.summaries():
+        (rl, rh), (il, ih) = row["real_interval"], row["imagined_interval"]
+        low, high = row["member_success_range"]
+        lines.append(
+            f"| {row['policy']} ({row['path']}) | {row['real_success']:.0%} | [{rl:.0%}, {rh:.0%}] "
+            f"| {row['imagined_success']:.0%} | [{il:.0%}, {ih:.0%}] | {low:.0%}-{high:.0%} "
+            f"| {row['mean_uncertainty']:.3f} | {row['diverged']} | {row['real_return']:.1f} "
+            f"| {row['imagined_return']:.1f} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Imagination: the pure-JAX rollout engine and the Gymnasium environments over it."""

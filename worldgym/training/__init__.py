@@ -1,0 +1,1 @@
+"""Training: the training loop of any model family, and Orbax checkpoints."""

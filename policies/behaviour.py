@@ -86,9 +86,13 @@ def default_mixture(task_name: str) -> dict[str, float]:
     return dict(DEFAULT_MIXTURE) if oracle_spec(task_name) else dict(NOISE_MIXTURE)
 
 
-def check_behaviour_name(task_name: str, name: str) -> None:
-    """Refuse a behaviour this task cannot run, in one sentence (before collecting)."""
+def check_behaviour_name(task, name: str) -> None:
+    """Refuse a behaviour `task` cannot run, in one sentence (before collecting)."""
+    from worldgym.envs import get_task
     from worldgym.policies.loading import load_policy, policy_names
+
+    task = get_task(task)
+    task_name = task.name
 
     if name in NOISE_BEHAVIOURS:
         return
@@ -103,8 +107,8 @@ def check_behaviour_name(task_name: str, name: str) -> None:
         return
     if name.startswith("zoo:"):  # include_zoo's names
         name = name.removeprefix("zoo:")
-    if is_attribute_spec(name) or name in policy_names(task_name):
-        load_policy(task_name, name)  # imports and checks it on a real observation
+    if is_attribute_spec(name) or name in policy_names(task):
+        load_policy(task, name)  # imports and checks it on a real observation
         return
     builtin = ", ".join((*NOISE_BEHAVIOURS, *ORACLE_BEHAVIOURS))
     raise ValueError(f"Unknown behaviour {name!r} for task {task_name}; use {builtin}, a zoo "
@@ -227,5 +231,5 @@ def behaviour_policy(task, name: str, perturbation: dict | None = None):
     if name == "perturbed-oracle" and has_oracle:
         params = perturbation_params(task_name, **(perturbation or {}))
         return Policy(name, perturbed_act(task_name), params, "behaviour policy")
-    check_behaviour_name(task_name, name)
+    check_behaviour_name(task, name)
     return load_policy(task, name.removeprefix("zoo:"))

@@ -43,7 +43,7 @@ _raised: list[HostPolicyError] = []
 (XLA wraps a callback's exception in its own runtime error)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: JAX keys compiled callbacks by it
 class HostRunner:
     """Calls a user's policy object on batches of observations, checking its actions."""
 

@@ -44,3 +44,37 @@ def tiny_run(tiny_push_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "push"
     config = TrainConfig(dataset=str(tiny_push_dataset), out=str(out), **TINY_TRAIN)
     return train(config, EnsembleConfig(**TINY_MODEL), progress=False), out
+
+
+LAB_TASK = "lab_reacher.task:reacher_task"
+"""A user's task from outside worldgym (tests/lab_reacher), named by module:attribute."""
+
+
+@pytest.fixture(scope="session")
+def lab_on_path():
+    """Put the lab's package on sys.path, as a user's project would be."""
+    import sys
+    from pathlib import Path
+
+    folder = str(Path(__file__).parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_lab_run(lab_on_path, tmp_path_factory):
+    """A tiny state-ensemble of the lab's reacher, trained on noise and the lab's PD
+    controller: (run folder, dataset folder)."""
+    from worldgym.data.collect import CollectConfig, collect
+    from worldgym.models.ensemble import EnsembleConfig
+    from worldgym.training.train import TrainConfig, train
+
+    data = tmp_path_factory.mktemp("lab-data") / "reacher"
+    behaviour = ("random=0.3", "ou=0.3", "lab_reacher.policies:pd_numpy=0.4")
+    collect(CollectConfig(task=LAB_TASK, episodes=24, behaviour=behaviour, out=str(data),
+                          workers=1), progress=False)  # fmt: skip
+    run = tmp_path_factory.mktemp("lab-runs") / "reacher"
+    train(TrainConfig(dataset=str(data), out=str(run), **TINY_TRAIN),
+          EnsembleConfig(**TINY_MODEL), progress=False)  # fmt: skip
+    return run, data

@@ -84,19 +84,21 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
     return height, width
 
 
-def behaviour_mixture(task_name: str, items: tuple[str, ...], include_zoo: bool) -> dict:
+def behaviour_mixture(task, items: tuple[str, ...], include_zoo: bool) -> dict:
     """{behaviour name: probability weight} from --behaviour items (or the task's
     default), with the zoo mixed in when asked; every name checked up front."""
+    from worldgym.envs import get_task
     from worldgym.policies import policy_names
     from worldgym.policies.behaviour import check_behaviour_name, default_mixture, parse_mixture
 
-    mixture = parse_mixture(items) if items else default_mixture(task_name)
+    task = get_task(task)
+    mixture = parse_mixture(items) if items else default_mixture(task.name)
     for name in mixture:
-        check_behaviour_name(task_name, name)
+        check_behaviour_name(task, name)
     if include_zoo:
-        zoo_names = [f"zoo:{name}" for name in policy_names(task_name)]
+        zoo_names = [f"zoo:{name}" for name in policy_names(task)]
         if not zoo_names:
-            raise ValueError(f"Task {task_name} has no zoo to include (--include-zoo).")
+            raise ValueError(f"Task {task.name} has no zoo to include (--include-zoo).")
         mixture = {name: 0.7 * weight for name, weight in mixture.items()}
         mixture.update({name: 0.3 / len(zoo_names) for name in zoo_names})
     return mixture
@@ -189,7 +191,7 @@ def collect(config: CollectConfig, progress: bool = True) -> dict:
         task.make_env(render_mode="rgb_array").close()  # one sentence if it cannot render
     paths = RunPaths()
     out = Path(config.out) if config.out else paths.dataset(task.name)
-    mixture = behaviour_mixture(task.name, config.behaviour, config.include_zoo)
+    mixture = behaviour_mixture(task, config.behaviour, config.include_zoo)
     plan = plan_episodes(task.name, config.episodes, config.seed, mixture)
     spec = task_spec(task)
     jobs = [(spec, list(chunk), image_size) for chunk in chunks(plan, EPISODES_PER_JOB)]

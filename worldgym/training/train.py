@@ -334,8 +334,8 @@ def train(config: TrainConfig, model_config=None, progress: bool = True) -> dict
     family = get_family(config.family)
     model_config = family.Config() if model_config is None else model_config
     if not isinstance(model_config, family.Config):
-        raise ValueError(f"Family {family.name} takes a {family.Config.__name__}, got a "
-                         f"{type(model_config).__name__}.")  # fmt: skip
+        raise ValueError(f"Family {family.name} takes its own config ({family.Config.__name__}), "
+                         f"not {type(model_config).__name__}.")  # fmt: skip
     training = load_training_data(config)
     task = training.task
     model_config = family.prepare_config(model_config, task)

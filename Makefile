@@ -5,13 +5,15 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export MUJOCO_GL ?= egl
 
-.PHONY: demo test lint clean
+.PHONY: demo test setup lint clean
 
 demo: $(STAMP)
 	$(VENV)/bin/worldgym demo
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+setup: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -71,12 +71,21 @@ def _wrap(env, success_fn, success_key):
 
 
 def _mujoco_renderer(env_id: str, env_kwargs: dict, apply_observation: ApplyObservation,
-                     width, height):  # fmt: skip
-    """Draw observations with the env's own model and a free camera framing it."""
+                     camera: str | dict | None, width, height):  # fmt: skip
+    """Draw observations with the env's own model: from its camera called `camera`, or
+    a free camera with the given settings (lookat, distance, azimuth, elevation), or
+    one framing the whole model."""
     model = gymnasium.make(env_id, **env_kwargs).unwrapped.model
-    camera = mujoco.MjvCamera()
-    mujoco.mjv_defaultFreeCamera(model, camera)
-    return ObservationRenderer(model, apply_observation, camera, width, height)
+    if isinstance(camera, str):
+        return ObservationRenderer(model, apply_observation, camera, width, height)
+    free = mujoco.MjvCamera()
+    mujoco.mjv_defaultFreeCamera(model, free)
+    for name, value in (camera or {}).items():
+        if name == "lookat":
+            free.lookat[:] = value
+        else:
+            setattr(free, name, value)
+    return ObservationRenderer(model, apply_observation, free, width, height)
 
 
 def adapt_gym_env(
@@ -90,16 +99,20 @@ def adapt_gym_env(
     reward_fn: Callable | None = None,
     horizon: int | None = None,
     env_kwargs: dict | None = None,
+    camera: str | dict | None = None,
+    observation_names: tuple[str, ...] = (),
     description: str = "",
 ) -> Task:
     """A Task for Gymnasium env `env_id` (called `name`, default the id).
 
     Success comes from `success_fn` (jax.numpy predicate on the flat observation)
     or, failing that, from `info[success_key]`. For MuJoCo envs, pass
-    `apply_observation(model, data, flat_obs)` to draw arbitrary observations.
-    `horizon` sets a time limit on envs registered without one; `env_kwargs` go
-    to `gymnasium.make`. Everything here must be importable by name (module-level
-    functions, not lambdas), because worker processes rebuild the task.
+    `apply_observation(model, data, flat_obs)` to draw arbitrary observations, from
+    `camera` (a camera's name, or free-camera settings such as {"distance": 0.6,
+    "elevation": -90}; default: a view of the whole model). `horizon` sets a time
+    limit on envs registered without one; `env_kwargs` go to `gymnasium.make`.
+    Everything here must be importable by name (module-level functions, not
+    lambdas), because worker processes rebuild the task.
     """
     if (success_fn is None) == (success_key is None):
         raise ValueError(f"Adapting {env_id!r} needs exactly one of success_fn or success_key.")
@@ -130,13 +143,14 @@ def adapt_gym_env(
         success_fn=success_fn,
         reward_fn=reward_fn,
         terminate_on_success=terminate_on_success,
+        observation_names=tuple(observation_names),
         dt=float(dt),
         description=description or f"Gymnasium's {env_id}, adapted.",
         success_key=success_key,
         make_env_kwargs=env_kwargs,
         wrap_env=partial(_wrap, success_fn=success_fn, success_key=success_key),
         observation_renderer=(
-            partial(_mujoco_renderer, env_id, env_kwargs, apply_observation)
+            partial(_mujoco_renderer, env_id, env_kwargs, apply_observation, camera)
             if apply_observation else None
         ),  # fmt: skip
     )
@@ -160,11 +174,22 @@ def reacher_apply_observation(model, data, obs):
     data.qvel[2:4] = 0.0
 
 
+REACHER_OBSERVATION_NAMES = (
+    "cos_shoulder", "cos_elbow", "sin_shoulder", "sin_elbow", "target_x", "target_y",
+    "shoulder_velocity", "elbow_velocity", "fingertip_minus_target_x",
+    "fingertip_minus_target_y",
+)  # fmt: skip
+REACHER_CAMERA = {"lookat": (0.0, 0.0, 0.0), "distance": 0.75, "elevation": -90.0, "azimuth": 90.0}
+"""Straight down on the arena, which the arm's reach (21 cm) nearly fills."""
+
+
 def reacher_v5_task() -> Task:
     """Reacher-v5 as a Task: success is the fingertip within 2 cm at the final step."""
     return adapt_gym_env(
         "Reacher-v5",
         success_fn=reacher_success,
         apply_observation=reacher_apply_observation,
+        camera=REACHER_CAMERA,
+        observation_names=REACHER_OBSERVATION_NAMES,
         description="Gymnasium's Reacher-v5: fingertip within 2 cm of the target at the end.",
     )

@@ -87,3 +87,29 @@ def test_off_the_shelf_rl_trains_in_imagination_and_runs_for_real(tiny_run):
         task.make_env(), task, lambda o: agent.predict(o, deterministic=True)[0], 0
     )
     assert episode.length == task.horizon and np.isfinite(episode.episode_return)
+
+
+def test_any_task_has_an_imagined_twin_through_the_generic_id(tiny_lab_run):
+    """worldgym/Imagined-v0 takes the task from the checkpoint: here a user's adapted
+    task named by module:attribute, which no registry knows by name."""
+    run, _ = tiny_lab_run
+    env = gymnasium.make("worldgym/Imagined-v0", checkpoint=str(run), render_mode="rgb_array",
+                         width=48, height=48)  # fmt: skip
+    assert env.unwrapped.task.spec == "lab_reacher.task:reacher_task"
+    check_env(env.unwrapped, skip_render_check=False)
+    obs, _ = env.reset(seed=3)
+    np.testing.assert_array_equal(obs, env.unwrapped.task.make_env().reset(seed=3)[0])
+    steps, done = 0, False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(np.zeros(2, np.float32))
+        steps, done = steps + 1, terminated or truncated
+    assert steps == 50  # Reacher-v5's horizon, enforced by the imagined env itself
+    vector = gymnasium.make_vec("worldgym/Imagined-v0", num_envs=3, checkpoint=str(run),
+                                vectorization_mode="vector_entry_point")  # fmt: skip
+    batch, _ = vector.reset(seed=0)
+    assert batch.shape == (3, 10)
+
+
+def test_the_generic_id_needs_a_checkpoint_or_a_task():
+    with pytest.raises(ValueError, match="needs checkpoint=PATH"):
+        gymnasium.make("worldgym/Imagined-v0")

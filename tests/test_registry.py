@@ -123,3 +123,37 @@ def test_installed_packages_announce_tasks_and_families_by_entry_points(tmp_path
     assert get_family("plugin-mlp").name == "lab-deterministic-mlp"
     worldgym.imagination.env.register_imagined_envs()
     assert "worldgym/PluginReacher-imagined-v0" in gymnasium.registry
+
+
+def test_an_installed_task_and_family_work_through_the_command_line(tmp_path):
+    """The entry-point path end to end: listed, collected and trained by name (with the
+    installed family), evaluated in worker processes, imagined through gymnasium.make."""
+    import os
+    import subprocess
+
+    plugin = install_plugin(tmp_path / "site")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin), str(Path(__file__).parent)])}
+
+    def worldgym_cli(*args):
+        result = subprocess.run([sys.executable, "-m", "worldgym.cli", *args], cwd=tmp_path,
+                                env=env, capture_output=True, text=True)  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    assert "PluginReacher" in worldgym_cli("tasks")
+    worldgym_cli("collect", "PluginReacher", "--episodes", "6", "--out", "data",
+                 "--behaviour", "ou=1")  # fmt: skip
+    worldgym_cli("train", "data", "--out", "run", "--family", "plugin-mlp", "--epochs", "1",
+                 "--batch-size", "32", "--hidden", "8")  # fmt: skip
+    out = worldgym_cli("evaluate", "PluginReacher", "--checkpoint", "run", "--episodes", "2",
+                       "--policies", "lab_reacher.policies:pd_jax",
+                       "lab_reacher.policies:pd_numpy")  # two jobs: two worker processes
+    assert "| lab_reacher.policies:pd_numpy (host) |" in out
+    make = (
+        "import gymnasium; env = gymnasium.make('worldgym:worldgym/PluginReacher-imagined-v0', "
+        "checkpoint='run'); obs, _ = env.reset(seed=0); print(env.unwrapped.task.name, "
+        "env.unwrapped.model.family, obs.shape)"
+    )
+    result = subprocess.run([sys.executable, "-c", make], cwd=tmp_path, env=env,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.stdout.strip() == "LabReacher lab-deterministic-mlp (10,)", result.stderr[-2000:]

@@ -1,11 +1,14 @@
-"""The lab's policies: one controller written three ways, and a gentler JAX one.
+"""The lab's policies: one controller written three ways, a gentler one, an explorer.
 
 The controller is Jacobian-transpose PD control of the fingertip towards the
 target. `pd_numpy` (a plain callable), `pd_predict` (a Stable-Baselines3-style
 object) and `pd_jax` (a worldgym Policy) compute the same actions, so worldgym
-must give them the same outcomes from the same seeds.
+must give them the same outcomes from the same seeds. `explorer` is what the lab
+logs data with: the controller drowned in action noise, so the data covers the
+arm's whole workspace without being any of the policies the lab evaluates.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from worldgym.policies import Policy
@@ -32,6 +35,12 @@ def pd_numpy(obs):
     return _torques(np, obs, np.float32(GAINS["position"]), np.float32(GAINS["velocity"]))
 
 
+def bang_bang(obs):
+    """The controller's torques quantised to -0.4, 0 or +0.4: a different kind of policy."""
+    torque = pd_numpy(obs)
+    return (0.4 * np.sign(torque) * (np.abs(torque) > 0.1)).astype(np.float32)
+
+
 class PDPredict:
     """PD control of the fingertip, as an object with Stable-Baselines3's predict()."""
 
@@ -56,6 +65,18 @@ pd_jax = Policy(
 gentle_jax = Policy(
     "gentle-jax", _pd_act, {"position": np.float32(20.0), "velocity": np.float32(0.05)},
     "PD control with a fifth of the gain: slow to settle.",
+)  # fmt: skip
+
+
+def _explore_act(params, obs, key):
+    pd = _torques(jnp, obs, params["position"], params["velocity"])
+    return jnp.clip(pd + params["noise"] * jax.random.normal(key, pd.shape), -1.0, 1.0)
+
+
+explorer = Policy(
+    "explorer", _explore_act,
+    {"position": np.float32(60.0), "velocity": np.float32(0.1), "noise": np.float32(0.6)},
+    "PD control plus Gaussian action noise of std 0.6: the lab's data logger.",
 )  # fmt: skip
 
 

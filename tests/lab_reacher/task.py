@@ -27,6 +27,14 @@ def draw_state(model, data, obs):
     data.qvel[2:4] = 0.0
 
 
+NAMES = (
+    "cos_shoulder", "cos_elbow", "sin_shoulder", "sin_elbow", "target_x", "target_y",
+    "shoulder_velocity", "elbow_velocity", "fingertip_to_target_x", "fingertip_to_target_y",
+)  # fmt: skip
+CAMERA = {"lookat": (0.0, 0.0, 0.0), "distance": 0.75, "elevation": -90.0, "azimuth": 90.0}
+"""Straight down on the arm."""
+
+
 def reacher_task():
     """The task, made on demand (worldgym calls this zero-argument factory)."""
     return adapt_gym_env(
@@ -35,5 +43,7 @@ def reacher_task():
         success_fn=fingertip_near_target,
         reward_fn=reward,
         apply_observation=draw_state,
+        camera=CAMERA,
+        observation_names=NAMES,
         description="The lab's two-link reacher: fingertip within 3 cm of the target at the end.",
     )

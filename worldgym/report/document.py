@@ -72,14 +72,20 @@ def verdict(calibration: dict) -> str:
     else:
         direction = "over-estimates" if bias > 0 else "under-estimates"
         overall = f"{direction} success by {_points(abs(bias))} overall"
+    if max(over["points"], -under["points"]) < 0.005:
+        extremes = "every policy's imagined rate is within half a point of its real one"
+    else:
+        extremes = (
+            f"the largest over-estimate is {over['policy']} "
+            f"({_points(over['points'], sign=True)}), the largest under-estimate "
+            f"{under['policy']} ({_points(under['points'], sign=True)})"
+        )
     text = (
         f"{judgement}: it ranks these {calibration['policies']} {calibration['task']} policies "
         f"with Spearman ρ = {_interval(rates['spearman'])} and MMRV = "
         f"{_interval(rates['mmrv'], 3)}. Its success rates are off by "
-        f"{_points(rates['mae']['value'])} on average and it {overall}; the largest "
-        "over-estimate is "
-        f"{over['policy']} ({_points(over['points'], sign=True)}), the largest under-estimate "
-        f"{under['policy']} ({_points(under['points'], sign=True)}). Picking the policy "
+        f"{_points(rates['mae']['value'])} on average and it {overall}; {extremes}. "
+        "Picking the policy "
         f"imagination likes best costs {_points(rates['regret_at_1']['value'])} of real success "
         f"(regret@1). Episode by episode the two worlds agree {episodes['accuracy']:.0%} of the "
         f"time (Cohen's κ = {episodes['kappa']:.2f})."

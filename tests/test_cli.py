@@ -104,3 +104,25 @@ def test_bench_measures_every_figure():
         assert row[name] > 0, name
     assert 0 < row["fraction_of_matmul_rate"] and row["flops_per_transition"] > 1e5
     assert "of the machine's rate" in format_imagination(row)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "data", "--out", "run", "--family", "no-such-family"],
+         "Unknown world-model family 'no-such-family'"),
+        (["collect", "Reacher-v5", "--behaviour", "random=lots"],
+         "has weight 'lots', which is not a number"),
+        (["collect", "lab_reacher.task:SUCCESS_RADIUS"], "is a float, not a worldgym Task"),
+        (["collect", "Reacher-v5", "--behaviour", "perturbed-oracle=1"],
+         "perturbs the oracle, but task Reacher-v5 has none"),
+        (["evaluate", "Reacher-v5", "--checkpoint", "run"], "Reacher-v5 has no policy zoo"),
+        (["policies", "Push", "--measure", "--policies", "lab_reacher.policies:wrong_shape"],
+         "returned an action of shape (3,), but task Push expects shape (2,)"),
+    ],
+)  # fmt: skip
+def test_bad_input_through_the_command_line_is_one_line(args, message, capsys, lab_on_path):
+    assert main(args) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and "\n" not in error, error
+    assert error.startswith(f"worldgym {args[0]}: error: ") and error.endswith(".")

@@ -4,8 +4,13 @@
 2. collect the behaviour dataset;
 3. train the world model (resumes an interrupted run);
 4. measure its predictions on held-out episodes (model-eval);
-5. evaluate the task's policy zoo in both worlds from the same seeds, calibrate
-   and write the report; print the headline numbers and the report's path.
+5. evaluate the task's policy zoo (or the policies named) in both worlds from
+   the same seeds, calibrate and write the report; print the headline numbers
+   and the report's path.
+
+Any task works, a user's included; one without an oracle gets no oracle video
+and is collected with exploration noise (or --behaviour), one without a zoo
+needs --policies.
 
 Every stage whose outputs exist and are up to date is skipped, so a second
 `make demo` takes seconds.
@@ -133,8 +138,8 @@ def run_demo(config: DemoConfig) -> dict:
     seconds["model-eval"] = time.perf_counter() - start
 
     start = _stage(
-        f"evaluating the {task.name} zoo in both worlds ({config.episodes} episodes each), "
-        "calibrating, writing the report"
+        f"evaluating the {task.name} {'policies' if config.policies else 'zoo'} in both worlds "
+        f"({config.episodes} episodes each), calibrating, writing the report"
     )
     report, calibration = make_report(
         EvaluateConfig(

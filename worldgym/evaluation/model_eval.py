@@ -38,7 +38,8 @@ class ModelEvalConfig:
     out: str | None = None
     """Folder for metrics.json, the plot and the video (default: <checkpoint>/eval)."""
     sampling: str | None = None
-    """Override the model's sampling mode (mean, ts1, ts1-noise)."""
+    """Override the model's sampling mode, for families that have one (the ensemble:
+    mean, ts1, ts1-noise)."""
     max_episodes: int = 200
     """Evaluate on at most this many held-out episodes."""
     videos: int = 3
@@ -225,7 +226,8 @@ def evaluate_model(config: ModelEvalConfig) -> dict:
         "checkpoint": str(config.checkpoint),
         "dataset": str(config.dataset),
         "held_out": f"{len(episodes)} of {which}",
-        "sampling": model.config["sampling"],
+        "family": model.family,
+        "sampling": model.config.get("sampling"),
         "one_step": one_step_metrics(model, task, data, episodes, linear, scale, key),
         "open_loop": open_loop_metrics(model, data, episodes, linear, scale, key),
     }
@@ -253,7 +255,8 @@ def format_metrics(metrics: dict) -> str:
         f"predicate on predictions agrees {agreement:.1%}"  # fmt: skip
     return "\n".join(
         [
-            f"{metrics['task']}: {metrics['held_out']}, sampling {metrics['sampling']}",
+            f"{metrics['task']}: {metrics['held_out']}; {metrics.get('family', 'state-ensemble')}"
+            + (f", sampling {metrics['sampling']}" if metrics.get("sampling") else ""),
             f"one-step normalised MSE: model {one['model_nmse']:.5f} | copy "
             f"{one['copy_nmse']:.5f} | linear {one['linear_nmse']:.5f}  (model/copy "
             f"{one['model_over_copy']:.1%}, model/linear {one['model_over_linear']:.1%})",

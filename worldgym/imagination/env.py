@@ -76,9 +76,8 @@ class Imagination:
             success_source = "head"  # a task judged by an info key: the head is all there is
         self.success_source = success_source
         self.world = world_of(self.model)
-        self._init = jax.jit(jax.vmap(self.model.init_fn, in_axes=(None, 0, 0)))
-        self._step = jax.jit(jax.vmap(make_guarded_step(self.model, self.task),
-                                      in_axes=(None, 0, 0, 0, 0)))  # fmt: skip
+        self._init = jax.jit(_batched_init(self.model.init_fn))
+        self._step = jax.jit(_batched_step(make_guarded_step(self.model, self.task)))
         self._real = self.task.make_env()  # only for its reset distribution
         self._renderer = None
 
@@ -87,18 +86,20 @@ class Imagination:
         return np.stack([self._real.reset(seed=int(seed))[0] for seed in seeds]).astype(np.float32)
 
     def init(self, obs: np.ndarray, key):
-        return self._init(self.world.params, obs, jax.random.split(key, len(obs)))
+        """(next key, carry) of fresh episodes starting from `obs`."""
+        return self._init(self.world.params, obs, key)
 
     def step(self, carry, obs: np.ndarray, actions: np.ndarray, key):
-        """(next carry, StepArrays) of one imagined step of every episode."""
-        result = self._step(self.world, carry, obs, actions, jax.random.split(key, len(obs)))
+        """(next key, next carry, StepArrays) of one imagined step of every episode: one
+        compiled call (the keys are split inside it) and one transfer back."""
+        key, result = self._step(self.world, carry, obs, actions, key)
         arrays = [np.array(x) for x in jax.device_get((
             result.obs, result.reward, result.predicate_success, result.success_probability,
             result.uncertainty, result.diverged,
         ))]  # fmt: skip
         next_obs, reward, predicate, probability, uncertainty, diverged = arrays
         success = predicate if self.success_source == "predicate" else probability > 0.5
-        return result.carry, StepArrays(
+        return key, result.carry, StepArrays(
             next_obs.astype(np.float32), reward.astype(np.float32), success.astype(bool),
             probability, uncertainty, diverged.astype(bool),
         )  # fmt: skip
@@ -116,6 +117,29 @@ class Imagination:
             self._renderer.close()
             self._renderer = None
         self._real.close()
+
+
+def _batched_init(init_fn):
+    """(params, obs [N, d], key) -> (next key, carry [N, ...]), keys split inside."""
+
+    def init(params, obs, key):
+        key, init_key = jax.random.split(key)
+        keys = jax.random.split(init_key, obs.shape[0])
+        return key, jax.vmap(init_fn, in_axes=(None, 0, 0))(params, obs, keys)
+
+    return init
+
+
+def _batched_step(guarded_step):
+    """(world, carry, obs, actions, key) -> (next key, GuardedStep over the batch)."""
+
+    def step(world, carry, obs, actions, key):
+        key, step_key = jax.random.split(key)
+        keys = jax.random.split(step_key, obs.shape[0])
+        vmapped = jax.vmap(guarded_step, in_axes=(None, 0, 0, 0, 0))
+        return key, vmapped(world, carry, obs, actions, keys)
+
+    return step
 
 
 def _check_render_mode(render_mode) -> None:
@@ -152,8 +176,8 @@ class ImaginedEnv(gymnasium.Env):
         super().reset(seed=seed)
         real_seed = int(self.np_random.integers(2**31)) if seed is None else seed
         self._obs = self.core.initial([real_seed])
-        self._key, init_key = jax.random.split(jax.random.key(int(self.np_random.integers(2**31))))
-        self._carry = self.core.init(self._obs, init_key)
+        key = jax.random.key(int(self.np_random.integers(2**31)))
+        self._key, self._carry = self.core.init(self._obs, key)
         self._steps = 0
         task = self.task
         success = bool(task.success_fn(self._obs[0])) if task.success_fn else False
@@ -164,8 +188,8 @@ class ImaginedEnv(gymnasium.Env):
         if self._carry is None:
             raise RuntimeError("Call ImaginedEnv.reset() before step().")
         action = check_action(action, self.action_space, "ImaginedEnv").astype(np.float32)
-        self._key, step_key = jax.random.split(self._key)
-        self._carry, result = self.core.step(self._carry, self._obs, action[None], step_key)
+        self._key, self._carry, result = self.core.step(self._carry, self._obs, action[None],
+                                                        self._key)  # fmt: skip
         self._obs, self._steps = result.obs, self._steps + 1
         success, diverged = bool(result.success[0]), bool(result.diverged[0])
         terminated = (self.task.terminate_on_success and success) or diverged
@@ -236,9 +260,9 @@ class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
                 raise ValueError(f"Got {len(seed)} seeds for {self.num_envs} environments.")
             super().reset(seed=int(seed[0]) if seed[0] is not None else None)
             seeds = seed
-        self._key, init_key = jax.random.split(jax.random.key(int(self.np_random.integers(2**31))))
         self._obs = self.core.initial(seeds)
-        self._carry = self.core.init(self._obs, init_key)
+        key = jax.random.key(int(self.np_random.integers(2**31)))
+        self._key, self._carry = self.core.init(self._obs, key)
         self._steps[:] = 0
         self._done[:] = False
         return self._obs.copy(), {}
@@ -254,8 +278,7 @@ class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
             )
         # One vectorised check of the whole batch (the batched Box holds the bounds).
         actions = check_action(actions, self.action_space, "ImaginedVectorEnv").astype(np.float32)
-        self._key, step_key = jax.random.split(self._key)
-        carry, result = self.core.step(self._carry, self._obs, actions, step_key)
+        self._key, carry, result = self.core.step(self._carry, self._obs, actions, self._key)
         next_obs, reward, success = result.obs, result.reward, result.success
         diverged = result.diverged
         self._steps += 1
@@ -266,8 +289,7 @@ class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
         restart = self._done
         if restart.any():
             next_obs[restart] = self.core.initial(self._draw_seeds(int(restart.sum())))
-            self._key, init_key = jax.random.split(self._key)
-            fresh = self.core.init(next_obs, init_key)
+            self._key, fresh = self.core.init(next_obs, self._key)
             carry = jax.tree_util.tree_map(lambda new, old: _where(restart, new, old), fresh, carry)
             self._steps[restart] = 0
             for flags in (terminated, truncated, diverged, success):

@@ -72,14 +72,15 @@ def verdict(calibration: dict) -> str:
     else:
         direction = "over-estimates" if bias > 0 else "under-estimates"
         overall = f"{direction} success by {_points(abs(bias))} overall"
-    if max(over["points"], -under["points"]) < 0.005:
-        extremes = "every policy's imagined rate is within half a point of its real one"
-    else:
-        extremes = (
-            f"the largest over-estimate is {over['policy']} "
-            f"({_points(over['points'], sign=True)}), the largest under-estimate "
-            f"{under['policy']} ({_points(under['points'], sign=True)})"
-        )
+    extremes = [
+        f"the largest {kind} is {worst['policy']} ({_points(worst['points'], sign=True)})"
+        for kind, worst, off in (("over-estimate", over, over["points"]),
+                                 ("under-estimate", under, -under["points"]))
+        if off >= 0.005
+    ]  # fmt: skip
+    extremes = ", ".join(extremes) or (
+        "every policy's imagined rate is within half a point of its real one"
+    )
     text = (
         f"{judgement}: it ranks these {calibration['policies']} {calibration['task']} policies "
         f"with Spearman ρ = {_interval(rates['spearman'])} and MMRV = "

@@ -1,0 +1,37 @@
+"""The report's words: the verdict says what the numbers say, and no more."""
+
+import numpy as np
+
+from worldgym.evaluation.calibrate import calibrate
+from worldgym.evaluation.outcomes import Outcomes
+from worldgym.evaluation.paired import Evaluation, PolicyEvaluation
+from worldgym.report import verdict
+
+
+def evaluation(real_rates, imagined_rates, episodes=20) -> Evaluation:
+    """Policies whose real and imagined successes hit the given rates exactly."""
+
+    def outcomes(rate, imagined):
+        success = np.arange(episodes) < round(rate * episodes)
+        extra = {"success_probability": success * 1.0, "uncertainty": np.zeros(episodes),
+                 "diverged": np.zeros(episodes, bool), "member_success": success[None]} \
+            if imagined else {}  # fmt: skip
+        return Outcomes(success, np.zeros(episodes), np.zeros((episodes, 2, 1)),
+                        np.ones(episodes, int), **extra)  # fmt: skip
+
+    policies = [
+        PolicyEvaluation(f"p{i}", "", "compiled", outcomes(r, False), outcomes(s, True))
+        for i, (r, s) in enumerate(zip(real_rates, imagined_rates, strict=True))
+    ]
+    return Evaluation("Task", "run", "f" * 64, np.arange(episodes), policies)
+
+
+def test_the_verdict_names_only_the_errors_there_are():
+    under_only = verdict(calibrate(evaluation([0.9, 0.5, 0.2], [0.6, 0.4, 0.2]), 50))
+    assert "under-estimate is p0 (-30 points)" in under_only
+    assert "over-estimate" not in under_only
+    both = verdict(calibrate(evaluation([0.9, 0.5, 0.2], [0.6, 0.7, 0.2]), 50))
+    assert "over-estimate is p1 (+20 points)" in both and "under-estimate is p0" in both
+    exact = verdict(calibrate(evaluation([0.9, 0.5, 0.2], [0.9, 0.5, 0.2]), 50))
+    assert "within half a point of its real one" in exact and "estimate is" not in exact
+    assert exact.startswith("Imagination is good enough to rank these policies")

@@ -16,6 +16,7 @@ import numpy as np
 from worldgym.envs import get_task
 from worldgym.policies.host import host_policy
 from worldgym.policies.protocol import Policy, as_actor
+from worldgym.policies.sets import find_policy, set_names
 from worldgym.policies.zoo import zoo
 
 from worldgym.specs import first_line, import_attribute, is_attribute_spec
@@ -72,10 +73,11 @@ def load_policy(task_name, spec: str) -> Policy:
             check_action_shape(task, policy, spec)
             return policy
         return host_policy(value, spec, task, _description(value))
-    for policy in zoo(task.name):
-        if policy.name == spec:
-            return policy
+    policy = find_policy(task.name, spec)
+    if policy is not None:
+        return policy
     names = policy_names(task.name)
-    known = f"known policies are {', '.join(names)}, or give" if names else \
-        f"{task.name} has no policy zoo: give"  # fmt: skip
+    sets = set_names(task.name)
+    known = (f"known policies are {', '.join(names)} (sets: {', '.join(sets)}), or give"
+             if names else f"{task.name} has no policy zoo: give")  # fmt: skip
     raise ValueError(f"Unknown policy {spec!r} for task {task.name}; {known} module:attribute.")

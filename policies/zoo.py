@@ -11,11 +11,12 @@ world-model training data unless asked (see policies/behaviour.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import cache
 
 from worldgym.policies.neural import neural_policies
+from worldgym.policies.novel import NOVEL_SETS
 from worldgym.policies.perturbed import oracle, perturbed_policy
 from worldgym.policies.protocol import Policy
+from worldgym.policies.sets import DEFAULT_SET, policy_set, register_policy_set, set_names
 
 
 def _reach() -> list[Policy]:
@@ -95,28 +96,24 @@ def _pick_place() -> list[Policy]:
     ]
 
 
-_zoos: dict[str, Callable[[], Sequence[Policy]]] = {}
-
-
 def register_zoo(task_name: str, build: Callable[[], Sequence[Policy]]) -> None:
-    """Give a task a zoo: `build()` returns its graded policies (called once, lazily).
-
-    A task needs no zoo; without one, evaluation runs the policies a user names.
-    """
-    _zoos[task_name] = build
-    zoo.cache_clear()
+    """Give a task a zoo (its default policy set): `build()` returns its graded
+    policies (called once, lazily). A task needs no zoo; without one, evaluation
+    runs the policies a user names."""
+    register_policy_set(task_name, DEFAULT_SET, build)
 
 
 def has_zoo(task_name: str) -> bool:
-    return task_name in _zoos
+    return DEFAULT_SET in set_names(task_name)
 
 
-@cache
 def zoo(task_name: str) -> tuple[Policy, ...]:
     """The zoo of a task (empty for a task without one)."""
-    return tuple(_zoos[task_name]()) if task_name in _zoos else ()
+    return policy_set(task_name, DEFAULT_SET)
 
 
 for _name, _build in (("Reach", _reach), ("Push", _push), ("PickPlace", _pick_place)):
-    # worldgym's own zoos, through the same door: scripted policies, then neural ones.
+    # worldgym's own zoos, through the same door: scripted policies, then neural ones;
+    # and the novel sets, other kinds of policy (policies/novel.py).
     register_zoo(_name, lambda build=_build, name=_name: (*build(), *neural_policies(name)))
+    register_policy_set(_name, "novel", NOVEL_SETS[_name])

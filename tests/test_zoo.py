@@ -84,3 +84,47 @@ def test_unknown_knob_is_one_sentence():
 def test_policy_names_follow_zoo_order():
     assert policy_names("Push")[0] == "oracle"
     assert load_policy("Push", "bc-dart").name == "bc-dart"
+
+
+@pytest.mark.parametrize("task_name", TASKS)
+def test_the_novel_set_is_other_controllers_and_names_are_unique_across_sets(task_name):
+    from worldgym.policies.perturbed import perturbed_act
+    from worldgym.policies.sets import expand_sets, find_policy, policy_set
+
+    novel = policy_set(task_name, "novel")
+    assert len(novel) >= 10
+    assert all(p.act is not perturbed_act(task_name) for p in novel), "not the oracle's knobs"
+    names = [p.name for p in zoo(task_name)] + [p.name for p in novel]
+    assert len(set(names)) == len(names)
+    assert all(find_policy(task_name, p.name) is p for p in novel)
+    assert expand_sets(task_name, ["novel", "oracle"]) == (*[p.name for p in novel], "oracle")
+
+
+@pytest.mark.parametrize("task_name", TASKS)
+def test_novel_policies_are_jittable_vmappable_and_in_bounds(task_name):
+    from worldgym.policies.sets import policy_set
+
+    task = get_task(task_name)
+    env = task.make_env()
+    observations = np.stack([env.reset(seed=seed)[0] for seed in range(5)])
+    keys = jax.random.split(jax.random.key(2), 5)
+    for policy in policy_set(task_name, "novel"):
+        batched = jax.jit(jax.vmap(policy.act, in_axes=(None, 0, 0)))
+        actions = batched(policy.params, observations, keys)
+        assert actions.shape == (5, task.action_dim) and np.all(np.abs(actions) <= 1.0)
+
+
+@pytest.mark.parametrize("task_name", TASKS)
+def test_the_novel_set_spans_the_range(task_name):
+    """A fast sample (a strong, a middle and a failing novel policy) keeps its spread."""
+    sample = {"Reach": ["jacobian", "sequential", "mirrored"],
+              "Push": ["gentle", "pausing", "far-standoff"],
+              "PickPlace": ["planner", "bang-bang", "hover-6cm"]}[task_name]  # fmt: skip
+    rates = [row.success_rate
+             for row in measure_policies(task_name, sample, 16, workers=1, progress=False)]
+    assert rates[0] > 0.7 and 0.15 < rates[1] < 0.85 and rates[2] < 0.2, rates
+
+
+def test_unknown_policy_set_or_name_is_one_sentence():
+    with pytest.raises(ValueError, match=r"Unknown policy 'nouvel' for task Push.*sets: zoo, nov"):
+        load_policy("Push", "nouvel")

@@ -34,7 +34,8 @@ class PoliciesConfig:
     workers: int | None = None
     """Worker processes (default: one per core)."""
     policies: tuple[str, ...] = ()
-    """Policies to measure: zoo names or module:attribute (default: the whole zoo)."""
+    """Policies to measure: names, set names (zoo, novel) or module:attribute
+    (default: the whole zoo)."""
 
 
 @dataclass(frozen=True)
@@ -86,16 +87,20 @@ def cmd_policies(args) -> int:
     from worldgym.envs import get_task
     from worldgym.evaluation.measure import format_measurements, measure_policies
     from worldgym.policies import policy_names, zoo
+    from worldgym.policies.sets import expand_sets, policy_set, set_names
 
     config = config_from_args(PoliciesConfig, args)
     task = get_task(config.task)
-    specs = config.policies or tuple(policy_names(task))
+    specs = expand_sets(task.name, config.policies) if config.policies else \
+        tuple(policy_names(task))  # fmt: skip
     if not config.measure:
         if not zoo(task.name):
             print(f"{task.name} has no policy zoo; name policies as module:attribute "
                   "(--policies) to measure or evaluate them.")  # fmt: skip
-        for policy in zoo(task.name):
-            print(f"{policy.name:<16} {policy.description}")
+        for set_name in set_names(task.name):
+            print(f"{set_name}:")
+            for policy in policy_set(task.name, set_name):
+                print(f"  {policy.name:<18} {policy.description}")
         return 0
     if not specs:
         raise ValueError(f"Task {task.name} has no policy zoo: name the policies to measure "

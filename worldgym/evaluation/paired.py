@@ -33,8 +33,8 @@ class EvaluateConfig:
     checkpoint: str = ""
     """World-model run folder (default: runs/models/<task>)."""
     policies: tuple[str, ...] = ()
-    """Zoo names or module:attribute policies: JAX policies, plain callables obs ->
-    action, predict() objects or torch modules (default: the task's whole zoo)."""
+    """Policies: names, set names (zoo, novel) or module:attribute (JAX policies, plain
+    callables obs -> action, predict() objects or torch modules); default: the zoo."""
     episodes: int = 50
     """Episodes per policy in each world, from reset seeds seed, seed+1, ..."""
     seed: int = 0
@@ -231,11 +231,13 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
 
 # --- both worlds ---------------------------------------------------------------------------
 def load_policies(task, specs) -> list:
-    """Policies by zoo name or module:attribute (default: the task's zoo), each
-    checked on real observations; a task without a zoo needs them named."""
+    """Policies by name, set name (e.g. "novel") or module:attribute (default: the
+    task's zoo), each checked on real observations; a task without a zoo needs them
+    named."""
     from worldgym.policies import load_policy, policy_names
+    from worldgym.policies.sets import expand_sets
 
-    specs = tuple(specs) or tuple(policy_names(task))
+    specs = expand_sets(task.name, specs) if specs else tuple(policy_names(task))
     if not specs:
         raise ValueError(
             f"Task {task.name} has no policy zoo: name the policies to evaluate "

@@ -27,10 +27,12 @@ class Outcomes:
     returns: np.ndarray  # [E] float64, the task's reward summed over the episode
     observations: np.ndarray  # [E, H + 1, obs_dim]; after an early end, the last one repeats
     lengths: np.ndarray  # [E] int, steps the episode ran
+    actions: np.ndarray | None = None  # [E, H, action_dim]; zeros after an early end
     success_probability: np.ndarray | None = None  # [E] the success head, for the outcome
     uncertainty: np.ndarray | None = None  # [E] mean model uncertainty over the episode
     diverged: np.ndarray | None = None  # [E] bool, the model left its plausible range
     member_success: np.ndarray | None = None  # [M, E] bool, outcome with one member alone
+    step_uncertainty: np.ndarray | None = None  # [E, H] the model's uncertainty per step (0 after)
 
     @property
     def episodes(self) -> int:
@@ -67,14 +69,17 @@ class Outcomes:
         """Real episodes (worldgym.evaluation.real.Episode) with observations padded to
         the horizon by repeating the last one (episodes that end on success are shorter)."""
         observations = np.zeros((len(episodes), task.horizon + 1, task.obs_dim), np.float32)
+        actions = np.zeros((len(episodes), task.horizon, task.action_dim), np.float32)
         for row, episode in enumerate(episodes):
             observations[row, : episode.length + 1] = episode.observations
             observations[row, episode.length + 1 :] = episode.observations[-1]
+            actions[row, : episode.length] = episode.actions
         return cls(
             success=np.array([e.success for e in episodes], bool),
             returns=np.array([e.episode_return for e in episodes], np.float64),
             observations=observations,
             lengths=np.array([e.length for e in episodes]),
+            actions=actions,
         )
 
     @classmethod
@@ -104,8 +109,10 @@ class Outcomes:
             returns=np.asarray(trajectories.rewards).sum(axis=1, dtype=np.float64),
             observations=np.where(held, last, observations),
             lengths=lengths,
+            actions=np.asarray(trajectories.actions) * active[..., None],
             success_probability=episode_probability,
             uncertainty=uncertainty,
             diverged=np.asarray(trajectories.diverged),
             member_success=member_success,
+            step_uncertainty=np.asarray(trajectories.uncertainty) * active,
         )

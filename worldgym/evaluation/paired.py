@@ -61,6 +61,14 @@ class PolicyEvaluation:
     host once per step for all its episodes)."""
     real: Outcomes
     imagined: Outcomes
+    support: object = None
+    """PolicySupport (worldgym.evaluation.support): is the policy inside the model's
+    experience? None when the model's training data was not available to judge."""
+
+    @property
+    def trusted(self) -> bool:
+        """Not flagged as outside the model's experience (unknown support: trusted)."""
+        return self.support is None or not self.support.flagged
 
     @property
     def episodes(self) -> int:
@@ -120,6 +128,7 @@ class PolicyEvaluation:
             "real_return": float(self.real.returns.mean()),
             "imagined_return": float(self.imagined.returns.mean()),
             "episode_agreement": float((self.real.success == self.imagined.success).mean()),
+            **(self.support.summary() if self.support is not None else {"trusted": True}),
         }
 
 
@@ -134,6 +143,8 @@ class Evaluation:
     policies: list[PolicyEvaluation]
     task_spec: str = ""
     """The spec that rebuilds the task (for the report's renderer)."""
+    support_levels: dict | None = None
+    """The held-out levels the support scores were judged against (None: unknown)."""
 
     def summaries(self) -> list[dict]:
         return [policy.summary() for policy in self.policies]
@@ -156,6 +167,10 @@ def policy_fingerprint(policy) -> str:
     return hashlib.sha256(f"{module}.{act}{tree_fingerprint(policy.params)}".encode()).hexdigest()
 
 
+OUTCOMES_VERSION = 2
+"""Part of every cache key: version 2 stores actions and per-step uncertainty."""
+
+
 def _task_key(task) -> str:
     """The task in a cache key: its name, or its spec where that says more."""
     return task.name if task.spec in ("", task.name) else task.spec
@@ -169,7 +184,7 @@ def real_outcomes(task, policies, seeds, cache: Path, workers=None, progress=Tru
         (policy.name, {
             "task": _task_key(task), "seeds": seeds, "policy": policy_fingerprint(policy),
             # batched policy numerics can depend on the batch: part of the result's identity
-            "runner": f"lockstep-{EPISODES_PER_JOB}",
+            "runner": f"lockstep-{EPISODES_PER_JOB}", "outcomes": OUTCOMES_VERSION,
         })
         for policy in policies
     ]  # fmt: skip
@@ -204,6 +219,7 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
         (policy.name, {
             "task": _task_key(task), "model": fingerprint, "seeds": [int(s) for s in seeds],
             "policy": policy_fingerprint(policy), "imagination_seed": imagination_seed,
+            "outcomes": OUTCOMES_VERSION,
         })
         for policy in policies
     ]  # fmt: skip
@@ -250,24 +266,26 @@ def load_policies(task, specs) -> list:
 
 def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
                       imagination_seed: int = 0, workers=None, progress: bool = True,
-                      ) -> Evaluation:  # fmt: skip
+                      reference=None) -> Evaluation:  # fmt: skip
     """Every policy in both worlds from reset seeds `seeds` (cached on disk).
 
     Each policy's name must be a zoo name or a module:attribute spec: the worker
     processes of the real rollouts rebuild task and policies from their specs.
+    With a SupportReference, each policy also gets its support score and flag.
     """
     from worldgym.envs.registry import task_spec
+    from worldgym.evaluation.support import policy_support
     from worldgym.imagination.engine import initial_observations
-    from worldgym.policies import policy_names
     from worldgym.policies.host import host_errors
+    from worldgym.policies.sets import find_policy
     from worldgym.specs import is_attribute_spec
 
     if not policies:
         raise ValueError(f"No policies to evaluate for task {task.name}: give at least one.")
     for policy in policies:
-        if not is_attribute_spec(policy.name) and policy.name not in policy_names(task):
+        if not is_attribute_spec(policy.name) and find_policy(task.name, policy.name) is None:
             raise ValueError(
-                f"Policy {policy.name!r} is neither in the {task.name} zoo nor a "
+                f"Policy {policy.name!r} is neither in a {task.name} policy set nor a "
                 "module:attribute spec, so worker processes cannot load it by name."
             )
     if len(seeds) < 1:
@@ -284,11 +302,14 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
             model, task, policies, init_obs, seeds, cache, imagination_seed, progress
         )
     evaluations = [
-        PolicyEvaluation(policy.name, policy.description, policy.path, real_world, dreamt)
+        PolicyEvaluation(policy.name, policy.description, policy.path, real_world, dreamt,
+                         policy_support(reference, model, dreamt) if reference else None)
         for policy, real_world, dreamt in zip(policies, real, imagined, strict=True)
-    ]
+    ]  # fmt: skip
+    levels = {"uncertainty": reference.uncertainty_level,
+              "distance": reference.distance_level} if reference else None  # fmt: skip
     return Evaluation(task.name, checkpoint, model_fingerprint(model), np.asarray(seeds),
-                      evaluations, spec)  # fmt: skip
+                      evaluations, spec, levels)  # fmt: skip
 
 
 def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation:
@@ -298,14 +319,17 @@ def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation:
 
     if config.episodes < 1:
         raise ValueError(f"Evaluation needs at least one episode, got {config.episodes}.")
+    from worldgym.evaluation.support import load_or_build_reference
+
     task = get_task(config.task)
     policies = load_policies(task, config.policies)
     checkpoint = resolve_checkpoint(task, config.checkpoint or None)
     model = load_world_model(checkpoint, task, config.sampling or None)
     seeds = np.arange(config.seed, config.seed + config.episodes)
+    reference = load_or_build_reference(model, task, checkpoint, key=model_fingerprint(model))
     return evaluate_policies(
         task, model, policies, seeds, config.cache, str(checkpoint), config.imagination_seed,
-        config.workers, progress,
+        config.workers, progress, reference,
     )  # fmt: skip
 
 
@@ -313,8 +337,8 @@ def format_evaluation(evaluation: Evaluation) -> str:
     """A Markdown table: one row per policy, both worlds side by side."""
     lines = [
         f"| {evaluation.task} policy | real | 95% interval | imagined | 95% interval "
-        "| member spread | uncertainty | diverged | real return | imagined return |",
-        "|---|---:|---|---:|---|---|---:|---:|---:|---:|",
+        "| member spread | uncertainty | support | diverged | real return | imagined return |",
+        "|---|---:|---|---:|---|---|---:|---|---:|---:|---:|",
     ]
     for row in evaluation.summaries():
         (rl, rh), (il, ih) = row["real_interval"], row["imagined_interval"]
@@ -322,7 +346,15 @@ def format_evaluation(evaluation: Evaluation) -> str:
         lines.append(
             f"| {row['policy']} ({row['path']}) | {row['real_success']:.0%} | [{rl:.0%}, {rh:.0%}] "
             f"| {row['imagined_success']:.0%} | [{il:.0%}, {ih:.0%}] | {low:.0%}-{high:.0%} "
-            f"| {row['mean_uncertainty']:.3f} | {row['diverged']} | {row['real_return']:.1f} "
-            f"| {row['imagined_return']:.1f} |"
+            f"| {row['mean_uncertainty']:.3f} | {support_label(row)} | {row['diverged']} "
+            f"| {row['real_return']:.1f} | {row['imagined_return']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def support_label(row: dict) -> str:
+    """A policy summary's support, in words: trusted, or outside (with its score)."""
+    if "support_score" not in row:
+        return "unknown"
+    verdict = "trusted" if row["trusted"] else "OUTSIDE"
+    return f"{verdict} ({row['support_score']:.0%} of steps outside)"

@@ -1,0 +1,211 @@
+"""Knowing when not to trust: is a policy inside the model's experience?
+
+A world model's verdict on a policy can only be as good as the model is where
+that policy goes. Two things the model and its data already know say whether
+it goes somewhere familiar:
+
+- the model's own uncertainty (ensemble disagreement) at each imagined step,
+  compared with its level on the held-out episodes of its training data;
+- the distance of each visited (observation, action), in the model's normalised
+  units, to the nearest one in the training data, compared with the same distance
+  for held-out transitions.
+
+A step is *outside the model's experience* when either exceeds what held-out data
+shows in all but OUTLIER_QUANTILE of its steps (so familiar data has about 0.5%
+of its steps outside by construction). A policy's support score is the share of
+its imagined steps outside; past FLAG_SHARE the policy is flagged: its imagined
+rate is not trusted, and the verdict ranks it apart. Both thresholds are fixed
+from held-out data and this rule, not from the policies being judged.
+
+The reference (levels, and a sample of the training data to measure distances
+to) is computed once per model from its training dataset and saved beside the
+checkpoint (`<run>/support-reference.npz`, written atomically).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from worldgym.files import atomic_file
+
+OUTLIER_QUANTILE = 0.995
+"""Held-out steps beyond this quantile of uncertainty or distance count as outside."""
+FLAG_SHARE = 0.05
+"""A policy with more than this share of its imagined steps outside is flagged
+(ten times the share held-out data has by construction)."""
+TRAIN_POINTS = 20_000
+"""Training transitions kept to measure distances to (a fixed random sample)."""
+HELD_OUT_POINTS = 5_000
+"""Held-out transitions that set the levels."""
+CHUNK = 2048
+"""Queries per distance computation (bounds memory, not results)."""
+REFERENCE_FILE = "support-reference.npz"
+
+
+@dataclass(frozen=True)
+class SupportReference:
+    """What familiar looks like for one model and its training data."""
+
+    train_points: np.ndarray  # [N, obs_dim + action_dim] normalised training (obs, action)
+    uncertainty_level: float  # OUTLIER_QUANTILE of one-step uncertainty on held-out steps
+    distance_level: float  # OUTLIER_QUANTILE of held-out distances to the training points
+    action_center: np.ndarray  # [action_dim]
+    action_scale: np.ndarray  # [action_dim]
+
+
+@dataclass(frozen=True)
+class PolicySupport:
+    """How much of a policy's imagined experience lies outside the model's."""
+
+    outside_share: float
+    """Share of its imagined steps outside (by either measure): the support score."""
+    uncertain_share: float
+    """Share of steps whose uncertainty exceeds the held-out level."""
+    distant_share: float
+    """Share of steps farther from the training data than held-out steps are."""
+    flagged: bool
+    """outside_share > FLAG_SHARE: the imagined rate is not to be trusted."""
+
+    def summary(self) -> dict:
+        return {"support_score": self.outside_share, "uncertain_share": self.uncertain_share,
+                "distant_share": self.distant_share, "trusted": not self.flagged}  # fmt: skip
+
+
+def _features(model, observations, actions, action_scaling) -> np.ndarray:
+    """(observation, action) pairs in the model's normalised units [..., obs + action]."""
+    center, scale = action_scaling
+    obs = np.asarray(observations, np.float32) - model.observation_center
+    act = (np.asarray(actions, np.float32) - center) / scale
+    return np.concatenate([obs / model.observation_scale, act], axis=-1)
+
+
+@jax.jit
+def _nearest_squared(queries, points):
+    """Squared distance of each query [Q, k] to its nearest point [N, k]."""
+    squared = (jnp.sum(queries**2, 1)[:, None] + jnp.sum(points**2, 1)[None, :]
+               - 2.0 * queries @ points.T)  # fmt: skip
+    return jnp.maximum(jnp.min(squared, axis=1), 0.0)
+
+
+def nearest_distances(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each query to its nearest training point, in chunks."""
+    queries = np.asarray(queries, np.float32)
+    out = np.empty(len(queries), np.float32)
+    points = jnp.asarray(points, jnp.float32)
+    for start in range(0, len(queries), CHUNK):
+        chunk = queries[start : start + CHUNK]
+        padded = np.zeros((CHUNK, queries.shape[1]), np.float32)  # one compiled shape
+        padded[: len(chunk)] = chunk
+        out[start : start + len(chunk)] = np.sqrt(np.asarray(_nearest_squared(padded, points)))[
+            : len(chunk)
+        ]
+    return out
+
+
+def one_step_uncertainty(model, observations, actions, seed: int = 0) -> np.ndarray:
+    """The model's uncertainty of one step from each (observation, action)."""
+    keys = jax.random.split(jax.random.key(seed), len(observations))
+
+    @jax.jit
+    def uncertainty(params, obs, action, key):
+        carry = jax.vmap(model.init_fn, in_axes=(None, 0, 0))(params, obs, key)
+        step = jax.vmap(model.step_fn, in_axes=(None, 0, 0, 0))
+        return step(params, carry, action, key).uncertainty
+
+    return np.asarray(uncertainty(model.params, jnp.asarray(observations, jnp.float32),
+                                  jnp.asarray(actions, jnp.float32), keys))  # fmt: skip
+
+
+def build_reference(model, task, data, train_episodes, held_out_episodes,
+                    seed: int = 0) -> SupportReference:  # fmt: skip
+    """Levels from held-out episodes and a sample of training transitions."""
+    from worldgym.data.splits import window_starts
+
+    rng = np.random.default_rng(seed)
+    space = task.action_space
+    action_center = ((space.high + space.low) / 2).astype(np.float32)
+    action_scale = np.maximum((space.high - space.low) / 2, 1e-6).astype(np.float32)
+    transitions = data.transitions()
+
+    def sample(episodes, count):
+        starts = window_starts(data, episodes, 1)
+        return np.sort(rng.choice(starts, min(count, len(starts)), replace=False))
+
+    train, held = sample(train_episodes, TRAIN_POINTS), sample(held_out_episodes, HELD_OUT_POINTS)
+    scaling = (action_center, action_scale)
+    points = _features(model, transitions["observations"][train], transitions["actions"][train],
+                       scaling)  # fmt: skip
+    queries = _features(model, transitions["observations"][held], transitions["actions"][held],
+                        scaling)  # fmt: skip
+    distances = nearest_distances(queries, points)
+    uncertainty = one_step_uncertainty(model, transitions["observations"][held],
+                                       transitions["actions"][held])  # fmt: skip
+    return SupportReference(
+        points, float(np.quantile(uncertainty, OUTLIER_QUANTILE)),
+        float(np.quantile(distances, OUTLIER_QUANTILE)), action_center, action_scale,
+    )  # fmt: skip
+
+
+def load_or_build_reference(model, task, run: Path, dataset: str | None = None,
+                            key: str = "") -> SupportReference | None:  # fmt: skip
+    """The model's reference, from `<run>/support-reference.npz` if it matches `key`
+    (the model's fingerprint), else built from the training dataset and saved; None
+    if the dataset cannot be found (the report then says support is unknown)."""
+    from worldgym.data.dataset import find_dataset, load_dataset
+    from worldgym.data.splits import split_episodes
+
+    path = Path(run) / REFERENCE_FILE
+    if path.is_file():
+        try:
+            with np.load(path) as stored:
+                if str(stored["key"]) == key:
+                    return SupportReference(
+                        stored["train_points"], float(stored["uncertainty_level"]),
+                        float(stored["distance_level"]), stored["action_center"],
+                        stored["action_scale"],
+                    )  # fmt: skip
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged or stale reference is rebuilt
+    provenance = model.metadata.get("provenance", {})
+    source = dataset or provenance.get("dataset")
+    try:
+        data = load_dataset(find_dataset(source), task) if source else None
+    except (FileNotFoundError, ValueError):
+        data = None
+    if data is None or data.fingerprint() != provenance.get("dataset_fingerprint", ""):
+        return None
+    settings = provenance["train_config"]
+    episodes = np.arange(data.num_episodes)
+    if settings.get("max_episodes") is not None:
+        episodes = episodes[: settings["max_episodes"]]
+    train, held = split_episodes(len(episodes), settings["validation_fraction"], settings["seed"])
+    reference = build_reference(model, task, data, episodes[train], episodes[held])
+    with atomic_file(path) as temp, open(temp, "wb") as handle:
+        np.savez(handle, key=key, train_points=reference.train_points,
+                 uncertainty_level=reference.uncertainty_level,
+                 distance_level=reference.distance_level, action_center=reference.action_center,
+                 action_scale=reference.action_scale)  # fmt: skip
+    return reference
+
+
+def policy_support(reference: SupportReference, model, imagined) -> PolicySupport:
+    """The support of one policy from its imagined Outcomes (every active step)."""
+    steps = imagined.actions.shape[1]
+    active = np.arange(steps)[None, :] < imagined.lengths[:, None]  # [E, H]
+    observations = imagined.observations[:, :-1][active]
+    actions = imagined.actions[active]
+    if len(actions) == 0:
+        return PolicySupport(0.0, 0.0, 0.0, False)
+    scaling = (reference.action_center, reference.action_scale)
+    distances = nearest_distances(_features(model, observations, actions, scaling),
+                                  reference.train_points)  # fmt: skip
+    distant = distances > reference.distance_level
+    uncertain = imagined.step_uncertainty[active] > reference.uncertainty_level
+    outside = float(np.mean(distant | uncertain))
+    return PolicySupport(outside, float(np.mean(uncertain)), float(np.mean(distant)),
+                         outside > FLAG_SHARE)  # fmt: skip

@@ -13,12 +13,16 @@ mypkg.agents:explorer=0.5`). A NAME is
   covers more of the state space than white or OU noise on many robot tasks;
 - where the task has an oracle: `perturbed-oracle` (the oracle with randomly drawn
   faults: gain, noise, jitter, target bias, latency and the task's own knobs, each
-  switched on with probability 0.35 over ranges that bracket the zoo's faults) and
-  `noisy-oracle-<std>` (the oracle plus Gaussian action noise);
+  switched on with probability 0.35 over ranges that bracket the zoo's faults),
+  `noisy-oracle-<std>` (the oracle plus Gaussian action noise) and `play` (the
+  oracle sent to random waypoints across the whole workspace, with random grip
+  levels, pauses and correlated noise: see policies/exploration.py);
 - a zoo policy's name, or a user's policy as `module:attribute`.
 
-The default is the perturbed-oracle mixture where the task has an oracle (it
-covers the states the zoo visits), else random, OU and pink noise in equal parts.
+The default where the task has an oracle mixes all of the oracle's behaviours
+with uniform and OU noise: the faults cover the states the zoo visits, play and
+noise cover what other controllers do. Without an oracle it is random, OU and
+pink noise in equal parts.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from worldgym.policies.exploration import NoiseBehaviour, PlayBehaviour
 from worldgym.policies.oracles import ROUNDED_KNOBS, oracle_spec
 from worldgym.policies.perturbed import perturbation_params, perturbed_act
 from worldgym.policies.protocol import Policy
@@ -39,27 +44,32 @@ NOISE_LEVELS = (0.1, 0.3, 0.6)
 """Action-noise standard deviations of the noisy-oracle behaviours."""
 
 DEFAULT_MIXTURE = {
+    "random": 0.1,
+    "ou": 0.05,
+    "noisy-oracle-0.1": 0.1,
+    "noisy-oracle-0.3": 0.1,
+    "noisy-oracle-0.6": 0.05,
+    "perturbed-oracle": 0.35,
+    "play": 0.25,
+}
+"""Probability of each behaviour per episode, for tasks with an oracle."""
+
+ORACLE_ONLY_MIXTURE = {
     "random": 0.15,
     **{f"noisy-oracle-{level}": 0.1 for level in NOISE_LEVELS},
     "perturbed-oracle": 0.55,
 }
-"""Probability of each behaviour per episode, for tasks with an oracle."""
+"""worldgym 0.1's default: the oracle's faults and uniform noise only (kept for
+comparison: `--behaviour random=0.15 noisy-oracle-0.1=0.1 ...`)."""
 
 NOISE_MIXTURE = {"random": 1 / 3, "ou": 1 / 3, "pink": 1 / 3}
 """The default for tasks without an oracle: exploration noise of three colours."""
 
 NOISE_BEHAVIOURS = ("random", "ou", "pink")
-ORACLE_BEHAVIOURS = ("perturbed-oracle", "noisy-oracle-<std>")
+ORACLE_BEHAVIOURS = ("perturbed-oracle", "noisy-oracle-<std>", "play")
 
 FAULT_PROBABILITY = 0.35
 """Chance that each fault is switched on in a perturbed-oracle episode."""
-
-OU_THETA, OU_SIGMA = 0.15, 0.3
-"""Ornstein-Uhlenbeck mean reversion per step and noise per step (in half-ranges),
-the values DDPG (Lillicrap et al. 2016) used."""
-PINK_SIGMA = 0.5
-"""Standard deviation of pink noise, in half-ranges of the action box."""
-
 
 def parse_mixture(items: Sequence[str]) -> dict[str, float]:
     """NAME=WEIGHT items -> {name: weight}; one sentence for a malformed item."""
@@ -96,7 +106,7 @@ def check_behaviour_name(task, name: str) -> None:
 
     if name in NOISE_BEHAVIOURS:
         return
-    if name == "perturbed-oracle" or name.startswith("noisy-oracle-"):
+    if name in ("perturbed-oracle", "play") or name.startswith("noisy-oracle-"):
         if oracle_spec(task_name) is None:
             raise ValueError(
                 f"Behaviour {name!r} perturbs the oracle, but task {task_name} has none; use "
@@ -153,60 +163,9 @@ def uniform_act(params, obs, key):
                               maxval=params["high"])  # fmt: skip
 
 
-class NoiseActor:
-    """Temporally correlated exploration noise in the action box, one episode at a time.
-
-    The whole episode's noise is drawn at reset from the episode's seed (on a
-    stream apart from the environment's own), so an episode is reproducible.
-    """
-
-    def __init__(self, kind: str, action_space, horizon: int):
-        self.kind, self.name = kind, kind
-        self.center = (action_space.high + action_space.low) / 2
-        self.half_range = (action_space.high - action_space.low) / 2
-        self.horizon = horizon
-        self._sequence = np.zeros((horizon, *action_space.shape), np.float32)
-        self._step = 0
-
-    def reset(self, seed: int) -> None:
-        rng = np.random.default_rng([seed, 0x5EED])  # not the env's reset stream
-        draw = ou_noise if self.kind == "ou" else pink_noise
-        self._sequence = draw(rng, self.horizon, self.center.shape[0])
-        self._step = 0
-
-    def __call__(self, obs) -> np.ndarray:
-        noise = self._sequence[min(self._step, self.horizon - 1)]
-        self._step += 1
-        return (self.center + self.half_range * noise).astype(np.float32)
-
-
-def ou_noise(rng: np.random.Generator, steps: int, dims: int) -> np.ndarray:
-    """[steps, dims] Ornstein-Uhlenbeck noise started from its stationary law, in [-1, 1]."""
-    stationary = OU_SIGMA / math.sqrt(2 * OU_THETA - OU_THETA**2)
-    values = np.empty((steps, dims))
-    x = rng.normal(0.0, stationary, dims)
-    for t in range(steps):
-        values[t] = x
-        x = x - OU_THETA * x + OU_SIGMA * rng.normal(size=dims)
-    return np.clip(values, -1.0, 1.0)
-
-
-def pink_noise(rng: np.random.Generator, steps: int, dims: int, beta: float = 1.0) -> np.ndarray:
-    """[steps, dims] Gaussian noise with power spectrum 1/f^beta (pink for beta = 1),
-    drawn in the frequency domain and scaled to PINK_SIGMA, in [-1, 1]."""
-    frequencies = np.fft.rfftfreq(steps)
-    frequencies[0] = frequencies[1] if steps > 1 else 1.0
-    amplitude = frequencies ** (-beta / 2)
-    spectrum = amplitude[:, None] * (rng.normal(size=(len(frequencies), dims))
-                                     + 1j * rng.normal(size=(len(frequencies), dims)))  # fmt: skip
-    values = np.fft.irfft(spectrum, n=steps, axis=0)
-    values = values / max(float(values.std()), 1e-8)
-    return np.clip(PINK_SIGMA * values, -1.0, 1.0)
-
-
 def behaviour_policy(task, name: str, perturbation: dict | None = None):
-    """The behaviour called `name` for `task`: a Policy (stepped in lockstep) or, for
-    the exploration noises, a NoiseActor (stateful, one episode at a time).
+    """The behaviour called `name` for `task`: a Policy, or for the exploration noises
+    and play a scheduled behaviour (policies/exploration.py); both step in lockstep.
 
     perturbed-oracle needs the `perturbation` drawn for its episode.
     """
@@ -224,7 +183,9 @@ def behaviour_policy(task, name: str, perturbation: dict | None = None):
         params = {"low": jnp.asarray(space.low), "high": jnp.asarray(space.high)}
         return Policy(name, uniform_act, params, "uniform random actions")
     if name in ("ou", "pink"):
-        return NoiseActor(name, task.action_space, task.horizon)
+        return NoiseBehaviour(name, task.action_space, task.horizon)
+    if name == "play" and has_oracle:
+        return PlayBehaviour(task_name, task.horizon, task.action_dim)
     if name.startswith("noisy-oracle-") and has_oracle:
         params = perturbation_params(task_name, noise=_noise_level(name))
         return Policy(name, perturbed_act(task_name), params, "behaviour policy")

@@ -35,6 +35,9 @@ class OracleSpec:
     knob_ranges: dict[str, tuple[float, float]]
     """Uniform ranges behaviour policies draw each knob from (knobs named in
     ROUNDED_KNOBS are rounded to 0/1), bracketing the zoo's faults."""
+    workspace: tuple[tuple[float, ...], tuple[float, ...]]
+    """(low, high) of the places the goal entries can name: play sends the oracle to
+    random waypoints drawn from this box, wider than the task's own goals."""
 
 
 ROUNDED_KNOBS = ("elbow_flip",)
@@ -201,15 +204,17 @@ def require_oracle(task_name: str) -> OracleSpec:
 register_oracle("Reach", OracleSpec(
     reach_command, {"elbow_flip": 0.0, "damping": 1.0}, reach.TARGET, 2, reach_delay,
     "Inverse kinematics + joint PD control.",
-    {"elbow_flip": (0.0, 1.0), "damping": (0.0, 1.5)},
+    {"elbow_flip": (0.0, 1.0), "damping": (0.0, 1.5)}, ((-0.3, -0.3), (0.3, 0.3)),
 ))  # fmt: skip
 register_oracle("Push", OracleSpec(
     push_command, {"push_angle": 0.0, "contact_offset": 0.0}, push.GOAL, 2, push_delay,
     "Walk around the block, push it along the block-goal line.",
     {"push_angle": (-1.0, 1.0), "contact_offset": (-0.025, 0.025)},
+    ((-0.24, -0.24), (0.24, 0.24)),
 ))  # fmt: skip
 register_oracle("PickPlace", OracleSpec(
     pick_place_command, {"grasp_height": 0.0, "release_distance": 0.0}, pick_place.GOAL, 3,
     pick_place_delay, "Descend open, close on the cube, carry it to the goal and hold.",
     {"grasp_height": (-0.005, 0.03), "release_distance": (0.02, 0.2)},
+    ((-0.2, -0.2, 0.02), (0.2, 0.2, 0.32)),
 ))  # fmt: skip

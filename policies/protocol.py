@@ -147,6 +147,10 @@ def as_actor(policy: Any, name: str = "policy", seed: int = 0) -> Actor:
         return NumpyPolicy(policy, seed) if policy.host is None else as_actor(
             policy.host.source, policy.name, seed
         )  # fmt: skip
+    if hasattr(policy, "schedule") and hasattr(policy, "act"):  # exploration behaviours
+        from worldgym.policies.exploration import ScheduledActor
+
+        return ScheduledActor(policy)
     if is_torch_module(policy):
         return TorchPolicy(policy, name)
     if hasattr(policy, "predict"):

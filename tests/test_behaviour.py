@@ -7,12 +7,11 @@ import gymnasium
 import numpy as np
 import pytest
 from worldgym.envs import get_task
-from worldgym.policies.behaviour import (
-    DEFAULT_MIXTURE,
-    NOISE_MIXTURE,
-    NoiseActor,
+from worldgym.policies.behaviour import DEFAULT_MIXTURE, NOISE_MIXTURE, parse_mixture
+from worldgym.policies.exploration import (
+    NoiseBehaviour,
+    ScheduledActor,
     ou_noise,
-    parse_mixture,
     pink_noise,
 )
 
@@ -108,7 +107,7 @@ def test_pink_noise_has_a_one_over_f_spectrum():
 def test_noise_actor_stays_in_an_asymmetric_box_and_follows_its_seed():
     space = gymnasium.spaces.Box(np.array([0.0, -2.0], np.float32),
                                  np.array([1.0, 2.0], np.float32))  # fmt: skip
-    actor = NoiseActor("ou", space, horizon=50)
+    actor = ScheduledActor(NoiseBehaviour("ou", space, horizon=50))
     actor.reset(7)
     first = np.array([actor(None) for _ in range(50)])
     actor.reset(7)

@@ -1,6 +1,7 @@
 """The report's words: the verdict says what the numbers say, and no more."""
 
 import numpy as np
+import pytest
 
 from worldgym.evaluation.calibrate import calibrate
 from worldgym.evaluation.outcomes import Outcomes
@@ -35,3 +36,23 @@ def test_the_verdict_names_only_the_errors_there_are():
     exact = verdict(calibrate(evaluation([0.9, 0.5, 0.2], [0.9, 0.5, 0.2]), 50))
     assert "within half a point of its real one" in exact and "estimate is" not in exact
     assert exact.startswith("Imagination is good enough to rank these policies")
+
+
+def test_the_verdict_ranks_trusted_policies_and_names_the_flagged_ones():
+    from dataclasses import replace
+
+    from worldgym.evaluation.support import PolicySupport
+
+    base = evaluation([0.9, 0.5, 0.2, 1.0], [0.9, 0.5, 0.2, 0.1])
+    inside, outside = PolicySupport(0.01, 0.0, 0.01, False), PolicySupport(0.3, 0.1, 0.25, True)
+    policies = [replace(p, support=inside) for p in base.policies[:3]]
+    policies.append(replace(base.policies[3], support=outside))
+    flagged = calibrate(replace(base, policies=policies, task_spec="Task"), 50)
+    assert flagged["scope"] == "trusted" and flagged["policies"] == 3
+    assert flagged["rates"]["mae"]["value"] == 0.0  # the three trusted ones are exact
+    assert flagged["all_policies"]["mae"]["value"] == pytest.approx(0.9 / 4)
+    text = verdict(flagged)
+    assert text.startswith("1 policy goes outside the model's experience, so its imagined "
+                           "success is not trusted: p3 (30% of steps outside).")  # fmt: skip
+    assert "`worldgym refine Task --checkpoint run --policies p3 --real-episodes 20`" in text
+    assert "it ranks these 3 trusted Task policies" in text

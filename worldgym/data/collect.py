@@ -122,25 +122,24 @@ def plan_episodes(task_name: str, episodes: int, seed: int, mixture: dict):
 def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
     """Worker: run planned episodes, return (index, record) pairs.
 
-    Without images, episodes whose policies share a structure (all oracle-based
-    behaviours do) step in lockstep, one batched policy call per step; the
-    exploration noises, and every episode when images are recorded, run one at a
-    time (rendering as they go).
+    Without images, episodes of one kind of behaviour (policies that share a
+    structure, or one scheduled exploration behaviour) step in lockstep, one
+    batched call per step; with images every episode runs on its own, rendering
+    as it goes.
     """
     task_spec, planned_episodes, image_size = job
     from worldgym.envs import get_task
     from worldgym.evaluation.real import run_episode, run_lockstep_groups
-    from worldgym.policies import Policy, as_actor
+    from worldgym.policies import as_actor
     from worldgym.policies.behaviour import behaviour_policy
 
     task = get_task(task_spec)
     behaviours = [behaviour_policy(task, p.behaviour, p.perturbation) for p in planned_episodes]
     seeds = [planned.seed for planned in planned_episodes]
     episodes = {}
-    if image_size is None:
-        lockstep = [i for i, b in enumerate(behaviours) if isinstance(b, Policy)]
-        episodes.update(run_lockstep_groups(task, [behaviours[i] for i in lockstep],
-                                            [seeds[i] for i in lockstep], lockstep))  # fmt: skip
+    if image_size is None:  # every behaviour steps in lockstep with its kind
+        positions = list(range(len(behaviours)))
+        episodes.update(run_lockstep_groups(task, behaviours, seeds, positions))
     remaining = [position for position in range(len(behaviours)) if position not in episodes]
     if remaining:
         height, width = image_size or (64, 64)

@@ -174,10 +174,34 @@ def uncertainty_trust(uncertainty, error) -> dict:
 
 
 def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
-    """All calibration statistics of a paired Evaluation (worldgym.evaluation.paired)."""
-    policies = evaluation.policies
-    if len(policies) < 2:
+    """All calibration statistics of a paired Evaluation (worldgym.evaluation.paired).
+
+    The statistics describe the policies the model can be trusted on (those not
+    flagged as outside its experience; all of them when fewer than two are
+    trusted): the verdict ranks and summarises those. The flagged ones are listed
+    with their support scores, and `all_policies` keeps the statistics of every
+    policy for comparison.
+    """
+    if len(evaluation.policies) < 2:
         raise ValueError("Calibration compares policies: evaluate at least two.")
+    trusted = [p for p in evaluation.policies if p.trusted]
+    flagged = [p for p in evaluation.policies if not p.trusted]
+    scope = trusted if len(trusted) >= 2 else list(evaluation.policies)
+    result = _statistics(evaluation, scope, bootstrap, seed)
+    result["scope"] = "trusted" if len(scope) < len(evaluation.policies) else "all"
+    result["flagged"] = [
+        {"policy": p.name, "support_score": p.support.outside_share,
+         "imagined": p.imagined_rate, "real": p.real_rate}
+        for p in flagged
+    ]  # fmt: skip
+    result["all_policies"] = (
+        _statistics(evaluation, list(evaluation.policies), bootstrap, seed)["rates"]
+        if result["scope"] == "trusted" else None
+    )  # fmt: skip
+    return result
+
+
+def _statistics(evaluation, policies, bootstrap: int, seed: int) -> dict:
     real = np.stack([p.real.success for p in policies])
     imagined = np.stack([p.imagined.success for p in policies])
     real_rates, imagined_rates = real.mean(axis=1), imagined.mean(axis=1)
@@ -188,6 +212,7 @@ def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
     signed = imagined_rates - real_rates
     return {
         "task": evaluation.task,
+        "task_spec": getattr(evaluation, "task_spec", "") or evaluation.task,
         "checkpoint": evaluation.checkpoint,
         "policies": len(policies),
         "episodes_per_policy": int(real.shape[1]),

@@ -165,6 +165,10 @@ def batched_actions(policy, seeds: list[int]) -> Callable:
     """
     policies = list(policy) if isinstance(policy, list | tuple) else None
     first = policies[0] if policies else policy
+    if is_scheduled(first):
+        from worldgym.policies.exploration import lockstep
+
+        return lockstep(policies or [policy] * len(seeds), seeds)
     if first.host is not None:
         runner = first.host
 
@@ -198,13 +202,21 @@ def run_lockstep_groups(task: Task, policies: Sequence, seeds: Sequence[int],
 
     groups: dict = {}
     for position, policy in enumerate(policies):
-        groups.setdefault(stacking_signature(policy), []).append(position)
+        key = ("scheduled", policy.name) if is_scheduled(policy) else stacking_signature(policy)
+        groups.setdefault(key, []).append(position)
     episodes = {}
     for positions in groups.values():
         ran = run_episodes_in_lockstep(task, [policies[i] for i in positions],
                                        [seeds[i] for i in positions])  # fmt: skip
         episodes.update({labels[i]: episode for i, episode in zip(positions, ran, strict=True)})
     return episodes
+
+
+def is_scheduled(policy) -> bool:
+    """An exploration behaviour with a per-episode schedule (policies/exploration.py)."""
+    from worldgym.policies.exploration import SCHEDULED
+
+    return isinstance(policy, SCHEDULED)
 
 
 _BATCHED: dict = {}

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from worldgym.evaluation.model_eval import plot_error_growth
+from worldgym.evaluation.paired import support_label
 from worldgym.files import atomic_file
 from worldgym.paths import RunPaths
 from worldgym.report.figures import (
@@ -81,8 +82,10 @@ def verdict(calibration: dict) -> str:
     extremes = ", ".join(extremes) or (
         "every policy's imagined rate is within half a point of its real one"
     )
+    which = "trusted " if calibration.get("scope") == "trusted" else ""
     text = (
-        f"{judgement}: it ranks these {calibration['policies']} {calibration['task']} policies "
+        f"{judgement}: it ranks these {calibration['policies']} {which}{calibration['task']} "
+        "policies "
         f"with Spearman ρ = {_interval(rates['spearman'])} and MMRV = "
         f"{_interval(rates['mmrv'], 3)}. Its success rates are off by "
         f"{_points(rates['mae']['value'])} on average and it {overall}; {extremes}. "
@@ -97,7 +100,31 @@ def verdict(calibration: dict) -> str:
         text += f" The model's uncertainty {helps} the episodes it gets wrong (r = {trust:.2f})."
     if calibration["diverged"]:
         text += f" {calibration['diverged']} imagined episodes diverged and count as failures."
-    return text
+    return flagged_sentence(calibration) + text
+
+
+REFINE_EPISODES = 20
+"""Real episodes per flagged policy the verdict suggests refining with."""
+
+
+def flagged_sentence(calibration: dict) -> str:
+    """The policies outside the model's experience, and what to do about them."""
+    flagged = calibration.get("flagged") or []
+    if not flagged:
+        return ""
+    names = ", ".join(f"{row['policy']} ({row['support_score']:.0%} of steps outside)"
+                      for row in flagged)  # fmt: skip
+    specs = " ".join(row["policy"] for row in flagged)
+    one = len(flagged) == 1
+    scope = "the others" if calibration.get("scope") == "trusted" else "all of them"
+    return (
+        f"{len(flagged)} {'policy goes' if one else 'policies go'} outside the model's "
+        f"experience, so {'its' if one else 'their'} imagined success is not trusted: "
+        f"{names}. Run {'it' if one else 'them'} for real, or refine the model where "
+        f"{'it goes' if one else 'they go'} with `worldgym refine {calibration['task_spec']} "
+        f"--checkpoint {calibration['checkpoint']} --policies {specs} --real-episodes "
+        f"{REFINE_EPISODES}`. What follows is about {scope}. "
+    )
 
 
 HEADLINE = (
@@ -112,6 +139,10 @@ def headline_rows(calibration: dict) -> list[tuple[str, str]]:
     episodes = calibration["episodes"]
     rows.append(("episode agreement", f"{episodes['accuracy']:.3f}"))
     rows.append(("Cohen's κ", f"{episodes['kappa']:.3f}"))
+    every = calibration.get("all_policies")
+    if every:  # the statistics above leave the flagged policies out; these do not
+        rows.append(("Spearman ρ, flagged included", _interval(every["spearman"], 3)))
+        rows.append(("mean abs. error, flagged included", _interval(every["mae"], 3)))
     return rows
 
 
@@ -121,7 +152,8 @@ def policy_rows(evaluation) -> list[list[str]]:
         (rl, rh), (il, ih) = row["real_interval"], row["imagined_interval"]
         low, high = row["member_success_range"]
         rows.append([
-            row["policy"], row["path"], f"{row['real_success']:.0%} [{rl:.0%}, {rh:.0%}]",
+            row["policy"], row["path"], support_label(row),
+            f"{row['real_success']:.0%} [{rl:.0%}, {rh:.0%}]",
             f"{row['imagined_success']:.0%} [{il:.0%}, {ih:.0%}]", f"{low:.0%}–{high:.0%}",
             f"{row['episode_agreement']:.0%}", f"{row['mean_uncertainty']:.3f}",
             str(row["diverged"]), f"{row['real_return']:.1f}", f"{row['imagined_return']:.1f}",
@@ -136,9 +168,17 @@ RUNS_AS = (
 )
 
 POLICY_COLUMNS = (
-    "policy", "runs as", "real success", "imagined success", "members' range", "episode agreement",
-    "uncertainty", "diverged", "real return", "imagined return",
+    "policy", "runs as", "model's experience", "real success", "imagined success",
+    "members' range", "episode agreement", "uncertainty", "diverged", "real return",
+    "imagined return",
 )  # fmt: skip
+
+SUPPORT = (
+    "Model's experience: the share of a policy's imagined steps outside what the model "
+    "knows (uncertainty, or distance to its training data, beyond what held-out data shows "
+    "in 99.5% of its steps). Past 5% the policy is outside the model's experience: its "
+    "imagined rate is not trusted, and the headline statistics leave it out."
+)
 
 
 def _markdown_table(header, rows) -> str:
@@ -193,7 +233,7 @@ def render_html(evaluation, calibration, videos, figures, model_metrics) -> str:
         "<h2>Headline</h2>",
         _html_table(("statistic", "value [95% interval]"), headline_rows(calibration)),
         "<h2>Policies</h2>",
-        f"<p class='sub'>{html.escape(RUNS_AS)}</p>",
+        f"<p class='sub'>{html.escape(RUNS_AS)} {html.escape(SUPPORT)}</p>",
         _html_table(POLICY_COLUMNS, policy_rows(evaluation)),
         "<h2>Figures</h2>",
     ]
@@ -239,7 +279,7 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics) -> 
         f"{calibration['episodes_per_policy']} episodes per world from the same reset seeds.",
         "", verdict(calibration), "", "## Headline", "",
         _markdown_table(("statistic", "value [95% interval]"), headline_rows(calibration)),
-        "", "## Policies", "", RUNS_AS, "",
+        "", "## Policies", "", RUNS_AS, "", SUPPORT, "",
         _markdown_table(POLICY_COLUMNS, policy_rows(evaluation)), "",
         "## Figures", "",
     ]  # fmt: skip

@@ -58,11 +58,18 @@ def plot_scatter(evaluation, path: Path) -> None:
     for policy in evaluation.policies:
         real, imagined = policy.real_rate, policy.imagined_rate
         (rl, rh), (il, ih) = policy.interval("real"), policy.interval("imagined")
+        colour = REAL_COLOUR if policy.trusted else IMAGINED_COLOUR
         axes.errorbar(
             real, imagined, xerr=[[max(real - rl, 0)], [max(rh - real, 0)]],
-            yerr=[[max(imagined - il, 0)], [max(ih - imagined, 0)]], fmt="o", color=REAL_COLOUR,
+            yerr=[[max(imagined - il, 0)], [max(ih - imagined, 0)]], fmt="o", color=colour,
             ecolor="#afb8c1", elinewidth=1, capsize=2, markersize=5,
+            markerfacecolor=colour if policy.trusted else "white",
         )  # fmt: skip
+    if not all(policy.trusted for policy in evaluation.policies):
+        axes.plot([], [], "o", color=REAL_COLOUR, label="trusted")
+        axes.plot([], [], "o", color=IMAGINED_COLOUR, markerfacecolor="white",
+                  label="outside the model's experience")  # fmt: skip
+        axes.legend(loc="upper left", fontsize=8)
     # Policies on the same spot (e.g. several at 100% in both worlds) share one label.
     spots: dict = {}
     for policy in evaluation.policies:

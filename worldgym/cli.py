@@ -18,6 +18,7 @@ from worldgym.evaluation.model_eval import ModelEvalConfig
 from worldgym.evaluation.paired import EvaluateConfig
 from worldgym.models import DEFAULT_FAMILY, get_family
 from worldgym.report import ReportConfig
+from worldgym.training.refine import RefineConfig
 from worldgym.training.train import TrainConfig
 
 
@@ -233,6 +234,13 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_refine(args) -> int:
+    from worldgym.training.refine import RefineConfig, format_refine, refine
+
+    print(format_refine(refine(config_from_args(RefineConfig, args))))
+    return 0
+
+
 def cmd_model_eval(args) -> int:
     from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model, format_metrics
 
@@ -262,6 +270,8 @@ def subcommands(family: str = DEFAULT_FAMILY) -> tuple:
          cmd_calibrate, ((EvaluateConfig, task), (CalibrateOptions, ()))),
         ("report", "Evaluate, calibrate and write the HTML/Markdown report with videos.",
          cmd_report, ((EvaluateConfig, task), (ReportConfig, ()))),
+        ("refine", "Add real episodes of chosen policies to the data, train on, re-evaluate.",
+         cmd_refine, ((RefineConfig, task),)),
         ("bench", "Measure throughput on this machine.", cmd_bench, ((BenchConfig, ()),)),
         ("demo", "The main job: collect, train, evaluate, calibrate and report for a task.",
          cmd_demo, ((DemoConfig, ()),)),

@@ -151,23 +151,27 @@ def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
                              seed=seeds[position])  # fmt: skip
             episodes[position] = run_episode(env, task, actor, seeds[position], render=render)
         env.close()
-    records = []
-    for position, planned in enumerate(planned_episodes):
-        episode = episodes[position]
-        record = EpisodeRecord(
-            seed=planned.seed,
-            observations=episode.observations,
-            actions=episode.actions,
-            rewards=episode.rewards,
-            terminations=_at_last_step(episode.terminated, episode.length),
-            truncations=_at_last_step(episode.truncated, episode.length),
-            success=np.concatenate([[episode.reset_success], episode.step_success]),
-            behaviour=planned.behaviour,
-            behaviour_params=planned.perturbation,
-            images=episode.frames,
-        )
-        records.append((planned.index, record))
-    return records
+    return [
+        (planned.index, record_from_episode(episodes[position], planned.seed,
+                                            planned.behaviour, planned.perturbation))
+        for position, planned in enumerate(planned_episodes)
+    ]  # fmt: skip
+
+
+def record_from_episode(episode, seed: int, behaviour: str, params: dict) -> EpisodeRecord:
+    """The dataset record of a real episode run by `behaviour` from reset seed `seed`."""
+    return EpisodeRecord(
+        seed=seed,
+        observations=episode.observations,
+        actions=episode.actions,
+        rewards=episode.rewards,
+        terminations=_at_last_step(episode.terminated, episode.length),
+        truncations=_at_last_step(episode.truncated, episode.length),
+        success=np.concatenate([[episode.reset_success], episode.step_success]),
+        behaviour=behaviour,
+        behaviour_params=params,
+        images=episode.frames,
+    )
 
 
 def _at_last_step(flag: bool, length: int) -> np.ndarray:

@@ -154,6 +154,35 @@ def finish_dataset(data: Path, total_episodes: int, total_steps: int) -> None:
     header_path.write_text(json.dumps(header))
 
 
+def append_episodes(dataset: str | Path, episodes: Sequence[EpisodeRecord]) -> Path:
+    """Add episodes to a worldgym dataset, atomically: the extended dataset is
+    assembled beside it (existing episode files hard-linked, not copied) and renamed
+    into place, so an interruption leaves the dataset as it was. Returns its folder."""
+    from worldgym.files import atomic_directory
+
+    data = find_dataset(dataset)
+    root = data.parent if data.name == "data" else data
+    header = read_header(data)
+    if not is_worldgym_dataset(header):
+        raise ValueError(f"Dataset {root} was not written by worldgym: refine appends only to "
+                         "worldgym's own datasets.")  # fmt: skip
+    count, steps = int(header["total_episodes"]), int(header["total_steps"])
+    with atomic_directory(root, overwrite=True) as folder:
+        target = folder / "data"
+        target.mkdir()
+        for entry in data.iterdir():
+            if entry.is_dir():
+                (target / entry.name).mkdir()
+                for file in entry.iterdir():
+                    os.link(file, target / entry.name / file.name)
+            elif entry.name != "metadata.json":
+                os.link(entry, target / entry.name)
+        (target / "metadata.json").write_text(json.dumps(header))
+        write_episodes(target, count, episodes)
+        finish_dataset(target, count + len(episodes), steps + sum(len(e.actions) for e in episodes))
+    return root
+
+
 def _to_json(value):
     if isinstance(value, np.ndarray | np.generic):
         return value.tolist()

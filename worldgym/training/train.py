@@ -73,6 +73,14 @@ class TrainConfig:
     """Number of most recent training checkpoints kept (the best is kept apart)."""
     seed: int = 0
     """Seed of the split, bootstraps, initialisation and minibatch order."""
+    init_from: str = ""
+    """Start from this run's best parameters and normaliser instead of a fresh
+    initialisation (`worldgym refine` continues a model this way)."""
+    base_episodes: int | None = None
+    """Split only the first this-many episodes into training and validation; later
+    ones (appended by refine) all train, drawn recent_weight times as often."""
+    recent_weight: float = 1.0
+    """How much more often windows of episodes beyond base_episodes are drawn."""
 
 
 def dataset_fingerprint(data: EpisodeDataset) -> str:
@@ -144,8 +152,11 @@ def load_training_data(config: TrainConfig) -> TrainingData:
     episodes = np.arange(data.num_episodes)
     if config.max_episodes is not None:
         episodes = episodes[: config.max_episodes]
-    train_eps, val_eps = split_episodes(len(episodes), config.validation_fraction, config.seed)
-    train_eps, val_eps = episodes[train_eps], episodes[val_eps]
+    base = len(episodes) if config.base_episodes is None else min(config.base_episodes,
+                                                                  len(episodes))  # fmt: skip
+    train_eps, val_eps = split_episodes(base, config.validation_fraction, config.seed)
+    train_eps = np.concatenate([episodes[train_eps], episodes[base:]])
+    val_eps = episodes[val_eps]
     steps = config.rollout_steps
     if int(data.episode_lengths[episodes].max()) < steps:
         raise ValueError(
@@ -183,6 +194,16 @@ def training_normalizer(training: TrainingData, family, model_config) -> dict:
     )  # fmt: skip
 
 
+def window_weights(config: TrainConfig, training: TrainingData):
+    """Sampling probability of each training window: windows of episodes past
+    base_episodes count recent_weight times (None: uniform, the default)."""
+    if config.base_episodes is None or config.recent_weight == 1.0:
+        return None
+    episode_of = training.data.episode_index()[training.train_starts]
+    weights = np.where(episode_of >= config.base_episodes, config.recent_weight, 1.0)
+    return weights / weights.sum()
+
+
 def make_epoch_functions(config: TrainConfig, family, model_config, training: TrainingData,
                          normalizer: dict, optimiser):  # fmt: skip
     """(run_epoch, validate): one jitted epoch of minibatch steps, and the
@@ -193,7 +214,11 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
     loss_fn = family.loss(model_config, task, normalizer, learn_termination)
     rng = np.random.default_rng(config.seed)
     train_starts = training.train_starts
-    bootstraps = jnp.asarray(rng.integers(0, len(train_starts), (members, len(train_starts))))
+    weights = window_weights(config, training)
+    bootstraps = jnp.asarray(
+        rng.integers(0, len(train_starts), (members, len(train_starts))) if weights is None
+        else rng.choice(len(train_starts), (members, len(train_starts)), p=weights)
+    )  # fmt: skip
     train_starts_device = jnp.asarray(train_starts)
     steps_per_epoch = len(train_starts) // config.batch_size
 
@@ -339,7 +364,11 @@ def train(config: TrainConfig, model_config=None, progress: bool = True) -> dict
     training = load_training_data(config)
     task = training.task
     model_config = family.prepare_config(model_config, task)
-    normalizer = training_normalizer(training, family, model_config)
+    if config.init_from:
+        initial_params, normalizer = warm_start(config.init_from, family, model_config, task)
+    else:
+        initial_params = family.init_params(model_config, task, config.seed)
+        normalizer = training_normalizer(training, family, model_config)
     steps_per_epoch = len(training.train_starts) // config.batch_size
     optimiser = make_optimiser(config, config.epochs * steps_per_epoch)
     run_epoch, validate = make_epoch_functions(
@@ -347,7 +376,6 @@ def train(config: TrainConfig, model_config=None, progress: bool = True) -> dict
     )
     out = Path(config.out)
     fingerprint = dataset_fingerprint(training.data)
-    initial_params = family.init_params(model_config, task, config.seed)
     run = Run(initial_params, optimiser.init(initial_params), 0, float(np.inf), 0, [])
     state, history = restore_or_start(
         out, run.checkpoint_state(), run_identity(config, family, model_config, fingerprint)
@@ -377,6 +405,26 @@ def train(config: TrainConfig, model_config=None, progress: bool = True) -> dict
         bar.update(1)
     bar.close()
     return summary(run, config, training, normalizer, best_params)
+
+
+def warm_start(run: str, family, model_config, task):
+    """(params, normaliser) of a run's best checkpoint, to continue training from; the
+    run must hold a model of this family and config (the network keeps its inputs'
+    scaling, so the normaliser carries over too)."""
+    from worldgym.training.checkpoint import read_metadata, restore
+
+    metadata = read_metadata(Path(run))
+    config = json.loads(json.dumps(asdict(model_config)))
+    if metadata["family"] != family.name or metadata["model_config"] != config:
+        raise ValueError(
+            f"{run} holds a {metadata['family']} model with another config; continue it with "
+            "the config it was trained with."
+        )
+    like_params = getattr(family, "like_params", None)
+    like = like_params(model_config, task) if like_params else None
+    state, _ = restore(Path(run) / "best", like)
+    state = jax.tree_util.tree_map(np.asarray, state)
+    return state["network"], state["normalizer"]
 
 
 def stopped(run: Run, config: TrainConfig) -> bool:

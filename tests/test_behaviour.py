@@ -144,3 +144,33 @@ def test_collect_reacher_by_its_registered_name_with_default_behaviours(tmp_path
     data = load_dataset(tmp_path / "r")
     assert set(data.behaviours) <= set(NOISE_MIXTURE)
     assert get_task(data.metadata["worldgym"]["task_spec"]).name == "Reacher-v5"
+
+
+@pytest.mark.parametrize("name", ["play", "ou"])
+def test_scheduled_behaviours_give_the_same_episode_in_lockstep_and_alone(name):
+    from worldgym.policies.behaviour import behaviour_policy
+
+    from worldgym.evaluation.real import run_episodes, run_lockstep_groups
+
+    task = get_task("PickPlace")
+    behaviours = [behaviour_policy(task, name) for _ in range(3)]
+    together = run_lockstep_groups(task, behaviours, [7, 8, 9], [0, 1, 2])
+    for position, seed in enumerate([7, 8, 9]):
+        (alone,) = run_episodes(task, behaviours[position], [seed], progress=False)
+        np.testing.assert_allclose(alone.observations, together[position].observations,
+                                   atol=1e-5)  # fmt: skip
+
+
+def test_play_goes_where_the_task_s_goals_do_not():
+    """Waypoints span the whole workspace: the cube is lifted above the goals' range."""
+    from worldgym.policies.behaviour import behaviour_policy
+
+    from worldgym.evaluation.real import run_lockstep_groups
+
+    task = get_task("PickPlace")
+    episodes = run_lockstep_groups(task, [behaviour_policy(task, "play") for _ in range(30)],
+                                   list(range(30)), list(range(30)))  # fmt: skip
+    heights = np.concatenate([e.observations[:, 12] for e in episodes.values()])
+    grips = np.concatenate([e.actions[:, 3] for e in episodes.values()])
+    assert heights.max() > 0.22  # the highest goal is 0.2 m
+    assert np.mean((grips > -0.99) & (grips < 0.99)) > 0.05  # grip levels between the extremes

@@ -23,11 +23,18 @@ def any_task(request):
 
 @pytest.fixture(scope="session")
 def tiny_push_dataset(tmp_path_factory):
-    """A small real Push dataset, collected once per test session."""
+    """A small real Push dataset, collected once per test session. Its mixture is
+    the oracle's faults and uniform noise (worldgym 0.1's default): 24 episodes of
+    the default mixture's play and OU noise leave too little of any one kind for
+    a tiny model to learn in a few epochs."""
+    from worldgym.policies.behaviour import ORACLE_ONLY_MIXTURE
+
     from worldgym.data.collect import CollectConfig, collect
 
     out = tmp_path_factory.mktemp("datasets") / "push"
-    collect(CollectConfig(task="Push", episodes=24, out=str(out), workers=1), progress=False)
+    items = tuple(f"{name}={weight}" for name, weight in ORACLE_ONLY_MIXTURE.items())
+    collect(CollectConfig(task="Push", episodes=24, out=str(out), workers=1, behaviour=items),
+            progress=False)  # fmt: skip
     return out
 
 

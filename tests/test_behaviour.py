@@ -70,9 +70,13 @@ def test_include_zoo_needs_a_zoo():
         behaviour_mixture("Reacher-v5", (), include_zoo=True)
 
 
-def test_the_default_plan_of_a_native_task_is_what_it_always_was():
-    """The oracle mixture and its draws are unchanged, so the default datasets are."""
-    plan = plan_episodes("Push", 6, 1_000_000, behaviour_mixture("Push", (), False))
+def test_worldgym_0_1_s_mixture_still_plans_what_it_always_did():
+    """Its mixture, named on the command line, draws the same plan, so its datasets
+    can be made again."""
+    from worldgym.policies.behaviour import ORACLE_ONLY_MIXTURE
+
+    items = tuple(f"{name}={weight}" for name, weight in ORACLE_ONLY_MIXTURE.items())
+    plan = plan_episodes("Push", 6, 1_000_000, behaviour_mixture("Push", items, False))
     # As worldgym 0.1 planned them (its plan_episodes, run once and written down here).
     assert [p.behaviour for p in plan] == [
         "noisy-oracle-0.6", "noisy-oracle-0.1", "perturbed-oracle", "noisy-oracle-0.6",

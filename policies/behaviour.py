@@ -19,10 +19,10 @@ mypkg.agents:explorer=0.5`). A NAME is
   levels, pauses and correlated noise: see policies/exploration.py);
 - a zoo policy's name, or a user's policy as `module:attribute`.
 
-The default where the task has an oracle mixes all of the oracle's behaviours
-with uniform and OU noise: the faults cover the states the zoo visits, play and
-noise cover what other controllers do. Without an oracle it is random, OU and
-pink noise in equal parts.
+Where the task has an oracle, the default is the oracle's faults and uniform noise
+(they cover the states the zoo visits), unless the task's OracleSpec names its own
+mixture: PickPlace adds play and OU noise, which cover what other controllers do
+(measured: README). Without an oracle it is random, OU and pink noise in equal parts.
 """
 
 from __future__ import annotations
@@ -44,23 +44,12 @@ NOISE_LEVELS = (0.1, 0.3, 0.6)
 """Action-noise standard deviations of the noisy-oracle behaviours."""
 
 DEFAULT_MIXTURE = {
-    "random": 0.1,
-    "ou": 0.05,
-    "noisy-oracle-0.1": 0.1,
-    "noisy-oracle-0.3": 0.1,
-    "noisy-oracle-0.6": 0.05,
-    "perturbed-oracle": 0.35,
-    "play": 0.25,
-}
-"""Probability of each behaviour per episode, for tasks with an oracle."""
-
-ORACLE_ONLY_MIXTURE = {
     "random": 0.15,
     **{f"noisy-oracle-{level}": 0.1 for level in NOISE_LEVELS},
     "perturbed-oracle": 0.55,
 }
-"""worldgym 0.1's default: the oracle's faults and uniform noise only (kept for
-comparison: `--behaviour random=0.15 noisy-oracle-0.1=0.1 ...`)."""
+"""Probability of each behaviour per episode, for tasks with an oracle whose spec
+names no mixture of its own: the oracle's faults and uniform noise."""
 
 NOISE_MIXTURE = {"random": 1 / 3, "ou": 1 / 3, "pink": 1 / 3}
 """The default for tasks without an oracle: exploration noise of three colours."""
@@ -93,7 +82,11 @@ def parse_mixture(items: Sequence[str]) -> dict[str, float]:
 
 
 def default_mixture(task_name: str) -> dict[str, float]:
-    return dict(DEFAULT_MIXTURE) if oracle_spec(task_name) else dict(NOISE_MIXTURE)
+    """The oracle's own mixture (OracleSpec.mixture), the oracle default, or noise."""
+    spec = oracle_spec(task_name)
+    if spec is None:
+        return dict(NOISE_MIXTURE)
+    return dict(spec.mixture or DEFAULT_MIXTURE)
 
 
 def check_behaviour_name(task, name: str) -> None:

@@ -23,18 +23,11 @@ def any_task(request):
 
 @pytest.fixture(scope="session")
 def tiny_push_dataset(tmp_path_factory):
-    """A small real Push dataset, collected once per test session. Its mixture is
-    the oracle's faults and uniform noise (worldgym 0.1's default): 24 episodes of
-    the default mixture's play and OU noise leave too little of any one kind for
-    a tiny model to learn in a few epochs."""
-    from worldgym.policies.behaviour import ORACLE_ONLY_MIXTURE
-
+    """A small real Push dataset, collected once per test session."""
     from worldgym.data.collect import CollectConfig, collect
 
     out = tmp_path_factory.mktemp("datasets") / "push"
-    items = tuple(f"{name}={weight}" for name, weight in ORACLE_ONLY_MIXTURE.items())
-    collect(CollectConfig(task="Push", episodes=24, out=str(out), workers=1, behaviour=items),
-            progress=False)  # fmt: skip
+    collect(CollectConfig(task="Push", episodes=24, out=str(out), workers=1), progress=False)
     return out
 
 

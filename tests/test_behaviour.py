@@ -30,6 +30,8 @@ def test_mixtures_parse_and_default_by_whether_the_task_has_an_oracle():
         "random": 0.3, "ou": 0.2, "mypkg.agents:explorer": 0.5,
     }  # fmt: skip
     assert behaviour_mixture("Push", (), include_zoo=False) == DEFAULT_MIXTURE
+    pick_place = behaviour_mixture("PickPlace", (), include_zoo=False)
+    assert pick_place["play"] == 0.25 and sum(pick_place.values()) == pytest.approx(1.0)
     assert behaviour_mixture("Reacher-v5", (), include_zoo=False) == NOISE_MIXTURE
 
 
@@ -70,13 +72,9 @@ def test_include_zoo_needs_a_zoo():
         behaviour_mixture("Reacher-v5", (), include_zoo=True)
 
 
-def test_worldgym_0_1_s_mixture_still_plans_what_it_always_did():
-    """Its mixture, named on the command line, draws the same plan, so its datasets
-    can be made again."""
-    from worldgym.policies.behaviour import ORACLE_ONLY_MIXTURE
-
-    items = tuple(f"{name}={weight}" for name, weight in ORACLE_ONLY_MIXTURE.items())
-    plan = plan_episodes("Push", 6, 1_000_000, behaviour_mixture("Push", items, False))
+def test_the_default_plan_of_push_is_what_it_always_was():
+    """Push's mixture and its draws are unchanged, so its default dataset is."""
+    plan = plan_episodes("Push", 6, 1_000_000, behaviour_mixture("Push", (), False))
     # As worldgym 0.1 planned them (its plan_episodes, run once and written down here).
     assert [p.behaviour for p in plan] == [
         "noisy-oracle-0.6", "noisy-oracle-0.1", "perturbed-oracle", "noisy-oracle-0.6",

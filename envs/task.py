@@ -77,6 +77,12 @@ class Task:
     extra inputs for learned models, like PETS' per-task observation preprocessing.
     Quantities an MLP finds hard to compute from the raw observation (products such
     as a position rotated into an object's frame) but on which the dynamics hinge."""
+    model_prior: Callable[[jax.Array, jax.Array], jax.Array] | None = None
+    """(obs [..., obs_dim], action [..., act_dim]) -> the change of the observation that
+    physics already says [..., obs_dim] (a velocity-controlled hand moves by its
+    commanded velocity; zeros where nothing is known). Learned models may predict
+    only the rest, so a hand told to stand still does not drift by the network's
+    rounding."""
 
     def __post_init__(self):
         for label, space in (("observation", self.observation_space),

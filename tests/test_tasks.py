@@ -177,3 +177,26 @@ def test_push_model_features_have_finite_gradients_even_at_contact():
         obs = jnp.zeros(13).at[6].set(1.0).at[0:2].set(offset)
         gradient = jax.grad(lambda o: model_features(o, jnp.ones(2)).sum())(obs)
         assert np.all(np.isfinite(np.asarray(gradient))), offset
+
+
+def test_pick_place_prior_is_the_hand_s_physics():
+    """The prior predicts the hand's change from its command: a hand told to stand
+    still does not move; a commanded hand moves by about command x step."""
+    from worldgym.envs import pick_place
+
+    task = envs.get_task("PickPlace")
+    env = task.make_env()
+    obs, _ = env.reset(seed=1)
+    still = np.asarray(pick_place.model_prior(jnp.asarray(obs), jnp.zeros(4)))
+    np.testing.assert_allclose(still, 0.0, atol=1e-6)  # it starts at rest
+    action = np.array([0.8, -0.4, 0.2, -1.0], np.float32)
+    errors = []
+    for _ in range(5):
+        prior = np.asarray(pick_place.model_prior(jnp.asarray(obs), jnp.asarray(action)))
+        next_obs, *_ = env.step(action)
+        errors.append(np.abs(next_obs[:6] - obs[:6] - prior[:6]))
+        assert np.all(prior[6:] == 0.0)  # nothing is claimed about fingers or cube
+        obs = next_obs
+    errors = np.array(errors)
+    assert errors[:, :3].max() < 2e-3, errors  # metres, for steps of up to 1.6 cm
+    assert errors[:, 3:6].max() < 0.02, errors  # metres per second, for up to 0.4 m/s

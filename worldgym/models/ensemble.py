@@ -43,6 +43,10 @@ class EnsembleConfig:
     """Extra network inputs (PETS-style preprocessing): "task" feeds the task's
     model_features when it has them (resolved to the task's spec at training),
     "none" feeds only the observation and the action."""
+    prior: str = "task"
+    """Known part of the change (PETS-style target processing): "task" adds the task's
+    model_prior where it has one (resolved to the task's spec at training) and the
+    network predicts only the rest; "none" predicts the whole change."""
 
     def __post_init__(self):
         if self.sampling not in SAMPLING_MODES:
@@ -66,12 +70,31 @@ def feature_function(config: EnsembleConfig):
 
 
 def resolve_features(config: EnsembleConfig, task) -> EnsembleConfig:
-    """Replace features="task" by the task's spec, or "none" if it has no features."""
-    if config.features != "task":
-        return config
+    """Replace features="task" and prior="task" by the task's spec, or "none" where
+    the task has no features or prior."""
     from worldgym.envs.registry import task_spec
 
-    return replace(config, features=task_spec(task) if task.model_features else "none")
+    if config.features == "task":
+        config = replace(config, features=task_spec(task) if task.model_features else "none")
+    if config.prior == "task":
+        config = replace(config, prior=task_spec(task) if task.model_prior else "none")
+    return config
+
+
+def prior_function(config: EnsembleConfig):
+    """The (obs, action) -> known change named by config.prior, or None."""
+    if config.prior == "none":
+        return None
+    if config.prior == "task":
+        raise ValueError('prior="task" must be resolved to a task first (see resolve_features).')
+    from worldgym.envs import get_task
+
+    return get_task(config.prior).model_prior
+
+
+def known_change(prior, obs, action):
+    """The prior's change of the observation, or 0 without a prior."""
+    return 0.0 if prior is None else prior(obs, action)
 
 
 def feature_count(obs_dim: int, action_dim: int, config: EnsembleConfig) -> int:
@@ -167,7 +190,9 @@ def normalizer_from_data(observations, actions, next_observations, config: Ensem
         mean = np.asarray(values.mean(0), np.float32)
         return mean, np.asarray(np.maximum(values.std(0), floor), np.float32)
 
-    statistics = {"obs": observations, "delta": next_observations - observations}
+    prior = prior_function(config)
+    known = 0.0 if prior is None else np.asarray(jax.jit(prior)(observations, actions))
+    statistics = {"obs": observations, "delta": next_observations - observations - known}
     features = feature_function(config)
     if features is not None:  # Orbax cannot save empty arrays: no entry without features
         statistics["feature"] = np.asarray(jax.jit(features)(observations, actions))
@@ -183,6 +208,7 @@ def make_world_model(params: dict, obs_dim: int, action_dim: int, config: Ensemb
     """The WorldModel of an ensemble with `params` = {"network": ..., "normalizer": ...}."""
     forward = make_forward(obs_dim, action_dim, config)
     features = feature_function(config)
+    prior = prior_function(config)
     members = config.members
 
     def init(params, obs, key=None):
@@ -207,7 +233,8 @@ def make_world_model(params: dict, obs_dim: int, action_dim: int, config: Ensemb
                 noise = jax.random.normal(key, delta.shape)
                 delta = delta + jnp.exp(0.5 * log_variance[chosen]) * noise
             success_logit, termination_logit = success[chosen], termination[chosen]
-        next_obs = obs + norm["delta_mean"] + norm["delta_std"] * delta
+        base = obs if prior is None else obs + prior(obs, jnp.asarray(action, jnp.float32))
+        next_obs = base + norm["delta_mean"] + norm["delta_std"] * delta
         uncertainty = jnp.mean(jnp.std(mean, axis=0))  # disagreement, normalised units
         return Prediction(
             {"obs": next_obs, "member": chosen}, next_obs, success_logit, uncertainty,
@@ -256,6 +283,7 @@ def make_loss(obs_dim: int, action_dim: int, config: EnsembleConfig, normalizer:
     """
     forward = make_forward(obs_dim, action_dim, config)
     features = feature_function(config)
+    prior = prior_function(config)
     norm = jax.tree_util.tree_map(jnp.asarray, normalizer)
 
     def loss(network_params, window):
@@ -263,7 +291,8 @@ def make_loss(obs_dim: int, action_dim: int, config: EnsembleConfig, normalizer:
             action, next_obs, next_success, terminated = inputs
             inputs = network_inputs(norm, obs, action, features)
             mean, log_variance, success, termination = forward(network_params, inputs)
-            target = (next_obs - obs - norm["delta_mean"]) / norm["delta_std"]
+            base = obs if prior is None else obs + prior(obs, action)
+            target = (next_obs - base - norm["delta_mean"]) / norm["delta_std"]
             weight = jax.lax.stop_gradient(jnp.exp(config.nll_beta * log_variance))
             nll = 0.5 * jnp.mean(
                 weight * (jnp.square(target - mean) * jnp.exp(-log_variance) + log_variance)
@@ -271,7 +300,7 @@ def make_loss(obs_dim: int, action_dim: int, config: EnsembleConfig, normalizer:
             mse = jnp.mean(jnp.square(target - mean))
             bce = jnp.mean(optax.sigmoid_binary_cross_entropy(success, next_success))
             bce_term = jnp.mean(optax.sigmoid_binary_cross_entropy(termination, terminated))
-            predicted = obs + norm["delta_mean"] + norm["delta_std"] * mean
+            predicted = base + norm["delta_mean"] + norm["delta_std"] * mean
             return predicted, (nll, mse, bce, bce_term)
 
         steps = (
@@ -291,7 +320,8 @@ def make_loss(obs_dim: int, action_dim: int, config: EnsembleConfig, normalizer:
 
 
 def config_from_dict(values: dict) -> EnsembleConfig:
-    return EnsembleConfig(**{**values, "hidden": tuple(values["hidden"])})
+    """A saved config (checkpoints from before priors existed had none)."""
+    return EnsembleConfig(**{"prior": "none", **values, "hidden": tuple(values["hidden"])})
 
 
 def like_params(obs_dim: int, action_dim: int, config: EnsembleConfig) -> dict:
@@ -300,7 +330,7 @@ def like_params(obs_dim: int, action_dim: int, config: EnsembleConfig) -> dict:
     network = jax.tree_util.tree_map(
         lambda x: np.zeros(x.shape, x.dtype), nnx.to_pure_dict(abstract_state)
     )
-    sizes = {"obs": obs_dim, "delta": obs_dim}
+    sizes = {"obs": obs_dim, "delta": obs_dim}  # the prior changes values, not shapes
     if feature_function(config) is not None:
         sizes["feature"] = feature_count(obs_dim, action_dim, config)
     normalizer = {

@@ -318,8 +318,11 @@ def run_identity(config: TrainConfig, family, model_config, fingerprint: str) ->
     live (a run folder may be moved; the fingerprint pins the data itself)."""
     settings = {k: v for k, v in asdict(config).items()
                 if k not in ("dataset", "out", "task", "family")}  # fmt: skip
+    model_settings = asdict(model_config)
+    if model_settings.get("prior") == "none":  # runs from before priors existed resume
+        del model_settings["prior"]
     identity = {
-        "train_config": settings, "model_config": asdict(model_config),
+        "train_config": settings, "model_config": model_settings,
         "dataset_fingerprint": fingerprint,
     }  # fmt: skip
     if family.name != DEFAULT_FAMILY:  # runs of worldgym 0.1 (one family) still resume

@@ -14,7 +14,8 @@ from worldgym.models.ensemble import (
 
 
 def model(sampling="mean", members=4, features="Push"):
-    config = EnsembleConfig(members=members, hidden=(16, 16), sampling=sampling, features=features)
+    config = EnsembleConfig(members=members, hidden=(16, 16), sampling=sampling, features=features,
+                            prior="none")
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(50, 13)).astype(np.float32)
     actions = rng.uniform(-1, 1, size=(50, 2)).astype(np.float32)

@@ -39,7 +39,7 @@ def test_checkpoint_round_trip_reproduces_predictions_exactly(tiny_run, tiny_pus
     summary, run = tiny_run
     loaded = load_world_model(run, get_task("Push"))
     in_memory = make_world_model(
-        summary["best_params"], 13, 2, EnsembleConfig(**TINY_MODEL, features="Push")
+        summary["best_params"], 13, 2, EnsembleConfig(**TINY_MODEL, features="Push", prior="none")
     )
     data = load_dataset(tiny_push_dataset)
     obs = data.observations[:32]

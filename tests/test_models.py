@@ -101,3 +101,20 @@ def test_open_loop_error_averages_only_episodes_still_running():
     np.testing.assert_allclose(growth["model"], [(1 + 16) / 2, 4, 9])
     np.testing.assert_allclose(growth["copy"], growth["model"])
     np.testing.assert_allclose(growth["linear"], growth["model"])
+
+
+def test_a_task_prior_is_added_to_what_the_network_predicts():
+    """With a silent network the model predicts exactly the task's prior."""
+    import jax.tree_util as tree
+    from worldgym.envs import get_task
+
+    task = get_task("PickPlace")
+    config = EnsembleConfig(members=2, hidden=(8,), features="none", prior="PickPlace")
+    network = tree.tree_map(np.zeros_like, init_network_params(26, 4, config, seed=0))
+    normalizer = {"obs_mean": np.zeros(26, np.float32), "obs_std": np.ones(26, np.float32),
+                  "delta_mean": np.zeros(26, np.float32), "delta_std": np.ones(26, np.float32)}
+    world = make_world_model({"network": network, "normalizer": normalizer}, 26, 4, config)
+    obs = jnp.asarray(task.make_env().reset(seed=0)[0])
+    action = jnp.asarray([0.5, -1.0, 0.25, 1.0])
+    predicted = world.step(world.init(obs), action, jax.random.key(0)).obs
+    np.testing.assert_allclose(predicted, obs + task.model_prior(obs, action), atol=1e-6)

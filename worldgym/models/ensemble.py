@@ -43,10 +43,11 @@ class EnsembleConfig:
     """Extra network inputs (PETS-style preprocessing): "task" feeds the task's
     model_features when it has them (resolved to the task's spec at training),
     "none" feeds only the observation and the action."""
-    prior: str = "task"
+    prior: str = "none"
     """Known part of the change (PETS-style target processing): "task" adds the task's
     model_prior where it has one (resolved to the task's spec at training) and the
-    network predicts only the rest; "none" predicts the whole change."""
+    network predicts only the rest; "none" predicts the whole change. Off by default:
+    on PickPlace it fixed quantised control but cost the zoo and hovering (README)."""
 
     def __post_init__(self):
         if self.sampling not in SAMPLING_MODES:

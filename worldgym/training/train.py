@@ -417,8 +417,8 @@ def warm_start(run: str, family, model_config, task):
     from worldgym.training.checkpoint import read_metadata, restore
 
     metadata = read_metadata(Path(run))
-    config = json.loads(json.dumps(asdict(model_config)))
-    if metadata["family"] != family.name or metadata["model_config"] != config:
+    if metadata["family"] != family.name or \
+            family.config_from_dict(metadata["model_config"]) != model_config:  # fmt: skip
         raise ValueError(
             f"{run} holds a {metadata['family']} model with another config; continue it with "
             "the config it was trained with."

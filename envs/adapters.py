@@ -16,9 +16,9 @@ import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
+
 from worldgym.envs.rendering import ApplyObservation, ObservationRenderer
 from worldgym.envs.task import SuccessFn, Task
-
 from worldgym.specs import first_line
 
 

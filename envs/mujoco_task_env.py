@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import gymnasium
 import mujoco
 import numpy as np
+
 from worldgym.envs.rendering import ObservationRenderer, close_renderer, make_renderer, render_frame
 from worldgym.envs.task import Task
 from worldgym.envs.validation import check_action

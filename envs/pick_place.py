@@ -11,6 +11,7 @@ import gymnasium
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from worldgym.envs.mujoco_task_env import MujocoTaskEnv
 from worldgym.envs.task import Task
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gymnasium
 import jax.numpy as jnp
 import numpy as np
+
 from worldgym.envs.mujoco_task_env import MujocoTaskEnv
 from worldgym.envs.task import Task
 

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import gymnasium
-from worldgym.envs.task import Task
 
+from worldgym.envs.task import Task
 from worldgym.specs import first_line, import_attribute, is_attribute_spec
 
 ENTRY_POINT_GROUP = "worldgym.tasks"

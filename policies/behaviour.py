@@ -33,11 +33,11 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from worldgym.policies.exploration import NoiseBehaviour, PlayBehaviour
 from worldgym.policies.oracles import ROUNDED_KNOBS, oracle_spec
 from worldgym.policies.perturbed import perturbation_params, perturbed_act
 from worldgym.policies.protocol import Policy
-
 from worldgym.specs import is_attribute_spec
 
 NOISE_LEVELS = (0.1, 0.3, 0.6)

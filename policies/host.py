@@ -28,9 +28,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from worldgym.envs.validation import TOLERANCE
 from worldgym.policies.protocol import Policy, as_actor
-
 from worldgym.specs import first_line
 
 

@@ -13,12 +13,12 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+
 from worldgym.envs import get_task
 from worldgym.policies.host import host_policy
 from worldgym.policies.protocol import Policy, as_actor
 from worldgym.policies.sets import find_policy, set_names
 from worldgym.policies.zoo import zoo
-
 from worldgym.specs import first_line, import_attribute, is_attribute_spec
 
 

@@ -11,6 +11,7 @@ from importlib import resources
 
 import jax.numpy as jnp
 import numpy as np
+
 from worldgym.policies.protocol import Policy
 
 WEIGHTS_PACKAGE = "worldgym.policies.weights"

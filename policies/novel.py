@@ -19,6 +19,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from worldgym.envs import pick_place, push, reach
 from worldgym.policies.protocol import Policy
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax.numpy as jnp
+
 from worldgym.envs import pick_place, push, reach
 
 

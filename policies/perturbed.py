@@ -15,6 +15,7 @@ from functools import cache
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from worldgym.policies.oracles import OracleSpec, require_oracle
 from worldgym.policies.protocol import Policy
 

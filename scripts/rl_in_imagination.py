@@ -16,9 +16,9 @@ import time
 
 import gymnasium
 import numpy as np
-from worldgym.envs import get_task
 
 import worldgym  # noqa: F401  (registers the imagined environments)
+from worldgym.envs import get_task
 from worldgym.evaluation.real import run_episode
 
 

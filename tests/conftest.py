@@ -1,6 +1,7 @@
 """Shared fixtures: every task-level test runs over every task."""
 
 import pytest
+
 from worldgym.envs.registry import NATIVE_TASKS, task_names
 
 NATIVE = tuple(NATIVE_TASKS)

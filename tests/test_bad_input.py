@@ -3,6 +3,7 @@
 import gymnasium
 import numpy as np
 import pytest
+
 import worldgym.envs as envs
 from worldgym.envs.adapters import adapt_gym_env
 

@@ -6,6 +6,9 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 import pytest
+
+from worldgym.data.collect import CollectConfig, behaviour_mixture, collect, plan_episodes
+from worldgym.data.dataset import load_dataset
 from worldgym.envs import get_task
 from worldgym.policies.behaviour import DEFAULT_MIXTURE, NOISE_MIXTURE, parse_mixture
 from worldgym.policies.exploration import (
@@ -14,9 +17,6 @@ from worldgym.policies.exploration import (
     ou_noise,
     pink_noise,
 )
-
-from worldgym.data.collect import CollectConfig, behaviour_mixture, collect, plan_episodes
-from worldgym.data.dataset import load_dataset
 
 sys.path.insert(0, str(Path(__file__).parent))  # the lab's package, as a user's code
 
@@ -150,9 +150,8 @@ def test_collect_reacher_by_its_registered_name_with_default_behaviours(tmp_path
 
 @pytest.mark.parametrize("name", ["play", "ou"])
 def test_scheduled_behaviours_give_the_same_episode_in_lockstep_and_alone(name):
-    from worldgym.policies.behaviour import behaviour_policy
-
     from worldgym.evaluation.real import run_episodes, run_lockstep_groups
+    from worldgym.policies.behaviour import behaviour_policy
 
     task = get_task("PickPlace")
     behaviours = [behaviour_policy(task, name) for _ in range(3)]
@@ -165,9 +164,8 @@ def test_scheduled_behaviours_give_the_same_episode_in_lockstep_and_alone(name):
 
 def test_play_goes_where_the_task_s_goals_do_not():
     """Waypoints span the whole workspace: the cube is lifted above the goals' range."""
-    from worldgym.policies.behaviour import behaviour_policy
-
     from worldgym.evaluation.real import run_lockstep_groups
+    from worldgym.policies.behaviour import behaviour_policy
 
     task = get_task("PickPlace")
     episodes = run_lockstep_groups(task, [behaviour_policy(task, "play") for _ in range(30)],

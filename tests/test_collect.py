@@ -5,12 +5,12 @@ import json
 import minari
 import numpy as np
 import pytest
-from worldgym.envs import get_task
 
 from worldgym.cli import main
 from worldgym.data import collect as collect_module
 from worldgym.data.collect import CollectConfig, behaviour_mixture, collect, plan_episodes
 from worldgym.data.dataset import load_dataset
+from worldgym.envs import get_task
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from worldgym.envs import get_task
 
 import worldgym  # noqa: F401  (registers the imagined environments)
+from worldgym.envs import get_task
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from worldgym.envs import get_task
 
+from worldgym.envs import get_task
 from worldgym.evaluation.calibrate import calibrate
 from worldgym.evaluation.paired import EvaluateConfig, evaluate, evaluate_policies, load_policies
 from worldgym.report import ReportConfig, make_report
@@ -145,9 +145,8 @@ def test_bad_input_is_one_sentence(tiny_run, tmp_path):
 
 
 def test_lockstep_rollouts_equal_one_by_one_rollouts():
-    from worldgym.policies import load_policy
-
     from worldgym.evaluation.real import run_episodes, run_episodes_in_lockstep
+    from worldgym.policies import load_policy
 
     task = get_task("Reach")  # terminates on success: episodes end at different steps
     policy = load_policy("Reach", "noisy")
@@ -161,9 +160,8 @@ def test_lockstep_rollouts_equal_one_by_one_rollouts():
 
 
 def test_lockstep_with_one_policy_per_episode_equals_each_alone():
-    from worldgym.policies.behaviour import behaviour_policy, draw_perturbation
-
     from worldgym.evaluation.real import run_episodes, run_episodes_in_lockstep
+    from worldgym.policies.behaviour import behaviour_policy, draw_perturbation
 
     task = get_task("Push")
     rng = np.random.default_rng(0)

@@ -4,8 +4,8 @@ saves, loads and evaluates like the built-in ensemble."""
 import numpy as np
 import pytest
 from conftest import LAB_TASK, TINY_TRAIN
-from worldgym.envs import get_task
 
+from worldgym.envs import get_task
 from worldgym.evaluation.paired import evaluate_policies, load_policies
 from worldgym.models import family_names, get_family, register_family
 from worldgym.training.checkpoint import load_world_model

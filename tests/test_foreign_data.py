@@ -8,9 +8,9 @@ import gymnasium
 import numpy as np
 import pytest
 from conftest import TINY_MODEL, TINY_TRAIN
-from worldgym.envs import get_task
 
 from worldgym.data.dataset import find_dataset, load_dataset
+from worldgym.envs import get_task
 from worldgym.models.ensemble import EnsembleConfig
 from worldgym.training.checkpoint import load_world_model
 from worldgym.training.train import TrainConfig, train

@@ -4,11 +4,11 @@ batched on the host, with the same seeds and outcome rules as JAX policies."""
 import numpy as np
 import pytest
 from conftest import LAB_TASK
-from worldgym.envs import get_task
-from worldgym.policies.host import HostPolicyError, host_policy
 
+from worldgym.envs import get_task
 from worldgym.evaluation.paired import evaluate_policies, load_policies
 from worldgym.imagination.engine import initial_observations, rollout_policies
+from worldgym.policies.host import HostPolicyError, host_policy
 from worldgym.training.checkpoint import load_world_model
 
 THREE_WAYS = ("lab_reacher.policies:pd_jax", "lab_reacher.policies:pd_numpy",

@@ -4,11 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from worldgym.envs import get_task
-from worldgym.policies import load_policy, zoo
 
+from worldgym.envs import get_task
 from worldgym.imagination.engine import initial_observations, rollout_policies, rollout_policy
 from worldgym.models.base import Prediction, WorldModel
+from worldgym.policies import load_policy, zoo
 from worldgym.training.checkpoint import load_world_model
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from worldgym.policies import as_actor, load_policy
-from worldgym.policies.protocol import CallablePolicy, NumpyPolicy, PredictPolicy
 
 from worldgym.evaluation.measure import measure_policies
+from worldgym.policies import as_actor, load_policy
+from worldgym.policies.protocol import CallablePolicy, NumpyPolicy, PredictPolicy
 
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -106,6 +106,7 @@ def test_open_loop_error_averages_only_episodes_still_running():
 def test_a_task_prior_is_added_to_what_the_network_predicts():
     """With a silent network the model predicts exactly the task's prior."""
     import jax.tree_util as tree
+
     from worldgym.envs import get_task
 
     task = get_task("PickPlace")

@@ -3,11 +3,11 @@
 import jax
 import numpy as np
 import pytest
+
 from worldgym.envs import get_task
 from worldgym.envs.registry import NATIVE_TASKS
-from worldgym.policies import load_policy
-
 from worldgym.evaluation.real import run_episodes
+from worldgym.policies import load_policy
 
 
 @pytest.mark.parametrize("name", list(NATIVE_TASKS))

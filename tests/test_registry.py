@@ -8,10 +8,10 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 import pytest
-from worldgym.envs import get_task, register_task, task_names
-from worldgym.envs.registry import runtime_registrations, task_spec
 
 import worldgym
+from worldgym.envs import get_task, register_task, task_names
+from worldgym.envs.registry import runtime_registrations, task_spec
 
 sys.path.insert(0, str(Path(__file__).parent))  # the lab's package, as a user's code
 

@@ -4,9 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from worldgym.envs import get_task
-from worldgym.policies import Policy, load_policy
 
+from worldgym.envs import get_task
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.evaluation.support import (
     FLAG_SHARE,
@@ -15,6 +14,7 @@ from worldgym.evaluation.support import (
     policy_support,
 )
 from worldgym.imagination.engine import initial_observations, rollout_policy
+from worldgym.policies import Policy, load_policy
 from worldgym.training.checkpoint import load_world_model
 
 

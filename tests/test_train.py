@@ -9,9 +9,9 @@ import jax
 import numpy as np
 import pytest
 from conftest import TINY_MODEL, TINY_TRAIN
-from worldgym.envs import get_task
 
 from worldgym.data.dataset import load_dataset
+from worldgym.envs import get_task
 from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model
 from worldgym.imagination.engine import open_loop
 from worldgym.models.ensemble import EnsembleConfig, make_world_model

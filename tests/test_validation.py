@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from worldgym.envs.validation import check_action
 
 SPACE = gymnasium.spaces.Box(-1.0, 1.0, (3,), np.float32)

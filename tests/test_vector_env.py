@@ -3,9 +3,9 @@
 import gymnasium
 import numpy as np
 import pytest
-from worldgym.envs import get_task
 
 import worldgym  # noqa: F401
+from worldgym.envs import get_task
 
 
 @pytest.fixture

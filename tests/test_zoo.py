@@ -3,12 +3,12 @@
 import jax
 import numpy as np
 import pytest
+
 from worldgym.envs import get_task
 from worldgym.envs.registry import NATIVE_TASKS
+from worldgym.evaluation.measure import measure_policies
 from worldgym.policies import load_policy, policy_names, zoo
 from worldgym.policies.perturbed import perturbation_params
-
-from worldgym.evaluation.measure import measure_policies
 
 TASKS = list(NATIVE_TASKS)
 

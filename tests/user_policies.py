@@ -1,6 +1,7 @@
 """Policies a user might write, loaded by tests through module:attribute."""
 
 import numpy as np
+
 from worldgym.policies.perturbed import oracle
 
 

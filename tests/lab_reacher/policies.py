@@ -11,6 +11,7 @@ arm's whole workspace without being any of the policies the lab evaluates.
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from worldgym.policies import Policy
 
 LINKS = (0.1, 0.11)

@@ -67,10 +67,9 @@ def load_policy(task_name, spec: str) -> Policy:
     if is_attribute_spec(spec):
         value = import_attribute(spec, "policy")
         if isinstance(value, Policy):
-            if value.host is not None:
-                return replace(value, name=spec)
             policy = replace(value, name=spec)
-            check_action_shape(task, policy, spec)
+            if policy.host is None:  # a host policy was checked when it was made
+                check_action_shape(task, policy, spec)
             return policy
         return host_policy(value, spec, task, _description(value))
     policy = find_policy(task.name, spec)

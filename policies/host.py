@@ -23,6 +23,7 @@ import pickle
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import jax
@@ -68,13 +69,17 @@ class HostRunner:
             raise
         return actions.reshape(*observations.shape[:-1], -1)
 
+    @cached_property
+    def _actor(self) -> Callable:
+        """The object as an obs -> action callable, made once rather than every step."""
+        return as_actor(self.source, self.name)
+
     def _call(self, rows: np.ndarray) -> np.ndarray:
-        actor = as_actor(self.source, self.name)
         try:
             if self.batched:
-                actions = np.asarray(actor(rows), np.float32)
+                actions = np.asarray(self._actor(rows), np.float32)
             else:
-                actions = np.stack([np.asarray(actor(row), np.float32) for row in rows])
+                actions = np.stack([np.asarray(self._actor(row), np.float32) for row in rows])
         except HostPolicyError:
             raise
         except Exception as error:  # a user's code: report it, whatever it raised

@@ -16,6 +16,8 @@ Each controller is a pure jax.numpy function of the observation and its params;
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -44,9 +46,21 @@ def shape_action(action, params, key, motion_dims: int):
     return jnp.clip(action.at[:motion_dims].set(motion), -1.0, 1.0)
 
 
+def _variants(act, **defaults) -> Callable[..., Policy]:
+    """A maker of named policies running `act`, each overriding some of `defaults`
+    and of the action style."""
+    base = {**{key: f32(value) for key, value in defaults.items()}, **STYLE}
+
+    def variant(name: str, description: str, **values) -> Policy:
+        params = {**base, **{key: f32(value) for key, value in values.items()}}
+        return Policy(name, act, params, description)
+
+    return variant
+
+
 # --- Reach: task-space control laws ------------------------------------------------
 def _reach_geometry(obs):
-    """Joint angles, the Jacobian of the end effector, joint velocities."""
+    """The Jacobian of the end effector and the joint velocities."""
     upper, fore = reach.LINK_LENGTHS
     shoulder, elbow = jnp.arctan2(obs[1], obs[0]), jnp.arctan2(obs[3], obs[2])
     total = shoulder + elbow
@@ -54,14 +68,14 @@ def _reach_geometry(obs):
         [-upper * jnp.sin(shoulder) - fore * jnp.sin(total), -fore * jnp.sin(total)],
         [upper * jnp.cos(shoulder) + fore * jnp.cos(total), fore * jnp.cos(total)],
     ])  # fmt: skip
-    return shoulder, elbow, jacobian, obs[4:6]
+    return jacobian, obs[4:6]
 
 
 def reach_jacobian_act(params, obs, key):
     """Jacobian-transpose PD towards the target (a mirrored target if `mirror`),
     silent inside `hold` metres, joint speed limited to `speed_limit` rad/s, and the
     elbow only once the shoulder is aligned if `sequential`."""
-    _, _, jacobian, velocity = _reach_geometry(obs)
+    jacobian, velocity = _reach_geometry(obs)
     target = obs[reach.TARGET] * jnp.array([1.0, 1.0 - 2.0 * params["mirror"]])
     error = target - obs[6:8]
     torque = params["gain"] * jacobian.T @ error - params["damping"] * velocity
@@ -76,11 +90,8 @@ def reach_jacobian_act(params, obs, key):
     return shape_action(torque, params, key, 2)
 
 
-def _reach(name: str, description: str, **values) -> Policy:
-    defaults = {"gain": f32(200.0), "damping": f32(0.4), "mirror": f32(0.0), "hold": f32(0.0),
-                "speed_limit": f32(100.0), "sequential": f32(0.0), **STYLE}  # fmt: skip
-    params = {**defaults, **{k: f32(v) for k, v in values.items()}}
-    return Policy(name, reach_jacobian_act, params, description)
+_reach = _variants(reach_jacobian_act, gain=200.0, damping=0.4, mirror=0.0, hold=0.0,
+                   speed_limit=100.0, sequential=0.0)
 
 
 def reach_novel() -> list[Policy]:
@@ -137,12 +148,8 @@ def push_planner_act(params, obs, key):
     return shape_action(jnp.clip(command, -1.0, 1.0), params, key, 2)
 
 
-def _push(name: str, description: str, **values) -> Policy:
-    defaults = {"gain": f32(12.0), "orbit": f32(0.07), "standoff": f32(0.05),
-                "tolerance": f32(0.02), "overshoot": f32(0.0), "settle": f32(0.012),
-                **STYLE}  # fmt: skip
-    params = {**defaults, **{k: f32(v) for k, v in values.items()}}
-    return Policy(name, push_planner_act, params, description)
+_push = _variants(push_planner_act, gain=12.0, orbit=0.07, standoff=0.05, tolerance=0.02,
+                  overshoot=0.0, settle=0.012)
 
 
 def push_novel() -> list[Policy]:
@@ -195,12 +202,8 @@ def pick_place_planner_act(params, obs, key):
     return shape_action(jnp.concatenate([move, grip[None]]), params, key, 3)
 
 
-def _pick(name: str, description: str, **values) -> Policy:
-    defaults = {"gain": f32(12.0), "grip": f32(1.0), "carry_height": f32(0.0),
-                "approach_height": f32(0.06), "hover": f32(0.0), "release_above": f32(-1.0),
-                **STYLE}  # fmt: skip
-    params = {**defaults, **{k: f32(v) for k, v in values.items()}}
-    return Policy(name, pick_place_planner_act, params, description)
+_pick = _variants(pick_place_planner_act, gain=12.0, grip=1.0, carry_height=0.0,
+                  approach_height=0.06, hover=0.0, release_above=-1.0)
 
 
 def pick_place_novel() -> list[Policy]:

@@ -92,11 +92,11 @@ def default_mixture(task_name: str) -> dict[str, float]:
 def check_behaviour_name(task, name: str) -> None:
     """Refuse a behaviour `task` cannot run, in one sentence (before collecting)."""
     from worldgym.envs import get_task
-    from worldgym.policies.loading import load_policy, policy_names
+    from worldgym.policies.loading import load_policy
+    from worldgym.policies.sets import find_policy
 
     task = get_task(task)
     task_name = task.name
-
     if name in NOISE_BEHAVIOURS:
         return
     if name in ("perturbed-oracle", "play") or name.startswith("noisy-oracle-"):
@@ -110,12 +110,12 @@ def check_behaviour_name(task, name: str) -> None:
         return
     if name.startswith("zoo:"):  # include_zoo's names
         name = name.removeprefix("zoo:")
-    if is_attribute_spec(name) or name in policy_names(task):
+    if is_attribute_spec(name) or find_policy(task_name, name) is not None:
         load_policy(task, name)  # imports and checks it on a real observation
         return
     builtin = ", ".join((*NOISE_BEHAVIOURS, *ORACLE_BEHAVIOURS))
-    raise ValueError(f"Unknown behaviour {name!r} for task {task_name}; use {builtin}, a zoo "
-                     "policy or module:attribute.")  # fmt: skip
+    raise ValueError(f"Unknown behaviour {name!r} for task {task_name}; use {builtin}, a "
+                     "policy of the task's sets or module:attribute.")  # fmt: skip
 
 
 def _noise_level(name: str) -> float:

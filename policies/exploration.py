@@ -20,6 +20,7 @@ from its seed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 
 import jax
@@ -156,7 +157,7 @@ class ScheduledActor:
         return self.behaviour.act(np.asarray(obs, np.float32)[None], rows)[0]
 
 
-def lockstep(behaviours, seeds) -> callable:
+def lockstep(behaviours, seeds) -> Callable:
     """act(observations [E, d], running, step) for episodes of one scheduled behaviour
     kind, each with its own seed's schedule: one batched call per step."""
     schedules = [b.schedule(seed) for b, seed in zip(behaviours, seeds, strict=True)]

@@ -57,5 +57,8 @@ def expand_sets(task_name: str, names: Sequence[str]) -> tuple[str, ...]:
     expanded: list[str] = []
     for name in names:
         members = policy_set(task_name, name) if name in set_names(task_name) else ()
-        expanded.extend(policy.name for policy in members) if members else expanded.append(name)
+        if members:
+            expanded.extend(policy.name for policy in members)
+        else:
+            expanded.append(name)
     return tuple(expanded)

@@ -43,9 +43,9 @@ class CollectConfig:
     episodes: int = 2500
     """Number of episodes to collect."""
     behaviour: tuple[str, ...] = ()
-    """Behaviour mixture as NAME=WEIGHT items: random, ou, pink, perturbed-oracle,
-    noisy-oracle-<std>, a zoo policy or module:attribute (default: the perturbed-oracle
-    mixture where the task has an oracle, else random, ou and pink in equal parts)."""
+    """Behaviour mixture as NAME=WEIGHT items: random, ou, pink, play, perturbed-oracle,
+    noisy-oracle-<std>, a policy of the task's sets or module:attribute (default: the
+    task's own mixture where it has an oracle, else random, ou and pink in equal parts)."""
     out: str | None = None
     """Dataset folder (default: runs/datasets/worldgym/<task>/behaviour-v0, so that
     MINARI_DATASETS_PATH=runs/datasets finds it as worldgym/<task>/behaviour-v0)."""

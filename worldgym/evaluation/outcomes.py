@@ -101,7 +101,7 @@ class Outcomes:
         observations = np.asarray(trajectories.observations)
         lengths = active.sum(axis=1)
         steps = np.maximum(lengths, 1)
-        uncertainty = (np.asarray(trajectories.uncertainty) * active).sum(axis=1) / steps
+        step_uncertainty = np.asarray(trajectories.uncertainty) * active
         last = np.take_along_axis(observations, lengths[:, None, None], axis=1)
         held = np.arange(observations.shape[1])[None, :, None] > lengths[:, None, None]
         return cls(
@@ -111,8 +111,8 @@ class Outcomes:
             lengths=lengths,
             actions=np.asarray(trajectories.actions) * active[..., None],
             success_probability=episode_probability,
-            uncertainty=uncertainty,
+            uncertainty=step_uncertainty.sum(axis=1) / steps,
             diverged=np.asarray(trajectories.diverged),
             member_success=member_success,
-            step_uncertainty=np.asarray(trajectories.uncertainty) * active,
+            step_uncertainty=step_uncertainty,
         )

@@ -83,10 +83,6 @@ class PolicyEvaluation:
         return self.imagined.rate
 
     @property
-    def success_probability(self) -> np.ndarray:
-        return self.imagined.success_probability
-
-    @property
     def uncertainty(self) -> np.ndarray:
         return self.imagined.uncertainty
 
@@ -269,8 +265,8 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
                       reference=None) -> Evaluation:  # fmt: skip
     """Every policy in both worlds from reset seeds `seeds` (cached on disk).
 
-    Each policy's name must be a zoo name or a module:attribute spec: the worker
-    processes of the real rollouts rebuild task and policies from their specs.
+    Each policy's name must be in one of the task's policy sets or a module:attribute
+    spec: the worker processes of the real rollouts rebuild the policies by name.
     With a SupportReference, each policy also gets its support score and flag.
     """
     from worldgym.envs.registry import task_spec
@@ -315,11 +311,11 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
 def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation:
     """Run (or load from the cache) every policy in both worlds from the same seeds."""
     from worldgym.envs import get_task
+    from worldgym.evaluation.support import load_or_build_reference
     from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
     if config.episodes < 1:
         raise ValueError(f"Evaluation needs at least one episode, got {config.episodes}.")
-    from worldgym.evaluation.support import load_or_build_reference
 
     task = get_task(config.task)
     policies = load_policies(task, config.policies)

@@ -66,6 +66,17 @@ def test_cache_gives_the_same_results_without_rerunning(evaluation, monkeypatch)
         np.testing.assert_array_equal(old.member_success, new.member_success)
 
 
+def test_a_damaged_cache_entry_is_recomputed(evaluation):
+    result, config = evaluation
+    entries = sorted((Path(config.cache) / "push" / "real").glob("slow-*.npz"))
+    assert len(entries) == 1
+    entries[0].write_bytes(entries[0].read_bytes()[:100])  # a write cut off mid-file
+    again = evaluate(config, progress=False)
+    np.testing.assert_array_equal(again.policies[1].real.observations,
+                                  result.policies[1].real.observations)  # fmt: skip
+    assert np.load(entries[0])["success"].shape == (EPISODES,)  # stored whole again
+
+
 def test_a_policy_result_does_not_depend_on_its_companions(evaluation, tiny_run, tmp_path):
     result, config = evaluation
     alone = evaluate(

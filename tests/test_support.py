@@ -48,6 +48,16 @@ def test_the_reference_comes_from_held_out_data_and_is_saved(push):
     assert (run / "support-reference.npz").is_file()
 
 
+def test_a_damaged_reference_is_rebuilt(push):
+    task, model, reference, run = push
+    path = run / "support-reference.npz"
+    path.write_bytes(path.read_bytes()[:200])  # a write cut off mid-file
+    again = load_or_build_reference(model, task, run, key="test")
+    np.testing.assert_array_equal(again.train_points, reference.train_points)
+    assert again.distance_level == reference.distance_level
+    assert np.load(path)["train_points"].shape == reference.train_points.shape  # saved whole
+
+
 def test_a_policy_that_leaves_the_data_scores_higher_than_one_inside(push):
     task, model, reference, _ = push
     init = initial_observations(task, range(8))

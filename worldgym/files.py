@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 
 def _usual_permissions(path: Path) -> None:
@@ -64,3 +67,13 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     finally:
         if temp.exists():
             shutil.rmtree(temp)
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray] | None:
+    """The arrays of an .npz file, or None if it is missing or damaged (a truncated
+    or overwritten file): for caches, whose damaged entries are only recomputed."""
+    try:
+        with np.load(path) as stored:
+            return {name: stored[name] for name in stored.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from worldgym.evaluation.outcomes import Outcomes
-from worldgym.files import atomic_file
+from worldgym.files import atomic_file, read_npz
 
 
 def tree_fingerprint(tree) -> str:
@@ -40,12 +40,12 @@ def entry_path(folder: Path, label: str, key: dict) -> Path:
 
 
 def _load(path: Path) -> Outcomes | None:
-    if not path.exists():
+    arrays = read_npz(path)
+    if arrays is None:  # missing, or damaged: only recomputed
         return None
     try:
-        with np.load(path) as stored:
-            return Outcomes.from_arrays({name: stored[name] for name in stored.files})
-    except (OSError, ValueError, EOFError, TypeError):  # a damaged entry is only recomputed
+        return Outcomes.from_arrays(arrays)
+    except TypeError:  # an entry without every required field
         return None
 
 

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from worldgym.files import atomic_file
+from worldgym.files import atomic_file, read_npz
 
 OUTLIER_QUANTILE = 0.995
 """Held-out steps beyond this quantile of uncertainty or distance count as outside."""
@@ -160,17 +160,14 @@ def load_or_build_reference(model, task, run: Path, dataset: str | None = None,
     from worldgym.data.splits import split_episodes
 
     path = Path(run) / REFERENCE_FILE
-    if path.is_file():
-        try:
-            with np.load(path) as stored:
-                if str(stored["key"]) == key:
-                    return SupportReference(
-                        stored["train_points"], float(stored["uncertainty_level"]),
-                        float(stored["distance_level"]), stored["action_center"],
-                        stored["action_scale"],
-                    )  # fmt: skip
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged or stale reference is rebuilt
+    stored = read_npz(path)  # None if missing or damaged: then rebuilt, as a stale one is
+    fields = ("train_points", "uncertainty_level", "distance_level", "action_center",
+              "action_scale")  # fmt: skip
+    if stored is not None and str(stored.get("key")) == key and all(f in stored for f in fields):
+        return SupportReference(
+            stored["train_points"], float(stored["uncertainty_level"]),
+            float(stored["distance_level"]), stored["action_center"], stored["action_scale"],
+        )  # fmt: skip
     provenance = model.metadata.get("provenance", {})
     source = dataset or provenance.get("dataset")
     try:

@@ -6,11 +6,15 @@ import pytest
 from worldgym.evaluation.calibrate import calibrate
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.evaluation.paired import Evaluation, PolicyEvaluation
+from worldgym.evaluation.support import PolicySupport
 from worldgym.report import verdict
 
+INSIDE = PolicySupport(0.0, 0.0, 0.0, False)
 
-def evaluation(real_rates, imagined_rates, episodes=20) -> Evaluation:
-    """Policies whose real and imagined successes hit the given rates exactly."""
+
+def evaluation(real_rates, imagined_rates, episodes=20, support=INSIDE) -> Evaluation:
+    """Policies whose real and imagined successes hit the given rates exactly, all
+    inside the model's experience unless support says otherwise (None: unknown)."""
 
     def outcomes(rate, imagined):
         success = np.arange(episodes) < round(rate * episodes)
@@ -21,7 +25,7 @@ def evaluation(real_rates, imagined_rates, episodes=20) -> Evaluation:
                         np.ones(episodes, int), **extra)  # fmt: skip
 
     policies = [
-        PolicyEvaluation(f"p{i}", "", "compiled", outcomes(r, False), outcomes(s, True))
+        PolicyEvaluation(f"p{i}", "", "compiled", outcomes(r, False), outcomes(s, True), support)
         for i, (r, s) in enumerate(zip(real_rates, imagined_rates, strict=True))
     ]
     return Evaluation("Task", "run", "f" * 64, np.arange(episodes), policies)
@@ -38,10 +42,16 @@ def test_the_verdict_names_only_the_errors_there_are():
     assert exact.startswith("Imagination is good enough to rank these policies")
 
 
+def test_the_verdict_says_when_support_could_not_be_checked():
+    unknown = calibrate(evaluation([0.9, 0.5, 0.2], [0.9, 0.5, 0.2], support=None), 50)
+    assert unknown["support_checked"] is False and unknown["scope"] == "all"
+    assert verdict(unknown).startswith("No policy was checked against the model's experience")
+    known = calibrate(evaluation([0.9, 0.5, 0.2], [0.9, 0.5, 0.2]), 50)
+    assert known["support_checked"] is True and "No policy was checked" not in verdict(known)
+
+
 def test_the_verdict_ranks_trusted_policies_and_names_the_flagged_ones():
     from dataclasses import replace
-
-    from worldgym.evaluation.support import PolicySupport
 
     base = evaluation([0.9, 0.5, 0.2, 1.0], [0.9, 0.5, 0.2, 0.1])
     inside, outside = PolicySupport(0.01, 0.0, 0.01, False), PolicySupport(0.3, 0.1, 0.25, True)

@@ -189,6 +189,7 @@ def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
     scope = trusted if len(trusted) >= 2 else list(evaluation.policies)
     result = _statistics(evaluation, scope, bootstrap, seed)
     result["scope"] = "trusted" if len(scope) < len(evaluation.policies) else "all"
+    result["support_checked"] = all(p.support is not None for p in evaluation.policies)
     result["flagged"] = [
         {"policy": p.name, "support_score": p.support.outside_share,
          "imagined": p.imagined_rate, "real": p.real_rate}

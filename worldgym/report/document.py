@@ -110,6 +110,12 @@ REFINE_EPISODES = 20
 def flagged_sentence(calibration: dict) -> str:
     """The policies outside the model's experience, and what to do about them."""
     flagged = calibration.get("flagged") or []
+    if not calibration.get("support_checked", True):
+        return (
+            "No policy was checked against the model's experience: the training dataset "
+            "named in the checkpoint's provenance is missing or no longer holds the "
+            "episodes the model learned from, so every policy counts as trusted. "
+        )
     if not flagged:
         return ""
     names = ", ".join(f"{row['policy']} ({row['support_score']:.0%} of steps outside)"

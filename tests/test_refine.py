@@ -8,7 +8,12 @@ from conftest import TINY_MODEL, TINY_TRAIN
 
 from worldgym.data import dataset as dataset_module
 from worldgym.data.dataset import load_dataset
+from worldgym.data.splits import run_split, trained_episodes
+from worldgym.envs import get_task
+from worldgym.evaluation.model_eval import held_out_episodes
+from worldgym.evaluation.support import load_or_build_reference
 from worldgym.models.ensemble import EnsembleConfig
+from worldgym.training.checkpoint import load_world_model
 from worldgym.training.refine import REFINE_SEED, RefineConfig, refine
 from worldgym.training.train import TrainConfig, train
 
@@ -68,6 +73,32 @@ def test_an_interrupted_refine_leaves_the_dataset_whole_and_resumes(own_run, tmp
     monkeypatch.setattr(dataset_module, "write_episodes", real_write)
     summary = refine(settings(run, tmp_path), progress=False)  # the same command resumes
     assert summary["added"] == 6 and load_dataset(data).num_episodes == before.num_episodes + 6
+
+
+def test_the_old_model_still_knows_its_data_after_refine_grew_it(own_run, tmp_path):
+    """Support and model-eval find the old model's episodes as the grown dataset's
+    first ones; the refined model's validation episodes are the old ones."""
+    data, run = own_run
+    task = get_task("Push")
+    old = load_world_model(run, task)
+    before = load_dataset(data)
+    held_before, _ = held_out_episodes(before, old.metadata)
+    summary = refine(settings(run, tmp_path), progress=False)
+    grown = load_dataset(data)
+    assert grown.fingerprint(before.num_episodes) == before.fingerprint() != grown.fingerprint()
+    assert trained_episodes(grown, old.metadata["provenance"]) == before.num_episodes
+    held_after, which = held_out_episodes(grown, old.metadata)
+    np.testing.assert_array_equal(held_after, held_before)
+    assert which == "the training run's validation episodes"
+    (run / "support-reference.npz").unlink(missing_ok=True)  # e.g. a newer worldgym's key
+    assert load_or_build_reference(old, task, run, key="after refine") is not None
+    refined = load_world_model(summary["out"], task)
+    provenance = refined.metadata["provenance"]
+    assert trained_episodes(grown, provenance) == grown.num_episodes
+    train, validation = run_split(grown.num_episodes, provenance["train_config"])
+    np.testing.assert_array_equal(validation, held_before)  # the new episodes all train
+    assert set(range(before.num_episodes, grown.num_episodes)) <= set(train.tolist())
+    assert len(train) == provenance["train_episodes"]
 
 
 @pytest.mark.parametrize(

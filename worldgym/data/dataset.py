@@ -214,10 +214,19 @@ class EpisodeDataset:
     def num_episodes(self) -> int:
         return len(self.episode_lengths)
 
-    def fingerprint(self) -> str:
-        """SHA-256 over the arrays a model learns from (changes if any value does)."""
+    def fingerprint(self, episodes: int | None = None) -> str:
+        """SHA-256 over the arrays a model learns from (changes if any value does).
+
+        With `episodes`, over the first that-many episodes only: a dataset that
+        grew by appending (as `worldgym refine` does) still matches what a model
+        was trained on before it grew.
+        """
+        episodes = self.num_episodes if episodes is None else episodes
+        observations = int(np.sum(self.episode_lengths[:episodes] + 1))
+        steps = int(np.sum(self.episode_lengths[:episodes]))
         digest = hashlib.sha256()
-        for array in (self.observations, self.actions, self.success, self.episode_lengths):
+        for array in (self.observations[:observations], self.actions[:steps],
+                      self.success[:observations], self.episode_lengths[:episodes]):  # fmt: skip
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from worldgym.data.dataset import EpisodeDataset, find_dataset, load_dataset, read_header
 from worldgym.data.foreign import dataset_task
-from worldgym.data.splits import split_episodes, window_starts
+from worldgym.data.splits import run_split, trained_episodes, window_starts
 from worldgym.evaluation.calibrate import pearson, spearman
 from worldgym.files import atomic_file
 from worldgym.imagination.engine import open_loop
@@ -50,17 +50,14 @@ class ModelEvalConfig:
     """Seed of the model's sampling."""
 
 
-def held_out_episodes(data: EpisodeDataset, model_metadata: dict, dataset_fingerprint: str):
+def held_out_episodes(data: EpisodeDataset, model_metadata: dict):
     """Validation episodes of the run if `data` is its training dataset, else all."""
     provenance = model_metadata["provenance"]
-    if provenance["dataset_fingerprint"] != dataset_fingerprint:
+    count = trained_episodes(data, provenance)
+    if count is None:
         return np.arange(data.num_episodes), "all episodes (not the training dataset)"
-    config = provenance["train_config"]
-    episodes = np.arange(data.num_episodes)
-    if config.get("max_episodes") is not None:
-        episodes = episodes[: config["max_episodes"]]
-    _, validation = split_episodes(len(episodes), config["validation_fraction"], config["seed"])
-    return episodes[validation], "the training run's validation episodes"
+    _, validation = run_split(count, provenance["train_config"])
+    return validation, "the training run's validation episodes"
 
 
 def fit_linear(observations, actions, next_observations) -> np.ndarray:
@@ -209,7 +206,7 @@ def evaluate_model(config: ModelEvalConfig) -> dict:
         task = dataset_task(header, config.dataset)
     model = load_world_model(config.checkpoint, task, config.sampling)
     data = load_dataset(folder, task)
-    episodes, which = held_out_episodes(data, model.metadata, data.fingerprint())
+    episodes, which = held_out_episodes(data, model.metadata)
     episodes = episodes[: config.max_episodes]
     train_eps = np.setdiff1d(np.arange(data.num_episodes), episodes)
     fit_eps = train_eps if len(train_eps) else episodes

@@ -157,7 +157,7 @@ def load_or_build_reference(model, task, run: Path, dataset: str | None = None,
     (the model's fingerprint), else built from the training dataset and saved; None
     if the dataset cannot be found (the report then says support is unknown)."""
     from worldgym.data.dataset import find_dataset, load_dataset
-    from worldgym.data.splits import split_episodes
+    from worldgym.data.splits import run_split, trained_episodes
 
     path = Path(run) / REFERENCE_FILE
     stored = read_npz(path)  # None if missing or damaged: then rebuilt, as a stale one is
@@ -174,14 +174,11 @@ def load_or_build_reference(model, task, run: Path, dataset: str | None = None,
         data = load_dataset(find_dataset(source), task) if source else None
     except (FileNotFoundError, ValueError):
         data = None
-    if data is None or data.fingerprint() != provenance.get("dataset_fingerprint", ""):
+    count = trained_episodes(data, provenance) if data is not None else None
+    if count is None:
         return None
-    settings = provenance["train_config"]
-    episodes = np.arange(data.num_episodes)
-    if settings.get("max_episodes") is not None:
-        episodes = episodes[: settings["max_episodes"]]
-    train, held = split_episodes(len(episodes), settings["validation_fraction"], settings["seed"])
-    reference = build_reference(model, task, data, episodes[train], episodes[held])
+    train, held = run_split(count, provenance["train_config"])
+    reference = build_reference(model, task, data, train, held)
     with atomic_file(path) as temp, open(temp, "wb") as handle:
         np.savez(handle, key=key, train_points=reference.train_points,
                  uncertainty_level=reference.uncertainty_level,

@@ -90,8 +90,7 @@ def refine(config: RefineConfig, progress: bool = True) -> dict:
     """Run, append, train on, re-evaluate (each step skipped if already done)."""
     from worldgym.data.dataset import append_episodes, find_dataset, load_dataset
     from worldgym.envs import get_task
-    from worldgym.evaluation.paired import load_policies, model_fingerprint
-    from worldgym.evaluation.support import load_or_build_reference
+    from worldgym.evaluation.paired import load_policies
     from worldgym.models import get_family
     from worldgym.training.checkpoint import load_world_model, read_metadata
     from worldgym.training.train import TrainConfig, train
@@ -109,9 +108,6 @@ def refine(config: RefineConfig, progress: bool = True) -> dict:
     out = Path(config.out or f"{run}-refined")
     plan_path = out / PLAN_FILE
     data = load_dataset(find_dataset(source), task)
-    if data.fingerprint() == model.metadata["provenance"]["dataset_fingerprint"]:
-        # The old model's support reference needs its own data: make it before appending.
-        load_or_build_reference(model, task, run, source, key=model_fingerprint(model))
     if plan_path.is_file():
         refine_plan = json.loads(plan_path.read_text())
     else:

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from worldgym.data.dataset import EpisodeDataset, find_dataset, load_dataset, read_header
 from worldgym.data.foreign import dataset_task
-from worldgym.data.splits import split_episodes, window_starts
+from worldgym.data.splits import run_split, window_starts
 from worldgym.files import atomic_file
 from worldgym.models import DEFAULT_FAMILY, get_family
 from worldgym.provenance import library_versions
@@ -149,14 +149,8 @@ def load_training_data(config: TrainConfig) -> TrainingData:
             f"{data.observations.shape[1]}/{data.actions.shape[1]}, but task {task.name} has "
             f"{task.obs_dim}/{task.action_dim}."
         )
-    episodes = np.arange(data.num_episodes)
-    if config.max_episodes is not None:
-        episodes = episodes[: config.max_episodes]
-    base = len(episodes) if config.base_episodes is None else min(config.base_episodes,
-                                                                  len(episodes))  # fmt: skip
-    train_eps, val_eps = split_episodes(base, config.validation_fraction, config.seed)
-    train_eps = np.concatenate([episodes[train_eps], episodes[base:]])
-    val_eps = episodes[val_eps]
+    train_eps, val_eps = run_split(data.num_episodes, asdict(config))
+    episodes = np.concatenate([train_eps, val_eps])
     steps = config.rollout_steps
     if int(data.episode_lengths[episodes].max()) < steps:
         raise ValueError(
@@ -286,6 +280,7 @@ def checkpoint_metadata(config: TrainConfig, family, model_config, training: Tra
             "dataset_fingerprint": fingerprint,
             "train_config": asdict(config),
             "versions": library_versions(),
+            "dataset_episodes": int(training.data.num_episodes),
             "train_episodes": int(len(training.train_episodes)),
             "validation_episodes": int(len(training.validation_episodes)),
         },

@@ -34,7 +34,11 @@ def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.nda
     denominator = 1 + z**2 / trials
     center = (rate + z**2 / (2 * trials)) / denominator
     half_width = z / denominator * np.sqrt(rate * (1 - rate) / trials + z**2 / (4 * trials**2))
-    return np.clip(center - half_width, 0.0, 1.0), np.clip(center + half_width, 0.0, 1.0)
+    # Exactly 0 (1) with no successes (failures): rounding would leave the bound 1e-17 off
+    # and the interval would miss a true rate of 0 (1).
+    low = np.where(successes == 0, 0.0, np.clip(center - half_width, 0.0, 1.0))
+    high = np.where(successes == trials, 1.0, np.clip(center + half_width, 0.0, 1.0))
+    return low, high
 
 
 def rank_data(values) -> np.ndarray:

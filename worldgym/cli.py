@@ -14,6 +14,7 @@ from worldgym.config import add_config_arguments, config_from_args
 from worldgym.data.collect import CollectConfig
 from worldgym.demo import DemoConfig
 from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.evaluation.estimation import EstimateConfig
 from worldgym.evaluation.model_eval import ModelEvalConfig
 from worldgym.evaluation.paired import EvaluateConfig
 from worldgym.models import DEFAULT_FAMILY, get_family
@@ -193,6 +194,17 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_estimate(args) -> int:
+    from worldgym.evaluation.estimation import estimate, format_beats, format_estimates
+
+    estimates = estimate(config_from_args(EstimateConfig, args))
+    print(format_estimates(estimates))
+    print()
+    print(format_beats(estimates))
+    print(f"\n{estimates.real_episodes} real episodes in all.")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from worldgym.bench import format_imagination, format_table, run_bench, run_imagination_bench
 
@@ -270,6 +282,8 @@ def subcommands(family: str = DEFAULT_FAMILY) -> tuple:
          cmd_calibrate, ((EvaluateConfig, task), (CalibrateOptions, ()))),
         ("report", "Evaluate, calibrate and write the HTML/Markdown report with videos.",
          cmd_report, ((EvaluateConfig, task), (ReportConfig, ()))),
+        ("estimate", "Real success rates from few real and many imagined episodes (PPI).",
+         cmd_estimate, ((EstimateConfig, task),)),
         ("refine", "Add real episodes of chosen policies to the data, train on, re-evaluate.",
          cmd_refine, ((RefineConfig, task),)),
         ("bench", "Measure throughput on this machine.", cmd_bench, ((BenchConfig, ()),)),

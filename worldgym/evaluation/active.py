@@ -1,0 +1,169 @@
+"""Spend a budget of real episodes where they settle a decision, and stop when it is.
+
+The decision is either which policy is best (within a tolerance) or which
+policies clear a success threshold. Each round every policy's prediction-powered
+interval is computed (worldgym.evaluation.ppi), and the next batch of real
+episodes goes only to the policies whose intervals leave the decision open:
+
+- best: the leader and its strongest challenger, the one whose interval reaches
+  highest above the leader's lower bound (LUCB, Kalyanakrishnan et al., ICML
+  2012); settled when the leader's lower bound clears every other upper bound
+  (less the tolerance);
+- threshold: every policy whose interval still contains the threshold; settled
+  when none does.
+
+Where the model is least sure of a policy, its paired episodes disagree with
+reality more, its interval stays wider and it keeps drawing episodes: the
+model's own disagreement with reality steers the budget. The decision rule
+uses intervals at confidence 1 - (1 - confidence) / P (Bonferroni over the P
+policies), so that all of them hold together.
+
+`allocate` is pure apart from `draw`, the caller's source of new episodes: the
+CLI runs real ones, the validation script resamples a large ground truth.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from worldgym.evaluation.ppi import RateEstimate, estimate_rate
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the real episodes are for."""
+
+    threshold: float | None = None
+    """Success rate a policy must clear (None: find the best policy)."""
+    tolerance: float = 0.02
+    """Finding the best: a policy within this of the best counts as best."""
+
+    def describe(self) -> str:
+        if self.threshold is None:
+            return f"find the best policy (within {self.tolerance:.0%})"
+        return f"which policies clear a real success rate of {self.threshold:.0%}"
+
+
+def parse_threshold(text) -> float | None:
+    """--threshold: a success rate in (0, 1), or empty for "find the best"."""
+    if text is None or text == "":
+        return None
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"--threshold is a success rate between 0 and 1 such as 0.8, got "
+                         f"{text!r}.") from None  # fmt: skip
+    if not (math.isfinite(value) and 0.0 < value < 1.0):
+        raise ValueError(f"--threshold is a success rate strictly between 0 and 1, got {text}.")
+    return value
+
+
+def open_policies(estimates: list[RateEstimate], decision: Decision,
+                  names: list[str]) -> tuple[list[int], str]:  # fmt: skip
+    """The policies to run next (none once the decision is settled) and why, in words."""
+    if decision.threshold is not None:
+        threshold = decision.threshold
+        open_ = [i for i, e in enumerate(estimates) if e.low < threshold < e.high]
+        if not open_:
+            return [], f"every interval is on one side of {threshold:.0%}"
+        listed = ", ".join(_named(names[i], estimates[i]) for i in open_)
+        return open_, f"their intervals contain {threshold:.0%}: {listed}"
+    rates = np.array([e.rate for e in estimates])
+    leader = int(np.argmax(rates))
+    others = [i for i in range(len(estimates)) if i != leader]
+    if not others:
+        return [], "only one policy"
+    challenger = max(others, key=lambda i: estimates[i].high)
+    if estimates[leader].low >= estimates[challenger].high - decision.tolerance:
+        return [], (f"{_named(names[leader], estimates[leader])} is ahead of every other "
+                    "policy's interval")  # fmt: skip
+    return [leader, challenger], (
+        f"leader {_named(names[leader], estimates[leader])}, challenger "
+        f"{_named(names[challenger], estimates[challenger])} overlaps it"
+    )
+
+
+def _named(name: str, estimate: RateEstimate) -> str:
+    return f"{name} {estimate.rate:.0%} [{estimate.low:.0%}, {estimate.high:.0%}]"
+
+
+@dataclass
+class ActiveResult:
+    """Every policy's episodes after the loop, and what each round did."""
+
+    real: list[np.ndarray]
+    paired: list[np.ndarray]
+    settled: bool
+    rounds: list[dict] = field(default_factory=list)
+
+    @property
+    def spent(self) -> int:
+        return int(sum(len(r) for r in self.real))
+
+
+Draw = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
+"""draw(policy index, k) -> (real outcomes [k], paired imagined outcomes [k]) of k new
+episodes of that policy."""
+
+
+def allocate(draw: Draw, imagined_only: list[np.ndarray], decision: Decision, names: list[str],
+             budget: int, first: int = 5, batch: int = 5, confidence: float = 0.95,
+             report: Callable[[str], None] | None = None,
+             simultaneous: bool = False, uniform: bool = False) -> ActiveResult:  # fmt: skip
+    """Run `first` episodes of every policy, then batches where the decision is open,
+    until it is settled or the budget (total real episodes) is spent.
+
+    simultaneous: decide with Bonferroni-corrected intervals (all P hold together)
+    rather than the nominal ones. uniform: the baseline that runs a batch of every
+    policy each round, with the same stopping rule.
+    """
+    count = len(names)
+    if count < 1 or len(imagined_only) != count:
+        raise ValueError("Active allocation needs one imagined-only sample per policy.")
+    if first < 1 or batch < 1:
+        raise ValueError(f"Batches must hold at least one episode, got first={first}, "
+                         f"batch={batch}.")  # fmt: skip
+    if budget < first * count:
+        raise ValueError(f"A budget of {budget} real episodes cannot run the first {first} of "
+                         f"each of the {count} policies ({first * count}).")  # fmt: skip
+    decide_at = 1 - (1 - confidence) / count if simultaneous else confidence
+    real, paired = [], []
+    for index in range(count):
+        y, f = draw(index, first)
+        real.append(np.asarray(y, np.float64))
+        paired.append(np.asarray(f, np.float64))
+    result = ActiveResult(real, paired, settled=False)
+    spent = first * count
+    while True:
+        estimates = [estimate_rate(real[i], paired[i], imagined_only[i], decide_at)
+                     for i in range(count)]  # fmt: skip
+        chosen, why = open_policies(estimates, decision, names)
+        if not chosen:
+            result.settled = True
+            result.rounds.append({"spent": spent, "ran": [], "why": why})
+            _say(report, f"settled after {spent} real episodes: {why}")
+            return result
+        if uniform:
+            chosen = list(range(count))
+        chosen = chosen[: max(1, (budget - spent) // batch)]
+        if budget - spent < batch:
+            result.rounds.append({"spent": spent, "ran": [], "why": "budget spent"})
+            _say(report, f"budget of {budget} real episodes spent; still open: {why}")
+            return result
+        for index in chosen:
+            y, f = draw(index, batch)
+            real[index] = np.concatenate([real[index], np.asarray(y, np.float64)])
+            paired[index] = np.concatenate([paired[index], np.asarray(f, np.float64)])
+        spent += batch * len(chosen)
+        ran = [names[i] for i in chosen]
+        result.rounds.append({"spent": spent, "ran": ran, "why": why})
+        _say(report, f"{spent:>5} real episodes: ran {batch} more of {', '.join(ran)} ({why})")
+
+
+def _say(report, text: str) -> None:
+    if report is not None:
+        report(text)

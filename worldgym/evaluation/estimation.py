@@ -1,0 +1,237 @@
+"""How many real episodes you still need: `worldgym estimate`.
+
+For each policy, n real episodes paired with imagination from the same reset
+seeds, plus N imagined-only episodes on further seeds, give the
+prediction-powered estimate of its real success rate (worldgym.evaluation.ppi),
+next to the real-only estimate from the same n episodes. With a budget, real
+episodes are spent round by round where the decision is still open
+(worldgym.evaluation.active). The episodes come from the same cached runners as
+the paired evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.evaluation.active import Decision, allocate, parse_threshold
+from worldgym.evaluation.ppi import RateEstimate, bootstrap_ranking, estimate_rate, real_only
+from worldgym.paths import RunPaths
+
+IMAGINED_ONLY_SEED = 5_000_000
+"""First reset seed of the imagined-only episodes: apart from evaluation (0, 1, ...),
+collection (1,000,000 on), behaviour cloning (100,000 on) and refine (3,000,000 on)."""
+
+PREDICTORS = ("success", "members")
+
+
+@dataclass(frozen=True)
+class EstimateConfig:
+    task: str = DEFAULT_TASK
+    """Task: a name (see `worldgym tasks`) or module:attribute."""
+    checkpoint: str = ""
+    """World-model run folder (default: runs/models/<task>)."""
+    policies: tuple[str, ...] = ()
+    """Policies: names, set names (zoo, novel) or module:attribute; default: the zoo."""
+    real_episodes: int = 20
+    """n: real episodes per policy, each paired with imagination from its reset seed
+    (with --budget: the first batch of every policy)."""
+    imagined_episodes: int = 1000
+    """N: imagined-only episodes per policy, from reset seeds 5,000,000 on."""
+    seed: int = 0
+    """First reset seed of the real episodes."""
+    budget: int | None = None
+    """Spend up to this many real episodes in all, batch by batch, where the decision is
+    still open, and stop when it is settled (default: exactly n per policy)."""
+    batch: int = 5
+    """Real episodes per chosen policy and round (with --budget)."""
+    threshold: str = ""
+    """With --budget: decide which policies clear this real success rate (e.g. 0.8)
+    instead of which is best."""
+    tolerance: float = 0.02
+    """With --budget, finding the best: a policy within this of the best counts."""
+    confidence: float = 0.95
+    """Confidence of the intervals."""
+    predictor: str = "success"
+    """Imagination's prediction per episode: "success" (the imagined outcome) or
+    "members" (the share of the model and its members alone that succeed)."""
+    bootstrap: int = 1000
+    """Bootstrap resamples for the ranking's probabilities and rank intervals."""
+    imagination_seed: int = 0
+    """Seed of the randomness inside imagination."""
+    workers: int | None = None
+    """Worker processes for the real rollouts (default: one per core)."""
+    cache: str = str(RunPaths().eval_cache)
+    """Folder of cached rollouts."""
+
+
+@dataclass(frozen=True)
+class PolicyEstimate:
+    """One policy's real success rate, estimated two ways from the same real episodes."""
+
+    name: str
+    real_only: RateEstimate
+    powered: RateEstimate
+    imagined_rate: float  # mean of the imagined-only episodes
+
+
+@dataclass(frozen=True)
+class Estimates:
+    task: str
+    checkpoint: str
+    config: dict
+    policies: list[PolicyEstimate]
+    beats: np.ndarray  # [P, P]: probability that a beats b in reality
+    rank_low: np.ndarray  # [P]
+    rank_high: np.ndarray  # [P]
+    rounds: list[dict]  # the active loop's log (empty without --budget)
+    settled: bool | None  # whether the active loop settled its decision (None: no loop)
+
+    @property
+    def real_episodes(self) -> int:
+        return sum(p.real_only.real_episodes for p in self.policies)
+
+    def to_dict(self) -> dict:
+        return {
+            "task": self.task, "checkpoint": self.checkpoint, "config": self.config,
+            "policies": [{"policy": p.name, "real_only": asdict(p.real_only),
+                          "prediction_powered": asdict(p.powered),
+                          "imagined_rate": p.imagined_rate} for p in self.policies],
+            "beats": self.beats.tolist(), "rank_low": self.rank_low.tolist(),
+            "rank_high": self.rank_high.tolist(), "rounds": self.rounds,
+            "settled": self.settled, "real_episodes": self.real_episodes,
+        }  # fmt: skip
+
+
+def predictions(outcomes, predictor: str) -> np.ndarray:
+    """Imagination's per-episode prediction of real success, from imagined Outcomes."""
+    if predictor == "success" or outcomes.member_success is None:
+        return outcomes.success.astype(np.float64)
+    return np.vstack([outcomes.success[None], outcomes.member_success]).mean(axis=0)
+
+
+def check_config(config: EstimateConfig) -> None:
+    """Refuse bad settings in one sentence each, before any episode runs."""
+    if config.real_episodes < 1:
+        raise ValueError(f"--real-episodes must be at least 1 (a prediction-powered estimate "
+                         f"needs paired real episodes), got {config.real_episodes}.")  # fmt: skip
+    if config.imagined_episodes < 0:
+        raise ValueError(f"--imagined-episodes must be 0 or more, got "
+                         f"{config.imagined_episodes}.")  # fmt: skip
+    if config.budget is not None and config.budget < 1:
+        raise ValueError(f"--budget is a number of real episodes and must be at least 1, got "
+                         f"{config.budget}.")  # fmt: skip
+    if config.batch < 1:
+        raise ValueError(f"--batch must be at least 1, got {config.batch}.")
+    if not 0.5 <= config.confidence < 1:
+        raise ValueError(f"--confidence must be in [0.5, 1), got {config.confidence}.")
+    if config.predictor not in PREDICTORS:
+        raise ValueError(f"--predictor is one of {', '.join(PREDICTORS)}, got "
+                         f"{config.predictor!r}.")  # fmt: skip
+    if config.threshold and config.budget is None:
+        raise ValueError("--threshold is the decision of an active run: give --budget too.")
+    if not 0 <= config.tolerance < 1:
+        raise ValueError(f"--tolerance must be in [0, 1), got {config.tolerance}.")
+    parse_threshold(config.threshold)
+
+
+def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Estimates:
+    """Run (or load from the cache) the episodes and estimate every policy's real rate."""
+    from worldgym.envs import get_task
+    from worldgym.evaluation.paired import imagined_outcomes, load_policies, real_outcomes
+    from worldgym.imagination.engine import initial_observations
+    from worldgym.policies.host import host_errors
+    from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
+
+    check_config(config)
+    task = get_task(config.task)
+    policies = load_policies(task, config.policies)
+    checkpoint = resolve_checkpoint(task, config.checkpoint or None)
+    model = load_world_model(checkpoint, task)
+    cache = Path(config.cache)
+    names = [policy.name for policy in policies]
+
+    def imagined(chosen, seeds, imagination_seed):
+        outcomes = imagined_outcomes(model, task, chosen, initial_observations(task, seeds),
+                                     seeds, cache, imagination_seed, progress)  # fmt: skip
+        return [predictions(o, config.predictor) for o in outcomes]
+
+    with host_errors():
+        only_seeds = IMAGINED_ONLY_SEED + np.arange(config.imagined_episodes)
+        imagined_only = [np.zeros(0)] * len(policies)
+        if config.imagined_episodes:
+            imagined_only = imagined(policies, only_seeds, config.imagination_seed + 1)
+        next_seed = [config.seed] * len(policies)
+        batches = [0] * len(policies)
+
+        def draw(index: int, count: int):
+            seeds = np.arange(next_seed[index], next_seed[index] + count)
+            next_seed[index] += count
+            real = real_outcomes(task, [policies[index]], seeds, cache, config.workers, progress)
+            paired = imagined([policies[index]], seeds,
+                              config.imagination_seed + 2 * batches[index])  # fmt: skip
+            batches[index] += 1
+            return real[0].success.astype(np.float64), paired[0]
+
+        if config.budget is None:
+            seeds = config.seed + np.arange(config.real_episodes)
+            reals = [o.success.astype(np.float64)
+                     for o in real_outcomes(task, policies, seeds, cache, config.workers,
+                                            progress)]  # fmt: skip
+            paireds = imagined(policies, seeds, config.imagination_seed)
+            rounds, settled = [], None
+        else:
+            decision = Decision(parse_threshold(config.threshold), config.tolerance)
+            report(f"Active: {decision.describe()}, at most {config.budget} real episodes.")
+            result = allocate(draw, imagined_only, decision, names, config.budget,
+                              config.real_episodes, config.batch, config.confidence,
+                              report)  # fmt: skip
+            reals, paireds, rounds, settled = (result.real, result.paired, result.rounds,
+                                               result.settled)  # fmt: skip
+
+    powered = [estimate_rate(r, p, g, config.confidence)
+               for r, p, g in zip(reals, paireds, imagined_only, strict=True)]  # fmt: skip
+    ranking = bootstrap_ranking(reals, paireds, imagined_only, [e.power for e in powered],
+                                config.bootstrap, config.seed)  # fmt: skip
+    rows = [
+        PolicyEstimate(name, real_only(r, config.confidence), e,
+                       float(np.mean(g)) if len(g) else float("nan"))
+        for name, r, e, g in zip(names, reals, powered, imagined_only, strict=True)
+    ]  # fmt: skip
+    return Estimates(task.name, str(checkpoint), asdict(config), rows, ranking.beats,
+                     ranking.rank_low, ranking.rank_high, rounds, settled)  # fmt: skip
+
+
+def format_estimates(estimates: Estimates) -> str:
+    """A Markdown table: real-only and prediction-powered, with ranks."""
+    lines = [
+        f"| {estimates.task} policy | real episodes | real-only | 95% interval "
+        "| prediction-powered | 95% interval | width saved | lambda | imagined-only | rank |",
+        "|---|---:|---:|---|---:|---|---:|---:|---:|---|",
+    ]
+    order = np.argsort([-p.powered.rate for p in estimates.policies], kind="stable")
+    for index in order:
+        p = estimates.policies[index]
+        saved = 1 - p.powered.width / p.real_only.width if p.real_only.width > 0 else 0.0
+        low, high = int(estimates.rank_low[index]), int(estimates.rank_high[index])
+        rank = f"{low}" if low == high else f"{low}-{high}"
+        lines.append(
+            f"| {p.name} | {p.real_only.real_episodes} | {p.real_only.rate:.0%} "
+            f"| [{p.real_only.low:.0%}, {p.real_only.high:.0%}] | {p.powered.rate:.0%} "
+            f"| [{p.powered.low:.0%}, {p.powered.high:.0%}] | {saved:.0%} | {p.powered.power:.2f} "
+            f"| {p.imagined_rate:.0%} | {rank} |"
+        )
+    return "\n".join(lines)
+
+
+def format_beats(estimates: Estimates, top: int = 5) -> str:
+    """The probability that each of the top policies beats the next one in reality."""
+    order = np.argsort([-p.powered.rate for p in estimates.policies], kind="stable")[:top]
+    lines = []
+    for a, b in zip(order[:-1], order[1:], strict=False):
+        lines.append(f"P({estimates.policies[a].name} beats {estimates.policies[b].name} "
+                     f"in reality) = {estimates.beats[a, b]:.2f}")  # fmt: skip
+    return "\n".join(lines)

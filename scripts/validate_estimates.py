@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--imagined", type=int, default=2000)
     parser.add_argument("--resamples", type=int, default=200)
     parser.add_argument("--ns", type=int, nargs="+", default=[5, 10, 20, 40, 80])
-    parser.add_argument("--predictor", default="success")
+    parser.add_argument("--predictor", default="members")
     parser.add_argument("--tolerance", type=float, default=0.02)
     parser.add_argument("--cache", default="runs/eval")
     parser.add_argument("--out", default="runs/validation")

@@ -10,7 +10,7 @@ from worldgym.cli import build_parser, main
 
 SUBCOMMANDS = [
     "tasks", "policies", "collect", "train", "model-eval", "rollout", "bench", "demo", "evaluate",
-    "calibrate", "report", "refine",
+    "calibrate", "report", "refine", "estimate",
 ]  # fmt: skip
 
 

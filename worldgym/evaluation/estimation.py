@@ -55,7 +55,7 @@ class EstimateConfig:
     """With --budget, finding the best: a policy within this of the best counts."""
     confidence: float = 0.95
     """Confidence of the intervals."""
-    predictor: str = "success"
+    predictor: str = "members"
     """Imagination's prediction per episode: "success" (the imagined outcome) or
     "members" (the share of the model and its members alone that succeed)."""
     bootstrap: int = 1000

@@ -108,3 +108,25 @@ def test_episodes_end_on_success_where_the_task_terminates():
     obs = np.asarray(out.observations)
     expected = np.asarray(task.reward_fn(obs[:, :-1], np.asarray(out.actions), obs[:, 1:]))
     np.testing.assert_allclose(out.rewards, np.where(out.active, expected, 0.0), rtol=1e-6)
+
+
+def noise_only(params, obs, key):
+    """A policy that is all noise: its actions are its random draws."""
+    return jax.random.uniform(key, (2,), minval=-1.0, maxval=1.0)
+
+
+def test_with_reset_seeds_imagination_draws_the_real_runners_policy_noise(push_model):
+    from worldgym.evaluation.real import run_episodes_in_lockstep
+    from worldgym.policies import Policy
+
+    task = get_task("Push")
+    policy = Policy("noise-only", noise_only)
+    seeds = [3, 11]
+    real = run_episodes_in_lockstep(task, policy, seeds)
+    imagined = rollout_policy(push_model, policy, initial_observations(task, seeds),
+                              jax.random.key(0), task, 6, seeds=seeds)  # fmt: skip
+    for episode, actions in zip(real, np.asarray(imagined.actions), strict=True):
+        np.testing.assert_allclose(actions, episode.actions[:6], rtol=1e-6)
+    unpaired = rollout_policy(push_model, policy, initial_observations(task, seeds),
+                              jax.random.key(0), task, 6)  # fmt: skip
+    assert not np.allclose(np.asarray(unpaired.actions), real[0].actions[:6])

@@ -203,7 +203,9 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
                       imagination_seed: int = 0, progress: bool = True) -> list:  # fmt: skip
     """Outcomes of each policy in imagination, with member_success [M, E] (cached per
     policy). The uncached policies are one engine call with the model, then one per
-    member (each member imagining alone)."""
+    member (each member imagining alone). A stochastic policy draws the same noise
+    as in its real episode from the same reset seed (common random numbers), so
+    the two worlds differ by the model alone."""
     import jax
     from tqdm.auto import tqdm
 
@@ -215,7 +217,7 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
         (policy.name, {
             "task": _task_key(task), "model": fingerprint, "seeds": [int(s) for s in seeds],
             "policy": policy_fingerprint(policy), "imagination_seed": imagination_seed,
-            "outcomes": OUTCOMES_VERSION,
+            "outcomes": OUTCOMES_VERSION, "policy_noise": "per reset seed",
         })
         for policy in policies
     ]  # fmt: skip
@@ -226,7 +228,7 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
         key = jax.random.key(imagination_seed)
         worlds = [model, *member_models(model)]
         runs = [
-            rollout_policies(world, chosen, init_obs, key, task, streams=streams)
+            rollout_policies(world, chosen, init_obs, key, task, streams=streams, seeds=seeds)
             for world in tqdm(worlds, desc=f"{task.name} imagined rollouts (model, members)",
                               disable=not progress)  # fmt: skip
         ]

@@ -121,7 +121,13 @@ def make_guarded_step(model: WorldModel, task):
 
 
 def make_rollout(model: WorldModel, act_fn, task, horizon: int):
-    """rollout(world, policy_params, init_obs [B, d], key) -> Trajectories.
+    """rollout(world, policy_params, init_obs [B, d], key, episode_keys) -> Trajectories.
+
+    With episode_keys [B] (jax.random.key(reset seed) of each episode), the policy's
+    key at step t is fold_in(episode_key, t), exactly as in the real runner, so a
+    stochastic policy draws the same noise in both worlds (common random numbers:
+    real and imagined episodes then differ by the model alone). Without them, the
+    policy's keys come from `key`.
 
     One `lax.scan` over time of a `vmap`ped batch. An episode stops counting when
     it terminates (the task's predicate, if the task ends on success) or diverges;
@@ -131,17 +137,22 @@ def make_rollout(model: WorldModel, act_fn, task, horizon: int):
     step = jax.vmap(make_guarded_step(model, task), in_axes=(None, 0, 0, 0, 0))
     act = jax.vmap(act_fn, in_axes=(None, 0, 0))
 
-    def rollout(world, policy_params, init_obs, key):
+    def rollout(world, policy_params, init_obs, key, episode_keys=None):
         batch = init_obs.shape[0]
         init_key, scan_key = jax.random.split(key)
         carry = jax.vmap(model.init_fn, in_axes=(None, 0, 0))(
             world.params, init_obs, jax.random.split(init_key, batch)
         )
 
-        def one_step(state, step_key):
+        def one_step(state, inputs):
+            step_key, t = inputs
             carry, obs, active, diverged = state
             policy_key, model_key = jax.random.split(step_key)
-            action = act(policy_params, obs, jax.random.split(policy_key, batch))
+            if episode_keys is None:
+                policy_keys = jax.random.split(policy_key, batch)
+            else:  # the real runner's keys: the same policy noise in both worlds
+                policy_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(episode_keys, t)
+            action = act(policy_params, obs, policy_keys)
             result = step(world, carry, obs, action, jax.random.split(model_key, batch))
             newly_diverged = active & result.diverged
             outputs = (
@@ -154,7 +165,7 @@ def make_rollout(model: WorldModel, act_fn, task, horizon: int):
 
         initial = (carry, init_obs, jnp.ones(batch, bool), jnp.zeros(batch, bool))
         (_, _, _, diverged), outputs = jax.lax.scan(
-            one_step, initial, jax.random.split(scan_key, horizon)
+            one_step, initial, (jax.random.split(scan_key, horizon), jnp.arange(horizon))
         )
         next_obs, actions, rewards, probability, reached, uncertainty, active = (
             jnp.moveaxis(x, 0, 1) for x in outputs
@@ -178,21 +189,30 @@ def _compiled(kind: str, model: WorldModel, act_fn, task, horizon: int):
     cache_key = (kind, model.init_fn, model.step_fn, act_fn, id(task), horizon)
     if cache_key not in _COMPILED:
         single = make_rollout(model, act_fn, task, horizon)
-        function = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0))) \
+        function = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0, None))) \
             if kind == "stacked" else single  # fmt: skip
         _COMPILED[cache_key] = (task, function)
     return _COMPILED[cache_key][1]
 
 
-def rollout_policy(model: WorldModel, policy, init_obs, key, task, horizon: int | None = None):
-    """Roll one policy from each initial observation [B, obs_dim] -> Trajectories."""
+def episode_keys(seeds) -> jax.Array:
+    """[E] the real runner's per-episode policy keys, jax.random.key(reset seed)."""
+    return jax.vmap(jax.random.key)(jnp.asarray(np.asarray(seeds, np.uint32)))
+
+
+def rollout_policy(model: WorldModel, policy, init_obs, key, task, horizon: int | None = None,
+                   seeds=None):  # fmt: skip
+    """Roll one policy from each initial observation [B, obs_dim] -> Trajectories.
+
+    With the episodes' reset `seeds`, the policy draws the real runner's noise."""
     from worldgym.policies.host import host_errors
 
     horizon = task.horizon if horizon is None else horizon
     rollout = _compiled("single", model, policy.act, task, horizon)
+    keys = None if seeds is None else episode_keys(seeds)
     with host_errors():
         trajectories = rollout(world_of(model), policy.params,
-                               jnp.asarray(init_obs, jnp.float32), key)  # fmt: skip
+                               jnp.asarray(init_obs, jnp.float32), key, keys)  # fmt: skip
         return jax.block_until_ready(trajectories)  # a host policy's error surfaces here
 
 
@@ -206,14 +226,15 @@ def initial_observations(task, seeds) -> jnp.ndarray:
 
 
 def rollout_policies(model: WorldModel, policies, init_obs, key, task,
-                     horizon: int | None = None, streams=None):  # fmt: skip
+                     horizon: int | None = None, streams=None, seeds=None):  # fmt: skip
     """Roll every policy from every initial observation; {policy name: Trajectories}.
 
     Policies that share an act function and parameter shapes are stacked and
     vmapped in one compiled call; structurally different ones form other groups.
     Policy i's randomness is `fold_in(key, streams[i])` (streams default to the
     list positions), so its result does not depend on which other policies were
-    evaluated with it.
+    evaluated with it. With the episodes' reset `seeds`, every policy instead draws
+    the real runner's noise for each episode (see make_rollout).
     """
     from worldgym.policies.host import host_errors
 
@@ -221,6 +242,7 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
     horizon = task.horizon if horizon is None else horizon
     init_obs = jnp.asarray(init_obs, jnp.float32)
     world = world_of(model)
+    noise = None if seeds is None else episode_keys(seeds)
     groups: dict = {}
     for index, policy in enumerate(policies):
         groups.setdefault(stacking_signature(policy), []).append(index)
@@ -232,7 +254,7 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
         keys = jnp.stack([jax.random.fold_in(key, streams[i]) for i in indices])
         with host_errors():
             trajectories = _compiled("stacked", model, act_fn, task, horizon)(
-                world, stacked, init_obs, keys
+                world, stacked, init_obs, keys, noise
             )
             jax.block_until_ready(trajectories)  # a host policy's error surfaces here
         for position, index in enumerate(indices):

@@ -19,7 +19,10 @@ imagined 0) and (real 0, imagined 1) — Bonett and Price's adjustment for paire
 proportions (Stat. Med. 2012), which keeps near-nominal coverage from n = 5 —
 before lambda, the rectifier and its variance are computed. It pulls lambda
 towards 0 and widens the interval when there is little paired evidence. When
-lambda is 0 the interval is the real-only Wilson interval.
+lambda is 0 the interval is the real-only Wilson interval. (Agresti and Min's
+half pair in every cell, tried instead, widened less — about 5 more points of
+real episodes saved on Push — but where imagination is biased (it turns 40% of
+real failures into successes) its coverage at n = 10 fell to 88%; this held 96%.)
 
 Pure numpy over arrays of episode outcomes; the CLI, the report and the
 validation script all call these functions.

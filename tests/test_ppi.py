@@ -89,6 +89,19 @@ def test_coverage_on_synthetic_bernoulli_data(rate, agreement, n):
         assert np.mean(widths) < 0.9 * np.mean(real_widths)
 
 
+@pytest.mark.parametrize("n", [5, 10, 20, 40])
+def test_coverage_holds_where_imagination_is_biased(n):
+    """Imagination turns 40% of real failures into successes (+20 points at 50%)."""
+    rng = np.random.default_rng(3)
+    covered = []
+    for _ in range(300):
+        real = (rng.random(n + 500) < 0.5).astype(float)
+        imagined = np.where(real == 1, 1.0, (rng.random(n + 500) < 0.4).astype(float))
+        estimate = estimate_rate(real[:n], imagined[:n], imagined[n:])
+        covered.append(estimate.low <= 0.5 <= estimate.high)
+    assert np.mean(covered) >= 0.93
+
+
 def test_bad_outcomes_are_one_sentence():
     for args, message in [
         (([], [], [1]), "at least one real episode"),

@@ -91,7 +91,8 @@ def test_a_policy_result_does_not_depend_on_its_companions(evaluation, tiny_run,
 def test_report_files_are_valid_and_referenced(evaluation, tiny_run, tmp_path):
     _, config = evaluation
     path, calibration = make_report(
-        config, ReportConfig(out=str(tmp_path / "report"), bootstrap=50), progress=False
+        config, ReportConfig(out=str(tmp_path / "report"), bootstrap=50, imagined_episodes=40),
+        progress=False,
     )
     folder = path.parent
     assert calibration["policies"] == 3
@@ -114,6 +115,16 @@ def test_report_files_are_valid_and_referenced(evaluation, tiny_run, tmp_path):
     assert set(metrics["calibration"]["rates"]) >= {"spearman", "kendall", "pearson", "mmrv"}
     assert "Spearman" in (folder / "report.md").read_text()
     assert metrics["config"]["evaluate"]["episodes"] == EPISODES  # what produced it
+    budget = metrics["real_episodes_needed"]  # "How many real episodes do you still need"
+    assert budget["episodes"] == EPISODES and budget["imagined_only"] == 40
+    assert budget["curve"]["n"][-1] == EPISODES and (folder / "episodes_needed.png").is_file()
+    result, _ = evaluation
+    for row, policy in zip(budget["policies"], result.policies, strict=True):
+        assert row["real_only"]["rate"] == pytest.approx(policy.real_rate)
+        assert row["prediction_powered"]["real_episodes"] == EPISODES
+    text = (folder / "report.md").read_text()
+    assert "## How many real episodes do you still need" in text
+    assert "real episodes alone" in text or "does not narrow these intervals" in text
 
 
 def test_calibration_uses_the_episode_outcomes(evaluation):

@@ -235,3 +235,81 @@ def format_beats(estimates: Estimates, top: int = 5) -> str:
         lines.append(f"P({estimates.policies[a].name} beats {estimates.policies[b].name} "
                      f"in reality) = {estimates.beats[a, b]:.2f}")  # fmt: skip
     return "\n".join(lines)
+
+
+# --- for the report: what the paired evaluation's real episodes are worth ----------------
+def imagined_only_for(config, count: int, predictor: str = "members") -> list[np.ndarray]:
+    """Imagination's predictions on `count` imagined-only seeds (5,000,000 on) for
+    the policies of an EvaluateConfig, in its order (cached like every rollout)."""
+    from worldgym.envs import get_task
+    from worldgym.evaluation.paired import imagined_outcomes, load_policies
+    from worldgym.imagination.engine import initial_observations
+    from worldgym.policies.host import host_errors
+    from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
+
+    task = get_task(config.task)
+    policies = load_policies(task, config.policies)
+    model = load_world_model(resolve_checkpoint(task, config.checkpoint or None), task,
+                             config.sampling or None)  # fmt: skip
+    seeds = IMAGINED_ONLY_SEED + np.arange(count)
+    with host_errors():
+        outcomes = imagined_outcomes(model, task, policies, initial_observations(task, seeds),
+                                     seeds, config.cache, config.imagination_seed + 1)  # fmt: skip
+    return [predictions(o, predictor) for o in outcomes]
+
+
+def episode_budget(evaluation, imagined_only: list[np.ndarray], predictor: str = "members",
+                   resamples: int = 100, seed: int = 0) -> dict:  # fmt: skip
+    """Each policy's real rate from the evaluation's n real episodes, real-only and
+    prediction-powered; the mean interval width of both against n (resampling the
+    evaluation's pairs); and the n at which prediction-powered intervals are as
+    narrow as real-only ones with all n episodes."""
+    reals = [p.real.success.astype(np.float64) for p in evaluation.policies]
+    paireds = [predictions(p.imagined, predictor) for p in evaluation.policies]
+    episodes = len(reals[0])
+    rows = [
+        {"policy": policy.name, "real_only": asdict(real_only(real)),
+         "prediction_powered": asdict(estimate_rate(real, paired, only)),
+         "imagined_only_rate": float(np.mean(only)) if len(only) else None}
+        for policy, real, paired, only in zip(evaluation.policies, reals, paireds,
+                                              imagined_only, strict=True)
+    ]  # fmt: skip
+    grid = sorted(set(range(5, episodes, 5)) | {episodes})
+    curve = width_curve(reals, paireds, imagined_only, grid, resamples,
+                        np.random.default_rng(seed))  # fmt: skip
+    reference = curve["width_real"][-1]
+    reach = [n for n, width in zip(grid, curve["width_ppi"], strict=True) if width <= reference]
+    return {
+        "episodes": episodes, "imagined_only": len(imagined_only[0]), "predictor": predictor,
+        "policies": rows, "curve": curve, "reference_width": reference,
+        "ppi_episodes_for_reference": reach[0] if reach else None,
+        "saved": 1 - reach[0] / episodes if reach else 0.0,
+    }  # fmt: skip
+
+
+def width_curve(reals, paireds, imagined_only, grid, resamples: int, rng) -> dict:
+    """Mean interval width over policies, PPI and real-only, at each n of `grid`: n
+    pairs drawn with replacement `resamples` times (all of them, once, at n = all)."""
+    curve = {"n": list(grid), "width_ppi": [], "width_real": []}
+    for n in grid:
+        ppi_widths, real_widths = [], []
+        for real, paired, only in zip(reals, paireds, imagined_only, strict=True):
+            draws = [np.arange(len(real))] if n >= len(real) else \
+                [rng.integers(0, len(real), n) for _ in range(resamples)]  # fmt: skip
+            for rows in draws:
+                ppi_widths.append(estimate_rate(real[rows], paired[rows], only).width)
+                real_widths.append(real_only(real[rows]).width)
+        curve["width_ppi"].append(float(np.mean(ppi_widths)))
+        curve["width_real"].append(float(np.mean(real_widths)))
+    return curve
+
+
+def budget_sentence(budget: dict) -> str:
+    """The saving, in one sentence."""
+    n, k = budget["episodes"], budget["ppi_episodes_for_reference"]
+    if k is None or k >= n:
+        return ("Imagination does not narrow these intervals: prediction-powered estimates "
+                f"need all {n} real episodes per policy to be as precise as real ones alone.")
+    return (f"With {budget['imagined_only']} imagined episodes per policy, {k} real episodes "
+            f"per policy give intervals as narrow as {n} real episodes alone: "
+            f"{budget['saved']:.0%} fewer real episodes for the same precision.")

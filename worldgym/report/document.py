@@ -19,11 +19,14 @@ from worldgym.evaluation.model_eval import plot_error_growth
 from worldgym.evaluation.paired import support_label
 from worldgym.files import atomic_file
 from worldgym.paths import RunPaths
+from worldgym.report.budget import FIGURE as BUDGET_FIGURE
+from worldgym.report.budget import budget_html, budget_markdown
 from worldgym.report.figures import (
     plot_agreement,
     plot_ranking,
     plot_scatter,
     plot_uncertainty,
+    plot_width_curve,
 )
 from worldgym.report.videos import VIDEO_SIZE, write_videos
 
@@ -36,6 +39,9 @@ class ReportConfig:
     """Bootstrap resamples of episodes for the intervals of the statistics."""
     videos: bool = True
     """Write the side-by-side videos (the slowest part of the report)."""
+    imagined_episodes: int = 500
+    """Imagined-only episodes per policy for "How many real episodes do you still need"
+    (prediction-powered estimates; 0 leaves the section out)."""
 
 
 def _interval(stat: dict, digits: int = 2) -> str:
@@ -223,7 +229,7 @@ figcaption{color:#57606a;font-size:.9em}
 """
 
 
-def render_html(evaluation, calibration, videos, figures, model_metrics) -> str:
+def render_html(evaluation, calibration, videos, figures, model_metrics, budget=None) -> str:
     title = f"worldgym calibration report: {evaluation.task}"
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>",
@@ -241,6 +247,7 @@ def render_html(evaluation, calibration, videos, figures, model_metrics) -> str:
         "<h2>Policies</h2>",
         f"<p class='sub'>{html.escape(RUNS_AS)} {html.escape(SUPPORT)}</p>",
         _html_table(POLICY_COLUMNS, policy_rows(evaluation)),
+        *(budget_html(budget, _html_table, html.escape) if budget else []),
         "<h2>Figures</h2>",
     ]
     for name, caption in figures:
@@ -278,7 +285,8 @@ def render_html(evaluation, calibration, videos, figures, model_metrics) -> str:
     return "\n".join(parts)
 
 
-def render_markdown(evaluation, calibration, videos, figures, model_metrics) -> str:
+def render_markdown(evaluation, calibration, videos, figures, model_metrics,
+                    budget=None) -> str:  # fmt: skip
     lines = [
         f"# worldgym calibration report: {evaluation.task}", "",
         f"World model `{evaluation.checkpoint}`; {calibration['policies']} policies × "
@@ -287,6 +295,7 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics) -> 
         _markdown_table(("statistic", "value [95% interval]"), headline_rows(calibration)),
         "", "## Policies", "", RUNS_AS, "", SUPPORT, "",
         _markdown_table(POLICY_COLUMNS, policy_rows(evaluation)), "",
+        *(budget_markdown(budget, _markdown_table) if budget else []),
         "## Figures", "",
     ]  # fmt: skip
     lines += [f"![{caption}]({name})\n" for name, caption in figures]
@@ -298,11 +307,12 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics) -> 
 
 def write_report(evaluation, calibration: dict, out, model_metrics: dict | None = None,
                  videos: bool = True, size: int = VIDEO_SIZE,
-                 configs: dict | None = None) -> Path:  # fmt: skip
+                 configs: dict | None = None, budget: dict | None = None) -> Path:  # fmt: skip
     """Write the report folder; return the path of report.html.
 
     `configs` (the evaluation and report settings) is saved in metrics.json, so a
-    report says what produced it."""
+    report says what produced it. `budget` (estimation.episode_budget) adds the
+    section on how many real episodes are still needed."""
     from worldgym.envs import get_task
 
     out = Path(out)
@@ -317,6 +327,8 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
         plot_error_growth(model_metrics["open_loop"], out / "error_vs_horizon.png",
                           f"{task.name}: open-loop error growth")  # fmt: skip
         figures.append(FIGURES[4])
+    if budget:
+        plot_width_curve(budget, out / BUDGET_FIGURE[0], task.name)
     written = write_videos(evaluation, task, out, size) if videos else []
     metrics = {
         "config": configs or {},
@@ -325,13 +337,16 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
         "videos": written,
         "model": model_metrics,
         "verdict": verdict(calibration),
+        "real_episodes_needed": budget,
     }
     with atomic_file(out / "metrics.json") as temp:
         temp.write_text(json.dumps(metrics, indent=2, default=float))
     with atomic_file(out / "report.md") as temp:
-        temp.write_text(render_markdown(evaluation, calibration, written, figures, model_metrics))
+        temp.write_text(render_markdown(evaluation, calibration, written, figures, model_metrics,
+                                        budget))  # fmt: skip
     with atomic_file(out / "report.html") as temp:
-        temp.write_text(render_html(evaluation, calibration, written, figures, model_metrics))
+        temp.write_text(render_html(evaluation, calibration, written, figures, model_metrics,
+                                    budget))  # fmt: skip
     return out / "report.html"
 
 
@@ -347,14 +362,19 @@ def make_report(evaluate_config, report_config: ReportConfig, progress: bool = T
     Returns (path of report.html, calibration dict).
     """
     from worldgym.evaluation.calibrate import calibrate
+    from worldgym.evaluation.estimation import episode_budget, imagined_only_for
     from worldgym.evaluation.paired import evaluate
 
     evaluation = evaluate(evaluate_config, progress)
     calibration = calibrate(evaluation, report_config.bootstrap)
+    budget = None
+    if report_config.imagined_episodes > 0:
+        extra = imagined_only_for(evaluate_config, report_config.imagined_episodes)
+        budget = episode_budget(evaluation, extra)
     out = Path(report_config.out or RunPaths().report(evaluation.task))
     configs = {"evaluate": asdict(evaluate_config), "report": asdict(report_config)}
     path = write_report(
         evaluation, calibration, out, model_metrics_for(evaluation.checkpoint),
-        report_config.videos, configs=configs,
+        report_config.videos, configs=configs, budget=budget,
     )  # fmt: skip
     return path, calibration

@@ -189,3 +189,28 @@ def plot_uncertainty(evaluation, calibration: dict, path: Path) -> None:
     right.set_ylabel("density")
     right.legend()
     _save(figure, path)
+
+
+def plot_width_curve(budget: dict, path: Path, task: str) -> None:
+    """Mean 95% interval width of the real success rate against real episodes per
+    policy: real-only and prediction-powered, and the saving at equal width."""
+    plt = pyplot()
+    curve = budget["curve"]
+    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    axes.plot(curve["n"], curve["width_real"], "o-", color=REAL_COLOUR, markersize=3,
+              label="real episodes only (Wilson)")  # fmt: skip
+    axes.plot(curve["n"], curve["width_ppi"], "o-", color=IMAGINED_COLOUR, markersize=3,
+              label=f"prediction-powered (+{budget['imagined_only']} imagined)")  # fmt: skip
+    axes.axhline(budget["reference_width"], color="#8c959f", linestyle="--", linewidth=1)
+    reached = budget["ppi_episodes_for_reference"]
+    if reached is not None and reached < budget["episodes"]:
+        axes.axvline(reached, color="#8c959f", linestyle=":", linewidth=1)
+        axes.annotate(f"same width with {reached} instead of {budget['episodes']}",
+                      (reached, budget["reference_width"]), textcoords="offset points",
+                      xytext=(6, 8), fontsize=8)  # fmt: skip
+    axes.set_xlabel("real episodes per policy")
+    axes.set_ylabel("mean width of the 95% interval")
+    axes.set_title(f"{task}: how many real episodes do you still need?")
+    axes.set_ylim(bottom=0)
+    axes.legend(fontsize=8)
+    _save(figure, path)

@@ -73,8 +73,9 @@ def synthetic(rng, rate, agreement, n, big_n):
     return real[:n], imagined[:n], imagined[n:]
 
 
-@pytest.mark.parametrize(("rate", "agreement", "n"), [(0.7, 0.9, 20), (0.5, 0.95, 10),
-                                                      (0.9, 0.7, 40), (0.3, 0.9, 5)])
+@pytest.mark.parametrize(
+    ("rate", "agreement", "n"), [(0.7, 0.9, 20), (0.5, 0.95, 10), (0.9, 0.7, 40), (0.3, 0.9, 5)]
+)
 def test_coverage_on_synthetic_bernoulli_data(rate, agreement, n):
     rng = np.random.default_rng(0)
     covered, widths, real_widths = [], [], []

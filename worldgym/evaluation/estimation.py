@@ -308,8 +308,12 @@ def budget_sentence(budget: dict) -> str:
     """The saving, in one sentence."""
     n, k = budget["episodes"], budget["ppi_episodes_for_reference"]
     if k is None or k >= n:
-        return ("Imagination does not narrow these intervals: prediction-powered estimates "
-                f"need all {n} real episodes per policy to be as precise as real ones alone.")
-    return (f"With {budget['imagined_only']} imagined episodes per policy, {k} real episodes "
-            f"per policy give intervals as narrow as {n} real episodes alone: "
-            f"{budget['saved']:.0%} fewer real episodes for the same precision.")
+        return (
+            "Imagination does not narrow these intervals: prediction-powered estimates "
+            f"need all {n} real episodes per policy to be as precise as real ones alone."
+        )
+    return (
+        f"With {budget['imagined_only']} imagined episodes per policy, {k} real episodes "
+        f"per policy give intervals as narrow as {n} real episodes alone: "
+        f"{budget['saved']:.0%} fewer real episodes for the same precision."
+    )

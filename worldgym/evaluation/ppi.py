@@ -158,10 +158,14 @@ def bootstrap_ranking(reals, paireds, imagined_onlys, powers, resamples: int = 1
     from scipy.stats import rankdata
 
     rng = np.random.default_rng(seed)
-    draws = np.stack([
-        bootstrap_rates(real, paired, only, power, resamples, rng)
-        for real, paired, only, power in zip(reals, paireds, imagined_onlys, powers, strict=True)
-    ])  # [P, resamples] fmt: skip
+    draws = np.stack(
+        [
+            bootstrap_rates(real, paired, only, power, resamples, rng)
+            for real, paired, only, power in zip(
+                reals, paireds, imagined_onlys, powers, strict=True
+            )
+        ]
+    )  # [P, resamples] fmt: skip
     above = (draws[:, None, :] > draws[None, :, :]).mean(axis=2)
     tied = (draws[:, None, :] == draws[None, :, :]).mean(axis=2)
     beats = above + 0.5 * tied

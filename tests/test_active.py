@@ -32,7 +32,7 @@ def test_a_clear_best_settles_early_and_only_leader_and_challenger_run():
     log = []
     result = allocate(draw, imagined_only(rates), Decision(), ["a", "b", "c", "d"],
                       budget=1000, first=5, batch=5, report=log.append)  # fmt: skip
-    assert result.settled and result.spent < 200
+    assert result.settled and result.spent < 200 and result.leader == 0
     assert drawn[:4] == [(0, 5), (1, 5), (2, 5), (3, 5)]  # the first batch: everyone
     for round_ in result.rounds[:-1]:
         assert len(round_["ran"]) == 2 and "a" in round_["ran"]  # leader and challenger
@@ -97,3 +97,11 @@ def test_a_budget_below_the_first_batch_is_one_sentence():
     with pytest.raises(ValueError) as error:
         allocate(draw, imagined_only([0.5, 0.5]), Decision(), ["a", "b"], budget=8, first=5)
     assert "cannot run the first 5 of each of the 2 policies (10)" in str(error.value)
+
+
+def test_among_equal_estimates_the_best_supported_leads():
+    from worldgym.evaluation.active import best_estimate
+
+    few = RateEstimate(1.0, 0.57, 1.0, 5, 0, 0.0)
+    many = RateEstimate(1.0, 0.96, 1.0, 90, 0, 0.0)
+    assert best_estimate([few, many]) == 1 and best_estimate([many, few]) == 0

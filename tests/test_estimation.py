@@ -37,6 +37,7 @@ def test_the_active_loop_runs_real_episodes_in_batches_and_logs_why(tiny_run, tm
     result = estimate(settings(run, tmp_path, real_episodes=2, budget=10, batch=2),
                       progress=False, report=lines.append)  # fmt: skip
     assert lines[0].startswith("Active: find the best policy")
+    assert result.decision.startswith("Best policy: ")
     assert result.real_episodes <= 10 and result.settled in (True, False)
     assert sum(len(r["ran"]) * 2 for r in result.rounds) == result.real_episodes - 4
     counts = [p.real_only.real_episodes for p in result.policies]

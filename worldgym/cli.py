@@ -202,6 +202,8 @@ def cmd_estimate(args) -> int:
     print()
     print(format_beats(estimates))
     print(f"\n{estimates.real_episodes} real episodes in all.")
+    if estimates.decision:
+        print(estimates.decision)
     return 0
 
 

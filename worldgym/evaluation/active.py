@@ -72,8 +72,7 @@ def open_policies(estimates: list[RateEstimate], decision: Decision,
             return [], f"every interval is on one side of {threshold:.0%}"
         listed = ", ".join(_named(names[i], estimates[i]) for i in open_)
         return open_, f"their intervals contain {threshold:.0%}: {listed}"
-    rates = np.array([e.rate for e in estimates])
-    leader = int(np.argmax(rates))
+    leader = best_estimate(estimates)
     others = [i for i in range(len(estimates)) if i != leader]
     if not others:
         return [], "only one policy"
@@ -87,6 +86,12 @@ def open_policies(estimates: list[RateEstimate], decision: Decision,
     )
 
 
+def best_estimate(estimates: list[RateEstimate]) -> int:
+    """The leader: the highest estimate; among equal ones, the best-supported (highest
+    lower bound), so a policy does not lead on a few lucky episodes."""
+    return max(range(len(estimates)), key=lambda i: (estimates[i].rate, estimates[i].low))
+
+
 def _named(name: str, estimate: RateEstimate) -> str:
     return f"{name} {estimate.rate:.0%} [{estimate.low:.0%}, {estimate.high:.0%}]"
 
@@ -98,6 +103,7 @@ class ActiveResult:
     real: list[np.ndarray]
     paired: list[np.ndarray]
     settled: bool
+    leader: int = -1  # finding the best: the leading policy when the loop ended
     rounds: list[dict] = field(default_factory=list)
 
     @property
@@ -142,6 +148,7 @@ def allocate(draw: Draw, imagined_only: list[np.ndarray], decision: Decision, na
         estimates = [estimate_rate(real[i], paired[i], imagined_only[i], decide_at)
                      for i in range(count)]  # fmt: skip
         chosen, why = open_policies(estimates, decision, names)
+        result.leader = best_estimate(estimates)
         if not chosen:
             result.settled = True
             result.rounds.append({"spent": spent, "ran": [], "why": why})

@@ -89,6 +89,7 @@ class Estimates:
     rank_high: np.ndarray  # [P]
     rounds: list[dict]  # the active loop's log (empty without --budget)
     settled: bool | None  # whether the active loop settled its decision (None: no loop)
+    decision: str = ""  # the active loop's decision and outcome, in words
 
     @property
     def real_episodes(self) -> int:
@@ -102,7 +103,8 @@ class Estimates:
                           "imagined_rate": p.imagined_rate} for p in self.policies],
             "beats": self.beats.tolist(), "rank_low": self.rank_low.tolist(),
             "rank_high": self.rank_high.tolist(), "rounds": self.rounds,
-            "settled": self.settled, "real_episodes": self.real_episodes,
+            "settled": self.settled, "decision": self.decision,
+            "real_episodes": self.real_episodes,
         }  # fmt: skip
 
 
@@ -182,7 +184,7 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Est
                      for o in real_outcomes(task, policies, seeds, cache, config.workers,
                                             progress)]  # fmt: skip
             paireds = imagined(policies, seeds, config.imagination_seed)
-            rounds, settled = [], None
+            rounds, settled, outcome = [], None, ""
         else:
             decision = Decision(parse_threshold(config.threshold), config.tolerance)
             report(f"Active: {decision.describe()}, at most {config.budget} real episodes.")
@@ -191,6 +193,7 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Est
                               report)  # fmt: skip
             reals, paireds, rounds, settled = (result.real, result.paired, result.rounds,
                                                result.settled)  # fmt: skip
+            outcome = decision_outcome(decision, result, names)
 
     powered = [estimate_rate(r, p, g, config.confidence)
                for r, p, g in zip(reals, paireds, imagined_only, strict=True)]  # fmt: skip
@@ -202,7 +205,15 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Est
         for name, r, e, g in zip(names, reals, powered, imagined_only, strict=True)
     ]  # fmt: skip
     return Estimates(task.name, str(checkpoint), asdict(config), rows, ranking.beats,
-                     ranking.rank_low, ranking.rank_high, rounds, settled)  # fmt: skip
+                     ranking.rank_low, ranking.rank_high, rounds, settled, outcome)  # fmt: skip
+
+
+def decision_outcome(decision: Decision, result, names: list[str]) -> str:
+    """What the active loop decided, in one sentence."""
+    state = "settled" if result.settled else "still open when the budget ran out"
+    if decision.threshold is None:
+        return f"Best policy: {names[result.leader]} ({state}, {result.spent} real episodes)."
+    return f"Threshold {decision.threshold:.0%}: {state} after {result.spent} real episodes."
 
 
 def format_estimates(estimates: Estimates) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -133,9 +134,11 @@ def main() -> None:
     parser.add_argument("--out", default="runs/validation")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if max(args.ns) > args.ground_truth:
-        parser.error(f"n of {max(args.ns)} is more than the {args.ground_truth} "
-                     "ground-truth episodes per policy.")  # fmt: skip
+    if max(args.ns) > args.ground_truth or min(args.ns) < 1:
+        print(f"validate_estimates: error: each n must be between 1 and the "
+              f"{args.ground_truth} ground-truth episodes per policy, got "
+              f"{' '.join(map(str, args.ns))}.", file=sys.stderr)  # fmt: skip
+        sys.exit(2)
     start = time.perf_counter()
     names, reals, paireds = ground_truth(args)
     gathered = time.perf_counter() - start

@@ -62,3 +62,18 @@ def test_bad_settings_on_the_command_line_are_one_sentence(tiny_run, tmp_path, c
     err = capsys.readouterr().err
     assert code == 2 and "--budget is a number of real episodes" in err
     assert err.strip().count("\n") == 0
+
+
+def test_the_validation_script_refuses_n_beyond_its_ground_truth_in_one_sentence():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "scripts" / "validate_estimates.py"
+    result = subprocess.run([sys.executable, str(script), "Push", "--ground-truth", "50",
+                             "--ns", "5", "80"], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "validate_estimates: error: each n must be between 1 and the 50 ground-truth "
+        "episodes per policy, got 5 80."
+    )

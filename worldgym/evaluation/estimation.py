@@ -173,6 +173,8 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Est
             seeds = np.arange(next_seed[index], next_seed[index] + count)
             next_seed[index] += count
             real = real_outcomes(task, [policies[index]], seeds, cache, config.workers, progress)
+            # The model's own randomness: batch k uses seed + 2k (the first batch matches
+            # a fixed-n run; seed + 1 is the imagined-only episodes').
             paired = imagined([policies[index]], seeds,
                               config.imagination_seed + 2 * batches[index])  # fmt: skip
             batches[index] += 1

@@ -340,6 +340,23 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"worldgym {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        kept = INTERRUPTED_KEEPS.get(args.command, "nothing half-written was kept")
+        print(f"\nworldgym {args.command}: interrupted; {kept}.", file=sys.stderr)
+        return 130
+
+
+INTERRUPTED_KEEPS = {
+    "collect": "no dataset was written (the workers are stopped, the partial folder removed)",
+    "train": "the checkpoints of finished epochs are kept: the same command resumes",
+    "demo": "finished stages, training checkpoints and cached rollouts are kept: "
+    "`make demo` resumes",
+    "refine": "its plan, the episodes it had appended and its training checkpoints are "
+    "kept: the same command resumes",
+    **{command: "rollouts cached before are kept: the same command runs only what is missing"
+       for command in ("evaluate", "calibrate", "report", "estimate", "policies")},
+}  # fmt: skip
+"""What an interrupted command leaves, said in its one line."""
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass --overwrite to replace it.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.partial-"))
+    remove_stale_partials(path)
+    temp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.partial-{os.getpid()}-"))
     try:
         yield temp
         _usual_permissions(temp)
@@ -67,6 +68,29 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     finally:
         if temp.exists():
             shutil.rmtree(temp)
+
+
+def remove_stale_partials(path: Path) -> list[Path]:
+    """Delete the half-written folders that killed runs left beside `path`
+    (`.NAME.partial-PID-*` whose process is gone; older unnamed ones too), so an
+    interrupted run costs no disk space once the next run for `path` starts."""
+    removed = []
+    for partial in path.parent.glob(f".{path.name}.partial-*"):
+        owner = partial.name.removeprefix(f".{path.name}.partial-").split("-")[0]
+        if partial.is_dir() and not (owner.isdigit() and _alive(int(owner))):
+            shutil.rmtree(partial, ignore_errors=True)
+            removed.append(partial)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray] | None:

@@ -6,6 +6,13 @@ it needs (task and policy by spec), so a worker rebuilds it from scratch and
 results do not depend on which worker ran which job. Tasks a user registered at
 run time (`worldgym.register_task`) are registered in each worker before its
 first job, so their names work there too.
+
+Stopping is the parent's business: workers ignore Ctrl-C (SIGINT reaches the
+whole process group), and on Ctrl-C or any error the parent cancels the queued
+jobs and terminates the workers at once, instead of waiting for every queued job
+as `with ProcessPoolExecutor()` would. A worker whose parent dies (kill -9)
+exits within a second: it watches its parent, so it never lingers holding
+memory, blocked on a pipe nobody reads.
 """
 
 from __future__ import annotations
@@ -13,6 +20,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -56,9 +66,10 @@ def imap_in_workers(
             return
         context = multiprocessing.get_context("spawn")
         registrations = _picklable_registrations()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                 initializer=_register_in_worker,
-                                 initargs=(registrations,)) as pool:  # fmt: skip
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                   initializer=_start_worker,
+                                   initargs=(registrations, os.getpid()))  # fmt: skip
+        try:
             pending = {pool.submit(function, job): i for i, job in enumerate(jobs)}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -67,8 +78,25 @@ def imap_in_workers(
                     result = future.result()
                     bar.update(units(result))
                     yield index, result
+        except BaseException:  # Ctrl-C, an error, or the caller stopped iterating
+            stop_now(pool)
+            raise
+        pool.shutdown(wait=True)
     finally:
         bar.close()
+
+
+def stop_now(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued jobs and terminate the workers without waiting for them."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
 
 
 def _picklable_registrations() -> dict:
@@ -88,11 +116,22 @@ def _picklable_registrations() -> dict:
     return registrations
 
 
-def _register_in_worker(registrations: dict) -> None:
+def _start_worker(registrations: dict, parent: int) -> None:
+    """In each worker, before its first job: leave Ctrl-C to the parent, exit if the
+    parent dies, and register the parent's run-time tasks."""
     from worldgym.envs.registry import register_task
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     for name, source in registrations.items():
         register_task(source, name, overwrite=True)
+
+
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Exit this worker as soon as `parent` is gone (it is re-parented on Linux)."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
 
 
 def map_in_workers(function, jobs, **kwargs) -> list:

@@ -93,10 +93,10 @@ class MujocoTaskEnv(gymnasium.Env):
         self.sample_initial_state(self.model, self.data, self.np_random)
         mujoco.mj_forward(self.model, self.data)
         self._observation = self.read_observation(self.model, self.data)
-        _, success = self.task.score_transition(
+        _, success = self.task.score_on_host(
             self._observation, np.zeros(self.action_space.shape, np.float32), self._observation
         )
-        return self._observation.copy(), {"success": bool(success)}
+        return self._observation.copy(), {"success": success}
 
     def step(self, action):
         if self._observation is None:
@@ -111,12 +111,11 @@ class MujocoTaskEnv(gymnasium.Env):
             self._observation,
             self.read_observation(self.model, self.data),
         )
-        reward, success = self.task.score_transition(
+        reward, success = self.task.score_on_host(
             previous, action.astype(np.float32), self._observation
         )
-        success = bool(success)
         terminated = success and self.task.terminate_on_success
-        return self._observation.copy(), float(reward), terminated, False, {"success": success}
+        return self._observation.copy(), reward, terminated, False, {"success": success}
 
     def render(self):
         if self.render_mode != "rgb_array":

@@ -39,16 +39,16 @@ CUBE = slice(10, 13)
 GOAL = slice(23, 26)
 
 
-def success(obs):
+def success(obs, xp=jnp):
     """Cube centre within SUCCESS_RADIUS of the goal. obs [..., 26] -> bool [...]."""
-    return jnp.linalg.norm(obs[..., CUBE] - obs[..., GOAL], axis=-1) < SUCCESS_RADIUS
+    return xp.linalg.norm(obs[..., CUBE] - obs[..., GOAL], axis=-1) < SUCCESS_RADIUS
 
 
-def reward(obs, action, next_obs):
+def reward(obs, action, next_obs, xp=jnp):
     """Negative cube-goal distance, half the hand-cube distance, +1 on success."""
-    cube_to_goal = jnp.linalg.norm(next_obs[..., CUBE] - next_obs[..., GOAL], axis=-1)
-    hand_to_cube = jnp.linalg.norm(next_obs[..., HAND] - next_obs[..., CUBE], axis=-1)
-    return -cube_to_goal - 0.5 * hand_to_cube + success(next_obs).astype(jnp.float32)
+    cube_to_goal = xp.linalg.norm(next_obs[..., CUBE] - next_obs[..., GOAL], axis=-1)
+    hand_to_cube = xp.linalg.norm(next_obs[..., HAND] - next_obs[..., CUBE], axis=-1)
+    return -cube_to_goal - 0.5 * hand_to_cube + success(next_obs, xp).astype(xp.float32)
 
 
 FINGER_REACH = (-0.012, 0.032)

@@ -33,16 +33,16 @@ BLOCK = slice(4, 6)
 GOAL = slice(11, 13)
 
 
-def success(obs):
+def success(obs, xp=jnp):
     """Block centre within SUCCESS_RADIUS of the goal. obs [..., 13] -> bool [...]."""
-    return jnp.linalg.norm(obs[..., BLOCK] - obs[..., GOAL], axis=-1) < SUCCESS_RADIUS
+    return xp.linalg.norm(obs[..., BLOCK] - obs[..., GOAL], axis=-1) < SUCCESS_RADIUS
 
 
-def reward(obs, action, next_obs):
+def reward(obs, action, next_obs, xp=jnp):
     """Negative block-goal distance, half the pusher-block distance, +1 on success."""
-    block_to_goal = jnp.linalg.norm(next_obs[..., BLOCK] - next_obs[..., GOAL], axis=-1)
-    pusher_to_block = jnp.linalg.norm(next_obs[..., PUSHER] - next_obs[..., BLOCK], axis=-1)
-    return -block_to_goal - 0.5 * pusher_to_block + success(next_obs).astype(jnp.float32)
+    block_to_goal = xp.linalg.norm(next_obs[..., BLOCK] - next_obs[..., GOAL], axis=-1)
+    pusher_to_block = xp.linalg.norm(next_obs[..., PUSHER] - next_obs[..., BLOCK], axis=-1)
+    return -block_to_goal - 0.5 * pusher_to_block + success(next_obs, xp).astype(xp.float32)
 
 
 def _to_block_frame(vector, cos_yaw, sin_yaw):

@@ -30,17 +30,17 @@ END_EFFECTOR = slice(6, 8)
 TARGET = slice(8, 10)
 
 
-def success(obs):
+def success(obs, xp=jnp):
     """End effector within SUCCESS_RADIUS of the target. obs [..., 10] -> bool [...]."""
-    distance = jnp.linalg.norm(obs[..., END_EFFECTOR] - obs[..., TARGET], axis=-1)
+    distance = xp.linalg.norm(obs[..., END_EFFECTOR] - obs[..., TARGET], axis=-1)
     return distance < SUCCESS_RADIUS
 
 
-def reward(obs, action, next_obs):
+def reward(obs, action, next_obs, xp=jnp):
     """Negative distance to the target, a small effort cost, +1 on success."""
-    distance = jnp.linalg.norm(next_obs[..., END_EFFECTOR] - next_obs[..., TARGET], axis=-1)
-    effort = jnp.sum(jnp.square(action), axis=-1)
-    return -distance - 0.01 * effort + success(next_obs).astype(jnp.float32)
+    distance = xp.linalg.norm(next_obs[..., END_EFFECTOR] - next_obs[..., TARGET], axis=-1)
+    effort = xp.sum(xp.square(action), axis=-1)
+    return -distance - 0.01 * effort + success(next_obs, xp).astype(xp.float32)
 
 
 class ReachEnv(MujocoTaskEnv):

@@ -44,9 +44,12 @@ class Task:
     """Flat Box space of the action."""
     success_fn: SuccessFn | None = None
     """Success predicate on the observation alone, in jax.numpy; None when success
-    comes only from an info key (a learned success head then scores imagination)."""
+    comes only from an info key (a learned success head then scores imagination).
+    Written against an array namespace, `success(obs, xp=jnp)`, it is also run
+    with numpy on every real step (score_on_host), which is much cheaper."""
     reward_fn: RewardFn | None = None
-    """Shaped reward on (obs, action, next_obs) in jax.numpy; None if unknown."""
+    """Shaped reward on (obs, action, next_obs) in jax.numpy; None if unknown. May
+    take `xp` like success_fn."""
     terminate_on_success: bool = False
     """Episode rule. True: the episode ends at the first successful step and its
     outcome is "succeeded at any step". False: it runs to the horizon and its
@@ -173,6 +176,32 @@ class Task:
 
         return jax.jit(score)
 
+    @cached_property
+    def score_on_host(self) -> Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, bool]]:
+        """(obs, action, next_obs) -> (reward, success) of one real step, in numpy.
+
+        A task whose success_fn and reward_fn take an array namespace (`xp`, as the
+        native tasks' do) is scored by the very same functions run with numpy: no
+        JAX dispatch and device transfer on every real step, which cost more than
+        the physics. Other tasks are scored by the jitted score_transition.
+        """
+        success_fn, reward_fn = self.success_fn, self.reward_fn
+        if all(fn is None or takes_namespace(fn) for fn in (success_fn, reward_fn)):
+
+            def score(obs, action, next_obs):
+                success = bool(success_fn(next_obs, xp=np)) if success_fn else False
+                reward = float(reward_fn(obs, action, next_obs, xp=np)) if reward_fn else 0.0
+                return reward, success
+
+            return score
+        jitted = self.score_transition
+
+        def score_with_jax(obs, action, next_obs):
+            reward, success = jitted(obs, action, next_obs)
+            return float(reward), bool(success)
+
+        return score_with_jax
+
     def render_observations(
         self, observations: np.ndarray, width: int = 256, height: int = 256
     ) -> np.ndarray:
@@ -194,3 +223,12 @@ class Task:
         finally:
             renderer.close()
 
+
+def takes_namespace(function) -> bool:
+    """Whether `function` takes an array namespace `xp` (jax.numpy or numpy)."""
+    import inspect
+
+    try:
+        return "xp" in inspect.signature(function).parameters
+    except (TypeError, ValueError):  # builtins and some C callables have no signature
+        return False

@@ -21,12 +21,15 @@ def check_action(action, space: gymnasium.spaces.Box, owner: str) -> np.ndarray:
         raise ValueError(
             f"{owner} expects an action of shape {space.shape}, got shape {array.shape}."
         )
-    if not np.all(np.isfinite(array)):
+    # Array methods rather than np.all/np.any: this runs on every real step, where
+    # numpy's dispatch wrappers cost as much as the checks.
+    if not np.isfinite(array).all():
         raise ValueError(f"{owner} got a non-finite action {array.tolist()} (NaN or inf).")
-    if np.any(array < space.low - TOLERANCE) or np.any(array > space.high + TOLERANCE):
+    clipped = array.clip(space.low, space.high)
+    if np.abs(clipped - array).max(initial=0.0) > TOLERANCE:
         raise ValueError(
             f"{owner} got action {np.round(array, 4).tolist()} outside its bounds "
             f"[{space.low.min():g}, {space.high.max():g}]; clip it first "
             "(e.g. gymnasium.wrappers.ClipAction)."
         )
-    return np.clip(array, space.low, space.high)
+    return clipped

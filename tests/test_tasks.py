@@ -200,3 +200,25 @@ def test_pick_place_prior_is_the_hand_s_physics():
     errors = np.array(errors)
     assert errors[:, :3].max() < 2e-3, errors  # metres, for steps of up to 1.6 cm
     assert errors[:, 3:6].max() < 0.02, errors  # metres per second, for up to 0.4 m/s
+
+
+def test_real_steps_are_scored_by_the_same_definition_on_the_host(any_task):
+    """score_on_host (numpy where the task's functions take `xp`, as the native
+    tasks' do) gives the jitted JAX scoring's success exactly and its reward."""
+    from worldgym.envs.task import takes_namespace
+
+    if any_task.name in NATIVE_TASKS:
+        assert takes_namespace(any_task.success_fn) and takes_namespace(any_task.reward_fn)
+    env = any_task.make_env()
+    observations, _, _ = rollout(env, 3, random_actions(any_task, 60, seed=3))
+    rng = np.random.default_rng(0)
+    # around the observed states, at many scales, so success boundaries are crossed
+    noisy = observations[rng.integers(0, len(observations), 400)]
+    noisy = (noisy + rng.normal(size=noisy.shape) * rng.choice([1e-3, 1e-2, 1e-1], (400, 1)))
+    noisy = noisy.astype(np.float32)
+    actions = random_actions(any_task, 399, seed=4)
+    for obs, action, next_obs in zip(noisy[:-1], actions, noisy[1:], strict=True):
+        reward, success = any_task.score_on_host(obs, action.astype(np.float32), next_obs)
+        jax_reward, jax_success = any_task.score_transition(obs, action, next_obs)
+        assert success == bool(jax_success)
+        assert reward == pytest.approx(float(jax_reward), rel=1e-5, abs=1e-6)

@@ -7,6 +7,7 @@ import imageio.v3 as iio
 import pytest
 
 from worldgym.cli import build_parser, main
+from worldgym.envs import get_task
 
 SUBCOMMANDS = [
     "tasks", "policies", "collect", "train", "model-eval", "rollout", "bench", "demo", "evaluate",
@@ -96,7 +97,7 @@ def test_bench_measures_every_figure():
     from worldgym.bench import BenchConfig, format_imagination, run_imagination_bench
 
     config = BenchConfig(tasks=("Reach",), steps=40, frames=5, batch=8, vector_envs=2,
-                         imagination_task="Reach")  # fmt: skip
+                         imagination_task="Reach", scaling_batches=(1, 16))  # fmt: skip
     row = run_imagination_bench(config)
     for name in ("engine_transitions_per_s", "imagined_env_steps_per_s",
                  "imagined_vector_env_steps_per_s", "real_env_steps_per_s",
@@ -104,6 +105,14 @@ def test_bench_measures_every_figure():
         assert row[name] > 0, name
     assert 0 < row["fraction_of_matmul_rate"] and row["flops_per_transition"] > 1e5
     assert "of the machine's rate" in format_imagination(row)
+    assert [r["batch"] for r in row["scaling"]] == [1, 16]
+    for scaling in row["scaling"]:
+        assert scaling["transitions_per_s"] > 0 and scaling["bytes_per_episode"] > 0
+    # an episode's outputs alone: observations [H + 1, d] and actions [H, a] in float32
+    task = get_task("Reach")
+    floor = 4 * ((task.horizon + 1) * task.obs_dim + task.horizon * task.action_dim)
+    assert row["scaling"][-1]["bytes_per_episode"] >= floor
+    assert "| 16 |" in format_imagination(row)
 
 
 @pytest.mark.parametrize(

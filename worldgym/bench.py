@@ -41,6 +41,9 @@ class BenchConfig:
     """Episodes per batched engine call."""
     vector_envs: int = 64
     """num_envs of ImaginedVectorEnv."""
+    scaling_batches: tuple[int, ...] = (1, 16, 256, 4096, 65536)
+    """Batches of the engine's scaling table (transitions/s and memory per episode);
+    empty to skip it. The largest takes about a minute on 2 cores."""
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -252,7 +255,46 @@ def run_imagination_bench(config: BenchConfig) -> dict:
         "imagined_env_steps_per_s": single_rate, "vector_envs": config.vector_envs,
         "imagined_vector_env_steps_per_s": vector_rate, "real_env_steps_per_s": real_single,
         "real_vector_workers": workers, "real_vector_env_steps_per_s": real_vector_rate,
+        "scaling": engine_scaling(model, task, policy, config.scaling_batches, config.seed),
     }  # fmt: skip
+
+
+def engine_scaling(model, task, policy, batches, seed: int = 0) -> list[dict]:
+    """Engine transitions/s and memory per imagined episode at each batch size.
+
+    Memory is what XLA's memory analysis of the compiled rollout reports (outputs
+    and temporaries, divided by the batch), so it says how many episodes fit.
+    """
+    import jax
+
+    from worldgym.imagination.engine import _compiled, initial_observations, world_of
+
+    rows = []
+    key = jax.random.key(seed)
+    function = _compiled("single", model, policy.act, task, task.horizon)
+    for batch in batches:
+        init_obs = np.tile(np.asarray(initial_observations(task, range(min(batch, 64)))),
+                           (batch // min(batch, 64) + 1, 1))[:batch]  # fmt: skip
+        arguments = (world_of(model), policy.params, jax.numpy.asarray(init_obs), key, None)
+        memory = function.lower(*arguments).compile().memory_analysis()
+        used = getattr(memory, "output_size_in_bytes", 0) + getattr(memory, "temp_size_in_bytes", 0)
+        seconds = _timed(lambda a=arguments: function(*a).observations.block_until_ready(),
+                         repeats=3 if batch <= 4096 else 1)  # fmt: skip
+        rows.append({"batch": batch, "transitions_per_s": batch * task.horizon / seconds,
+                     "bytes_per_episode": used / batch})  # fmt: skip
+    return rows
+
+
+def format_scaling(rows: list[dict], task: str) -> str:
+    lines = [
+        f"Engine scaling with batch ({task}, oracle policy, {len(rows)} sizes):",
+        "| episodes per call | transitions/s | memory per episode |",
+        "|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(f"| {row['batch']:,} | {row['transitions_per_s']:,.0f} "
+                     f"| {row['bytes_per_episode'] / 1024:,.1f} KiB |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def format_imagination(row: dict) -> str:
@@ -276,4 +318,6 @@ def format_imagination(row: dict) -> str:
         f"matmul {row['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s = "
         f"{row['fraction_of_matmul_rate']:.0%} of the machine's rate",
     ]
+    if row.get("scaling"):
+        lines += ["", format_scaling(row["scaling"], row["task"])]
     return "\n".join(lines)

@@ -336,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv)
     try:
+        if args.command in JAX_COMMANDS:
+            from worldgym.devices import describe_devices
+
+            print(describe_devices(), flush=True)  # so a user sees at once if GPUs are used
         return args.run(args)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"worldgym {args.command}: error: {error}", file=sys.stderr)
@@ -345,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nworldgym {args.command}: interrupted; {kept}.", file=sys.stderr)
         return 130
 
+
+JAX_COMMANDS = ("train", "model-eval", "evaluate", "calibrate", "report", "estimate", "refine",
+                "bench", "demo")  # fmt: skip
+"""Commands that run JAX work: each starts by naming the devices it uses."""
 
 INTERRUPTED_KEEPS = {
     "collect": "no dataset was written (the workers are stopped, the partial folder removed)",

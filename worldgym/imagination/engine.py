@@ -209,11 +209,25 @@ def rollout_policy(model: WorldModel, policy, init_obs, key, task, horizon: int 
 
     horizon = task.horizon if horizon is None else horizon
     rollout = _compiled("single", model, policy.act, task, horizon)
-    keys = None if seeds is None else episode_keys(seeds)
+    size = len(init_obs)
+    init_obs, keys = _spread(init_obs, seeds)
     with host_errors():
-        trajectories = rollout(world_of(model), policy.params,
-                               jnp.asarray(init_obs, jnp.float32), key, keys)  # fmt: skip
-        return jax.block_until_ready(trajectories)  # a host policy's error surfaces here
+        trajectories = rollout(world_of(model), policy.params, init_obs, key, keys)
+        jax.block_until_ready(trajectories)  # a host policy's error surfaces here
+    return jax.tree_util.tree_map(lambda x: x[:size], trajectories)
+
+
+def _spread(init_obs, seeds):
+    """Initial observations and per-episode keys spread over all devices (padded to
+    a multiple of the device count; see worldgym.devices). Random keys are split
+    inside the program from one key, and threefry is partitionable, so episode i
+    draws the same numbers whatever the padding and the device count."""
+    from worldgym.devices import shard_episodes
+
+    size = len(init_obs)
+    init_obs = shard_episodes(jnp.asarray(init_obs, jnp.float32), size)
+    keys = None if seeds is None else shard_episodes(episode_keys(seeds), size)
+    return init_obs, keys
 
 
 def initial_observations(task, seeds) -> jnp.ndarray:
@@ -240,9 +254,9 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
 
     streams = list(range(len(policies))) if streams is None else list(streams)
     horizon = task.horizon if horizon is None else horizon
-    init_obs = jnp.asarray(init_obs, jnp.float32)
+    size = len(init_obs)
+    init_obs, noise = _spread(init_obs, seeds)
     world = world_of(model)
-    noise = None if seeds is None else episode_keys(seeds)
     groups: dict = {}
     for index, policy in enumerate(policies):
         groups.setdefault(stacking_signature(policy), []).append(index)
@@ -259,6 +273,6 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
             jax.block_until_ready(trajectories)  # a host policy's error surfaces here
         for position, index in enumerate(indices):
             results[policies[index].name] = jax.tree_util.tree_map(
-                lambda x, p=position: x[p], trajectories
+                lambda x, p=position: x[p, :size], trajectories
             )
     return results

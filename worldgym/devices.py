@@ -1,0 +1,50 @@
+"""The JAX devices worldgym computes on, and how a batch of episodes is spread over them.
+
+The imagination engine shards its episode axis over every visible device with
+`jax.sharding` (a one-axis Mesh and NamedSharding): XLA partitions the compiled
+rollout, each device imagines its share of the episodes, and the outcomes do
+not depend on the device count (every episode's randomness is drawn inside the
+program from the same keys). With one device this is a no-op.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+BATCH_AXIS = "batch"
+
+
+def describe_devices() -> str:
+    """One line naming the devices JAX will use, e.g. "devices: 4 × cpu"."""
+    kinds = Counter(device.platform for device in jax.devices())
+    return "devices: " + ", ".join(f"{count} × {kind}" for kind, count in kinds.items())
+
+
+def batch_sharding() -> NamedSharding | None:
+    """The episode axis split over all devices, or None with a single device."""
+    devices = jax.devices()
+    if len(devices) == 1:
+        return None
+    return NamedSharding(Mesh(np.asarray(devices), (BATCH_AXIS,)), PartitionSpec(BATCH_AXIS))
+
+
+def padded_batch(size: int) -> int:
+    """The batch rounded up to a multiple of the device count (shards must be equal)."""
+    count = jax.device_count()
+    return -(-size // count) * count
+
+
+def shard_episodes(array, size: int):
+    """`array` [size, ...] padded (repeating its last row) to padded_batch(size) rows
+    and placed across the devices; unchanged with one device."""
+    sharding = batch_sharding()
+    if sharding is None:
+        return array
+    extra = padded_batch(size) - size
+    if extra:
+        array = jax.numpy.concatenate([array, jax.numpy.repeat(array[-1:], extra, axis=0)])
+    return jax.device_put(array, sharding)

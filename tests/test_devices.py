@@ -40,3 +40,26 @@ def test_the_device_line_names_the_devices():
 
     platform = jax.devices()[0].platform
     assert describe_devices() == f"devices: {jax.device_count()} × {platform}"
+
+
+def train_on(devices: int, dataset, run: Path, out: Path) -> None:
+    here = Path(__file__).parent
+    environment = {**os.environ,
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(here),
+                                                               os.environ.get("PYTHONPATH")])),
+                   "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}  # fmt: skip
+    result = subprocess.run([sys.executable, str(here / "multi_device_training.py"),
+                             str(dataset), str(run), str(out)],
+                            capture_output=True, text=True, env=environment)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_training_on_four_devices_matches_one(tiny_push_dataset, tmp_path):
+    """The minibatch is split over the devices and the gradients all-reduced: the same
+    parameters up to the order of float additions."""
+    train_on(1, tiny_push_dataset, tmp_path / "one", tmp_path / "one.npz")
+    train_on(4, tiny_push_dataset, tmp_path / "four", tmp_path / "four.npz")
+    one, four = np.load(tmp_path / "one.npz"), np.load(tmp_path / "four.npz")
+    assert one.files == four.files
+    for name in one.files:
+        np.testing.assert_allclose(one[name], four[name], rtol=1e-3, atol=1e-4, err_msg=name)

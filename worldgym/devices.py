@@ -48,3 +48,14 @@ def shard_episodes(array, size: int):
     if extra:
         array = jax.numpy.concatenate([array, jax.numpy.repeat(array[-1:], extra, axis=0)])
     return jax.device_put(array, sharding)
+
+
+def minibatch_sharding(batch_size: int) -> NamedSharding | None:
+    """Training's minibatch [members, batch] split over all devices along the batch
+    axis (parameters stay replicated; XLA all-reduces the gradients), or None with
+    one device or a batch the devices do not divide."""
+    devices = jax.devices()
+    if len(devices) == 1 or batch_size % len(devices):
+        return None
+    mesh = Mesh(np.asarray(devices), (BATCH_AXIS,))
+    return NamedSharding(mesh, PartitionSpec(None, BATCH_AXIS))

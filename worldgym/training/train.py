@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from worldgym.data.dataset import EpisodeDataset, find_dataset, load_dataset, read_header
 from worldgym.data.foreign import dataset_task
 from worldgym.data.splits import run_split, window_starts
+from worldgym.devices import minibatch_sharding
 from worldgym.files import atomic_file
 from worldgym.models import DEFAULT_FAMILY, get_family
 from worldgym.provenance import library_versions
@@ -215,9 +216,12 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
     )  # fmt: skip
     train_starts_device = jnp.asarray(train_starts)
     steps_per_epoch = len(train_starts) // config.batch_size
+    sharding = minibatch_sharding(config.batch_size)  # None on one device
 
     def train_step(carry, batch_starts):  # batch_starts [members, batch]
         params, opt_state = carry
+        if sharding is not None:
+            batch_starts = jax.lax.with_sharding_constraint(batch_starts, sharding)
         window = gather_windows(arrays, batch_starts, steps)
         (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, window)
         updates, opt_state = optimiser.update(grads, opt_state, params)

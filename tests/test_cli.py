@@ -113,6 +113,10 @@ def test_bench_measures_every_figure():
     floor = 4 * ((task.horizon + 1) * task.obs_dim + task.horizon * task.action_dim)
     assert row["scaling"][-1]["bytes_per_episode"] >= floor
     assert "| 16 |" in format_imagination(row)
+    training = row["training"]
+    assert training["member_samples_per_s"] > 0 and training["flops_per_step"] > 1e6
+    assert 0 < training["flops_per_s"] / row["matmul_flops_per_s"] <= 1.5
+    assert "member-samples/s" in format_imagination(row)
 
 
 @pytest.mark.parametrize(

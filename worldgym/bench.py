@@ -256,7 +256,61 @@ def run_imagination_bench(config: BenchConfig) -> dict:
         "imagined_vector_env_steps_per_s": vector_rate, "real_env_steps_per_s": real_single,
         "real_vector_workers": workers, "real_vector_env_steps_per_s": real_vector_rate,
         "scaling": engine_scaling(model, task, policy, config.scaling_batches, config.seed),
+        "training": training_step_rate(task, model.family, config.seed),
     }  # fmt: skip
+
+
+def training_step_rate(task, family_name: str | None = None, seed: int = 0) -> dict:
+    """The training step's speed at the default model and training config: member-
+    samples/s and the step's FLOPs (XLA's cost analysis of the compiled update:
+    forward, backward and AdamW), on random windows (the epoch's gather from the
+    dataset is left out: this is the step's arithmetic)."""
+    import jax
+    import optax
+
+    from worldgym.models import DEFAULT_FAMILY, get_family
+    from worldgym.training.train import TrainConfig, make_optimiser
+
+    family = get_family(family_name or DEFAULT_FAMILY)
+    config = family.prepare_config(family.Config(), task)
+    train_config = TrainConfig()
+    members, batch = family.member_count(config), train_config.batch_size
+    steps, obs_dim, action_dim = train_config.rollout_steps, task.obs_dim, task.action_dim
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(size=(256, obs_dim)).astype(np.float32)
+    actions = rng.uniform(-1, 1, (256, action_dim)).astype(np.float32)
+    normalizer = family.normalizer(config, task, obs, actions, obs + 0.01)
+    loss_fn = family.loss(config, task, normalizer, False)
+    params = family.init_params(config, task, seed)
+    optimiser = make_optimiser(train_config, 10_000)
+    window = {
+        "obs": rng.normal(size=(members, batch, obs_dim)).astype(np.float32),
+        "actions": rng.uniform(-1, 1, (members, batch, steps, action_dim)).astype(np.float32),
+        "next_obs": rng.normal(size=(members, batch, steps, obs_dim)).astype(np.float32),
+        "next_success": np.zeros((members, batch, steps), bool),
+        "terminations": np.zeros((members, batch, steps), bool),
+    }
+
+    def update(params, opt_state, window):
+        grads = jax.grad(lambda p: loss_fn(p, window)[0])(params)
+        updates, opt_state = optimiser.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    opt_state = optimiser.init(params)
+    compiled = jax.jit(update).lower(params, opt_state, window).compile()
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, list | tuple) else analysis
+    flops = float((analysis or {}).get("flops", float("nan")))
+
+    def ten_steps():
+        state = (params, opt_state)
+        for _ in range(10):
+            state = compiled(*state, window)
+        jax.block_until_ready(state)
+
+    seconds = _timed(ten_steps) / 10
+    return {"member_samples_per_s": members * batch / seconds, "flops_per_step": flops,
+            "flops_per_s": flops / seconds, "members": members, "batch": batch}  # fmt: skip
 
 
 def engine_scaling(model, task, policy, batches, seed: int = 0) -> list[dict]:
@@ -318,6 +372,15 @@ def format_imagination(row: dict) -> str:
         f"matmul {row['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s = "
         f"{row['fraction_of_matmul_rate']:.0%} of the machine's rate",
     ]
+    training = row.get("training")
+    if training:
+        lines += [
+            f"training step ({training['members']} members × batch {training['batch']}): "
+            f"{training['member_samples_per_s']:,.0f} member-samples/s, "
+            f"{training['flops_per_s'] / 1e9:.1f} GFLOP/s = "
+            f"{training['flops_per_s'] / row['matmul_flops_per_s']:.0%} of the machine's rate "
+            f"(engine: {row['fraction_of_matmul_rate']:.0%})",
+        ]
     if row.get("scaling"):
         lines += ["", format_scaling(row["scaling"], row["task"])]
     return "\n".join(lines)

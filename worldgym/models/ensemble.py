@@ -93,11 +93,6 @@ def prior_function(config: EnsembleConfig):
     return get_task(config.prior).model_prior
 
 
-def known_change(prior, obs, action):
-    """The prior's change of the observation, or 0 without a prior."""
-    return 0.0 if prior is None else prior(obs, action)
-
-
 def feature_count(obs_dim: int, action_dim: int, config: EnsembleConfig) -> int:
     function = feature_function(config)
     if function is None:

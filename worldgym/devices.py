@@ -24,27 +24,22 @@ def describe_devices() -> str:
     return "devices: " + ", ".join(f"{count} × {kind}" for kind, count in kinds.items())
 
 
-def batch_sharding() -> NamedSharding | None:
-    """The episode axis split over all devices, or None with a single device."""
+def _sharding(spec: PartitionSpec) -> NamedSharding | None:
+    """`spec` over a one-axis mesh of all devices, or None with a single device."""
     devices = jax.devices()
     if len(devices) == 1:
         return None
-    return NamedSharding(Mesh(np.asarray(devices), (BATCH_AXIS,)), PartitionSpec(BATCH_AXIS))
+    return NamedSharding(Mesh(np.asarray(devices), (BATCH_AXIS,)), spec)
 
 
-def padded_batch(size: int) -> int:
-    """The batch rounded up to a multiple of the device count (shards must be equal)."""
-    count = jax.device_count()
-    return -(-size // count) * count
-
-
-def shard_episodes(array, size: int):
-    """`array` [size, ...] padded (repeating its last row) to padded_batch(size) rows
-    and placed across the devices; unchanged with one device."""
-    sharding = batch_sharding()
+def shard_episodes(array):
+    """`array` [episodes, ...] padded (repeating its last row) to a multiple of the
+    device count and split over the devices along its first axis; unchanged with
+    one device. Callers keep the first len(array) rows of what they compute."""
+    sharding = _sharding(PartitionSpec(BATCH_AXIS))
     if sharding is None:
         return array
-    extra = padded_batch(size) - size
+    extra = -len(array) % jax.device_count()
     if extra:
         array = jax.numpy.concatenate([array, jax.numpy.repeat(array[-1:], extra, axis=0)])
     return jax.device_put(array, sharding)
@@ -54,8 +49,6 @@ def minibatch_sharding(batch_size: int) -> NamedSharding | None:
     """Training's minibatch [members, batch] split over all devices along the batch
     axis (parameters stay replicated; XLA all-reduces the gradients), or None with
     one device or a batch the devices do not divide."""
-    devices = jax.devices()
-    if len(devices) == 1 or batch_size % len(devices):
+    if batch_size % jax.device_count():
         return None
-    mesh = Mesh(np.asarray(devices), (BATCH_AXIS,))
-    return NamedSharding(mesh, PartitionSpec(None, BATCH_AXIS))
+    return _sharding(PartitionSpec(None, BATCH_AXIS))

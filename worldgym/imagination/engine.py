@@ -214,7 +214,9 @@ def rollout_policy(model: WorldModel, policy, init_obs, key, task, horizon: int 
     with host_errors():
         trajectories = rollout(world_of(model), policy.params, init_obs, key, keys)
         jax.block_until_ready(trajectories)  # a host policy's error surfaces here
-    return jax.tree_util.tree_map(lambda x: x[:size], trajectories)
+    if len(init_obs) == size:
+        return trajectories
+    return jax.tree_util.tree_map(lambda x: x[:size], trajectories)  # drop the padding
 
 
 def _spread(init_obs, seeds):
@@ -224,9 +226,8 @@ def _spread(init_obs, seeds):
     draws the same numbers whatever the padding and the device count."""
     from worldgym.devices import shard_episodes
 
-    size = len(init_obs)
-    init_obs = shard_episodes(jnp.asarray(init_obs, jnp.float32), size)
-    keys = None if seeds is None else shard_episodes(episode_keys(seeds), size)
+    init_obs = shard_episodes(jnp.asarray(init_obs, jnp.float32))
+    keys = None if seeds is None else shard_episodes(episode_keys(seeds))
     return init_obs, keys
 
 
@@ -273,6 +274,6 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
             jax.block_until_ready(trajectories)  # a host policy's error surfaces here
         for position, index in enumerate(indices):
             results[policies[index].name] = jax.tree_util.tree_map(
-                lambda x, p=position: x[p, :size], trajectories
+                lambda x, p=position: x[p, :size], trajectories  # without the padding
             )
     return results

@@ -139,8 +139,6 @@ class Evaluation:
     policies: list[PolicyEvaluation]
     task_spec: str = ""
     """The spec that rebuilds the task (for the report's renderer)."""
-    support_levels: dict | None = None
-    """The held-out levels the support scores were judged against (None: unknown)."""
 
     def summaries(self) -> list[dict]:
         return [policy.summary() for policy in self.policies]
@@ -304,10 +302,8 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
                          policy_support(reference, model, dreamt) if reference else None)
         for policy, real_world, dreamt in zip(policies, real, imagined, strict=True)
     ]  # fmt: skip
-    levels = {"uncertainty": reference.uncertainty_level,
-              "distance": reference.distance_level} if reference else None  # fmt: skip
     return Evaluation(task.name, checkpoint, model_fingerprint(model), np.asarray(seeds),
-                      evaluations, spec, levels)  # fmt: skip
+                      evaluations, spec)  # fmt: skip
 
 
 def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation:

@@ -64,7 +64,8 @@ def ground_truth(args) -> tuple[list[str], list, list]:
     )
 
 
-def resampled(reals, paireds, n: int, imagined: int, resamples: int, rng) -> dict:
+def resampled(reals, paireds, n: int, imagined: int, resamples: int, rng,
+              pseudo_pairs: bool = True) -> dict:  # fmt: skip
     """Both estimators over `resamples` draws of n real pairs and `imagined`
     imagined-only outcomes per policy: coverage, widths and estimates [R, P]."""
     truths = np.array([r.mean() for r in reals])
@@ -77,12 +78,27 @@ def resampled(reals, paireds, n: int, imagined: int, resamples: int, rng) -> dic
         for p in range(count):
             rows = rng.integers(0, len(reals[p]), n)
             extra = paireds[p][rng.integers(0, len(paireds[p]), imagined)]
-            for name, e in (("ppi", estimate_rate(reals[p][rows], paireds[p][rows], extra)),
-                            ("real", real_only(reals[p][rows]))):  # fmt: skip
+            powered = estimate_rate(reals[p][rows], paireds[p][rows], extra,
+                                    pseudo_pairs=pseudo_pairs)  # fmt: skip
+            for name, e in (("ppi", powered), ("real", real_only(reals[p][rows]))):
                 covered[name][r, p] = e.low <= truths[p] <= e.high
                 widths[name][r, p] = e.width
                 rates[name][r, p] = e.rate
     return {"covered": covered, "widths": widths, "rates": rates, "truths": truths}
+
+
+def best_possible_variance(reals, paireds) -> float:
+    """Summed over policies, the real outcome's variance left after the best lambda
+    for each policy, with unlimited imagined episodes and no small-sample adjustment,
+    as a share of its variance: 1 - this is the most PPI could save."""
+    left, total = 0.0, 0.0
+    for real, paired in zip(reals, paireds, strict=True):
+        spread = paired.var()
+        covariance = np.mean((real - real.mean()) * (paired - paired.mean()))
+        power = float(np.clip(covariance / spread, 0.0, 1.0)) if spread > 0 else 0.0
+        left += np.var(real - power * paired)
+        total += real.var()
+    return float(left / total) if total > 0 else 1.0
 
 
 def mean_spearman(rates: np.ndarray, truths: np.ndarray) -> float:
@@ -133,6 +149,8 @@ def main() -> None:
     parser.add_argument("--cache", default="runs/eval")
     parser.add_argument("--out", default="runs/validation")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-pseudo-pairs", action="store_true",
+                        help="ablation: plain PPI++, no small-sample adjustment")  # fmt: skip
     args = parser.parse_args()
     if max(args.ns) > args.ground_truth or min(args.ns) < 1:
         print(f"validate_estimates: error: each n must be between 1 and the "
@@ -146,7 +164,8 @@ def main() -> None:
     grid = sorted(set(args.ns) | set(range(5, SAVING_REFERENCE + 1, 5)))
     rows = {}
     for n in tqdm(grid, desc=f"{args.task} resampling"):
-        result = resampled(reals, paireds, n, args.imagined, args.resamples, rng)
+        result = resampled(reals, paireds, n, args.imagined, args.resamples, rng,
+                           pseudo_pairs=not args.no_pseudo_pairs)  # fmt: skip
         rows[n] = {
             "coverage_ppi": float(result["covered"]["ppi"].mean()),
             "coverage_real": float(result["covered"]["real"].mean()),
@@ -185,6 +204,8 @@ def main() -> None:
         "uniform_found": float(uniform_found.mean()),
         "uniform_episodes": float(uniform_spent.mean()),
         "tolerance": args.tolerance, "seconds_gathering": gathered,
+        "pseudo_pairs": not args.no_pseudo_pairs,
+        "best_possible_variance": best_possible_variance(reals, paireds),
         "seconds": time.perf_counter() - start,
     }  # fmt: skip
     out = Path(args.out) / f"{args.task.lower()}.json"
@@ -217,7 +238,11 @@ def format_summary(summary: dict, ns) -> str:
         "",
         f"real-only width at n=100: {summary['width_real_at_100']:.3f}; PPI reaches it at "
         f"n={summary['ppi_n_for_that_width']} -> real episodes saved: "
-        + (f"{saved:.0%}" if saved is not None else "none (PPI needs more than 100)"),
+        + (f"{saved:.0%}" if saved is not None else "none (PPI needs more than 100)")
+        + ("" if summary["pseudo_pairs"] else " (plain PPI++, no pseudo-pairs)"),
+        f"at best (each policy's ideal lambda, unlimited imagination, no adjustment): "
+        f"{summary['best_possible_variance']:.0%} of real-only's variance left, "
+        f"{1 - summary['best_possible_variance']:.0%} saved",
         f"Spearman >= 0.9 needs n={summary['spearman_n_ppi']} (PPI) vs "
         f"n={summary['spearman_n_real']} (real-only) per policy",
         f"finding the best policy (within {summary['tolerance']:.0%}), sequential PPI until "

@@ -20,9 +20,9 @@ proportions (Stat. Med. 2012), which keeps near-nominal coverage from n = 5 —
 before lambda, the rectifier and its variance are computed. It pulls lambda
 towards 0 and widens the interval when there is little paired evidence. When
 lambda is 0 the interval is the real-only Wilson interval. (Agresti and Min's
-half pair in every cell, tried instead, widened less — about 5 more points of
-real episodes saved on Push — but where imagination is biased (it turns 40% of
-real failures into successes) its coverage at n = 10 fell to 88%; this held 96%.)
+half pair in every cell, tried instead and not kept, widened less, but where
+imagination is biased its coverage at small n fell short; tests/test_ppi.py
+keeps such a case.)
 
 Pure numpy over arrays of episode outcomes; the CLI, the report and the
 validation script all call these functions.
@@ -66,12 +66,15 @@ def real_only(real, confidence: float = 0.95) -> RateEstimate:
 
 
 def prediction_powered(real, paired, imagined_only, confidence: float = 0.95,
-                       power_tuning: bool = True) -> RateEstimate:  # fmt: skip
+                       power_tuning: bool = True,
+                       pseudo_pairs: bool = True) -> RateEstimate:  # fmt: skip
     """The PPI++ estimate of the real success rate.
 
     real [n] and paired [n]: each real episode's outcome and imagination's from the
     same reset seed (paired may be a probability in [0, 1]); imagined_only [N]:
-    imagination on other seeds. Without power tuning lambda is 1 (classic PPI).
+    imagination on other seeds. Without power tuning lambda is 1 (classic PPI);
+    without pseudo-pairs it is plain PPI++ (for the validation's ablation only:
+    its small-n coverage falls short).
     """
     real, paired = _outcomes(real, "real"), _outcomes(paired, "paired imagined")
     imagined_only = _outcomes(imagined_only, "imagined-only", allow_empty=True)
@@ -79,7 +82,9 @@ def prediction_powered(real, paired, imagined_only, confidence: float = 0.95,
         raise ValueError(f"Each real episode needs its imagined twin: got {len(real)} real and "
                          f"{len(paired)} paired imagined outcomes.")  # fmt: skip
     n, big_n = len(real), len(imagined_only)
-    y, f = np.concatenate([real, PSEUDO_REAL]), np.concatenate([paired, PSEUDO_IMAGINED])
+    y, f = real, paired
+    if pseudo_pairs:
+        y, f = np.concatenate([real, PSEUDO_REAL]), np.concatenate([paired, PSEUDO_IMAGINED])
     power = tuned_power(y, f, imagined_only, n) if power_tuning else 1.0
     if big_n == 0 or power == 0.0:
         return real_only(real, confidence)
@@ -117,12 +122,14 @@ def _outcomes(values, what: str, allow_empty: bool = False) -> np.ndarray:
 
 
 def estimate_rate(real, paired, imagined_only, confidence: float = 0.95,
-                  power_tuning: bool = True) -> RateEstimate:  # fmt: skip
+                  power_tuning: bool = True,
+                  pseudo_pairs: bool = True) -> RateEstimate:  # fmt: skip
     """The prediction-powered estimate, or the real-only one without imagined-only
     episodes: what the CLI, the report and the active loop report per policy."""
     if len(np.asarray(imagined_only).reshape(-1)) == 0:
         return real_only(real, confidence)
-    return prediction_powered(real, paired, imagined_only, confidence, power_tuning)
+    return prediction_powered(real, paired, imagined_only, confidence, power_tuning,
+                              pseudo_pairs)  # fmt: skip
 
 
 def bootstrap_rates(real, paired, imagined_only, power: float, resamples: int,

@@ -161,7 +161,8 @@ def cmd_demo(args) -> int:
 def cmd_evaluate(args) -> int:
     from worldgym.evaluation.paired import evaluate, format_evaluation
 
-    print(format_evaluation(evaluate(config_from_args(EvaluateConfig, args))))
+    evaluation = evaluate(config_from_args(EvaluateConfig, args))
+    print(ELSEWHERE if evaluation is None else format_evaluation(evaluation))
     return 0
 
 
@@ -179,6 +180,9 @@ def cmd_calibrate(args) -> int:
     from worldgym.evaluation.paired import evaluate
 
     evaluation = evaluate(config_from_args(EvaluateConfig, args))
+    if evaluation is None:
+        print(ELSEWHERE)
+        return 0
     print_headline(calibrate(evaluation, config_from_args(CalibrateOptions, args).bootstrap))
     return 0
 
@@ -337,8 +341,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command in JAX_COMMANDS:
-            from worldgym.devices import describe_devices
+            from worldgym.devices import describe_devices, join_processes
 
+            join_processes()
+            if jax_processes() > 1 and args.command not in DISTRIBUTED_COMMANDS:
+                raise ValueError(
+                    f"worldgym {args.command} runs in one process; the multi-process "
+                    f"commands are {' and '.join(DISTRIBUTED_COMMANDS)} (they fill the "
+                    "cache that a single-process run then reads)."
+                )
             print(describe_devices(), flush=True)  # so a user sees at once if GPUs are used
         return args.run(args)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
@@ -349,6 +360,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nworldgym {args.command}: interrupted; {kept}.", file=sys.stderr)
         return 130
 
+
+def jax_processes() -> int:
+    import jax
+
+    return jax.process_count()
+
+
+DISTRIBUTED_COMMANDS = ("evaluate", "calibrate")
+"""Commands that run as several processes (one per host, see worldgym.devices)."""
+
+ELSEWHERE = "this process imagined its share of the episodes; process 0 prints the results"
 
 JAX_COMMANDS = ("train", "model-eval", "evaluate", "calibrate", "report", "estimate", "refine",
                 "bench", "demo")  # fmt: skip

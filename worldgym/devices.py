@@ -5,10 +5,15 @@ The imagination engine shards its episode axis over every visible device with
 rollout, each device imagines its share of the episodes, and the outcomes do
 not depend on the device count (every episode's randomness is drawn inside the
 program from the same keys). With one device this is a no-op.
+
+Several processes (one per host) join one run through `jax.distributed`: the
+mesh then spans every process's devices, each process imagines its share of the
+episodes, and the outcomes are gathered back (see `join_processes`).
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import jax
@@ -18,10 +23,52 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 BATCH_AXIS = "batch"
 
 
+PROCESS_VARIABLES = ("WORLDGYM_NUM_PROCESSES", "WORLDGYM_PROCESS_ID", "JAX_COORDINATOR_ADDRESS")
+"""Set all three on every host to run one command as several processes; or set
+WORLDGYM_DISTRIBUTED=auto where JAX detects the cluster itself (SLURM, Open MPI,
+Cloud TPU pods, Kubernetes)."""
+
+
+def join_processes() -> None:
+    """Join the multi-process run the environment describes, if any (before any
+    other JAX call): `jax.distributed.initialize` with this process's place in it.
+    A missing or malformed variable is one clear sentence, not a hang."""
+    if os.environ.get("WORLDGYM_DISTRIBUTED") == "auto":
+        jax.distributed.initialize()
+        return
+    given = [name for name in PROCESS_VARIABLES if os.environ.get(name)]
+    if not given:
+        return
+    if len(given) < len(PROCESS_VARIABLES):
+        missing = ", ".join(name for name in PROCESS_VARIABLES if name not in given)
+        raise ValueError(f"A multi-process run needs {', '.join(PROCESS_VARIABLES)} on every "
+                         f"process; {missing} is not set.")  # fmt: skip
+    try:
+        count = int(os.environ["WORLDGYM_NUM_PROCESSES"])
+        index = int(os.environ["WORLDGYM_PROCESS_ID"])
+    except ValueError:
+        raise ValueError("WORLDGYM_NUM_PROCESSES and WORLDGYM_PROCESS_ID must be whole "
+                         "numbers.") from None  # fmt: skip
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"WORLDGYM_PROCESS_ID must be in 0…{count - 1} for "
+                         f"WORLDGYM_NUM_PROCESSES={count}; got {index}.")  # fmt: skip
+    if count > 1:
+        jax.distributed.initialize(os.environ["JAX_COORDINATOR_ADDRESS"], count, index)
+
+
+def is_main_process() -> bool:
+    """Whether this process prints and writes the results (process 0 of the run)."""
+    return jax.process_index() == 0
+
+
 def describe_devices() -> str:
-    """One line naming the devices JAX will use, e.g. "devices: 4 × cpu"."""
+    """One line naming the devices JAX will use, e.g. "devices: 4 × cpu", and the
+    processes sharing them in a multi-process run."""
     kinds = Counter(device.platform for device in jax.devices())
-    return "devices: " + ", ".join(f"{count} × {kind}" for kind, count in kinds.items())
+    line = "devices: " + ", ".join(f"{count} × {kind}" for kind, count in kinds.items())
+    if jax.process_count() > 1:
+        line += f" over {jax.process_count()} processes (this is process {jax.process_index()})"
+    return line
 
 
 def _sharding(spec: PartitionSpec) -> NamedSharding | None:
@@ -42,7 +89,33 @@ def shard_episodes(array):
     extra = -len(array) % jax.device_count()
     if extra:
         array = jax.numpy.concatenate([array, jax.numpy.repeat(array[-1:], extra, axis=0)])
-    return jax.device_put(array, sharding)
+    if jax.process_count() == 1:
+        return jax.device_put(array, sharding)
+    # every process holds the whole array; each hands its own devices their rows
+    typed_keys = jax.dtypes.issubdtype(array.dtype, jax.dtypes.prng_key)
+    rows = np.asarray(jax.random.key_data(array) if typed_keys else array)
+    spread = jax.make_array_from_callback(rows.shape, sharding, lambda index: rows[index])
+    return jax.random.wrap_key_data(spread) if typed_keys else spread
+
+
+def gather_episodes(tree):
+    """Every process's share of a sharded result, whole, in every process (after a
+    multi-process computation; unchanged in a single process)."""
+    if jax.process_count() == 1:
+        return tree
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def agree(value):
+    """Process 0's `value` (a numpy array) in every process, so all of them take the
+    same branch, e.g. which cached results still need computing."""
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.broadcast_one_to_all(value))
 
 
 def minibatch_sharding(batch_size: int) -> NamedSharding | None:

@@ -55,6 +55,12 @@ def _save(path: Path, outcomes: Outcomes) -> None:
             np.savez(handle, **outcomes.to_arrays())
 
 
+def missing_entries(folder: Path, entries: Sequence[tuple[str, dict]]) -> list[int]:
+    """The positions of the entries the cache does not hold (or holds damaged)."""
+    return [index for index, (label, key) in enumerate(entries)
+            if _load(entry_path(folder, label, key)) is None]  # fmt: skip
+
+
 def cached_outcomes(folder: Path, entries: Sequence[tuple[str, dict]],
                     compute: Callable[[list[int]], list[Outcomes]]) -> list[Outcomes]:  # fmt: skip
     """The Outcomes of every (label, key) entry: from the cache where present, else

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from worldgym.envs.registry import DEFAULT_TASK
-from worldgym.evaluation.cache import cached_outcomes, tree_fingerprint
+from worldgym.evaluation.cache import cached_outcomes, missing_entries, tree_fingerprint
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.evaluation.real import EPISODES_PER_JOB, real_episodes
 from worldgym.paths import RunPaths, task_slug
@@ -207,6 +207,7 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
     import jax
     from tqdm.auto import tqdm
 
+    from worldgym.devices import agree, is_main_process
     from worldgym.imagination.engine import rollout_policies
     from worldgym.models import member_models
 
@@ -238,6 +239,13 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
         return results
 
     folder = Path(cache) / task_slug(task.name) / "imagined" / fingerprint[:12]
+    if jax.process_count() > 1:  # process 0's cache decides what every process imagines
+        everything = np.arange(len(entries))
+        missing = agree(np.isin(everything, missing_entries(folder, entries)))
+        if not is_main_process():
+            if missing.any():
+                compute(list(everything[missing]))  # this process's share; 0 gathers it too
+            return None
     return cached_outcomes(folder, entries, compute)
 
 
@@ -262,13 +270,18 @@ def load_policies(task, specs) -> list:
 
 def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
                       imagination_seed: int = 0, workers=None, progress: bool = True,
-                      reference=None) -> Evaluation:  # fmt: skip
+                      reference=None) -> Evaluation | None:  # fmt: skip
     """Every policy in both worlds from reset seeds `seeds` (cached on disk).
+
+    In a multi-process run (see worldgym.devices) every process imagines its share
+    of the episodes; process 0 alone runs the real side and returns the Evaluation,
+    the others None.
 
     Each policy's name must be in one of the task's policy sets or a module:attribute
     spec: the worker processes of the real rollouts rebuild the policies by name.
     With a SupportReference, each policy also gets its support score and flag.
     """
+    from worldgym.devices import is_main_process
     from worldgym.envs.registry import task_spec
     from worldgym.evaluation.support import policy_support
     from worldgym.imagination.engine import initial_observations
@@ -292,11 +305,13 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
         )
     spec = task_spec(task)
     with host_errors():
-        real = real_outcomes(task, policies, seeds, cache, workers, progress)
         init_obs = initial_observations(task, seeds)
         imagined = imagined_outcomes(
             model, task, policies, init_obs, seeds, cache, imagination_seed, progress
         )
+        if not is_main_process():
+            return None  # it imagined its share; process 0 gathers, runs the real side, writes
+        real = real_outcomes(task, policies, seeds, cache, workers, progress)
     evaluations = [
         PolicyEvaluation(policy.name, policy.description, policy.path, real_world, dreamt,
                          policy_support(reference, model, dreamt) if reference else None)
@@ -306,8 +321,10 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
                       evaluations, spec)  # fmt: skip
 
 
-def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation:
-    """Run (or load from the cache) every policy in both worlds from the same seeds."""
+def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation | None:
+    """Run (or load from the cache) every policy in both worlds from the same seeds
+    (None in the processes other than 0 of a multi-process run)."""
+    from worldgym.devices import is_main_process
     from worldgym.envs import get_task
     from worldgym.evaluation.support import load_or_build_reference
     from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
@@ -320,7 +337,10 @@ def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation:
     checkpoint = resolve_checkpoint(task, config.checkpoint or None)
     model = load_world_model(checkpoint, task, config.sampling or None)
     seeds = np.arange(config.seed, config.seed + config.episodes)
-    reference = load_or_build_reference(model, task, checkpoint, key=model_fingerprint(model))
+    main = is_main_process()
+    reference = load_or_build_reference(model, task, checkpoint, key=model_fingerprint(model)) \
+        if main else None  # fmt: skip
+    progress = progress and main
     return evaluate_policies(
         task, model, policies, seeds, config.cache, str(checkpoint), config.imagination_seed,
         config.workers, progress, reference,

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from worldgym.devices import gather_episodes, shard_episodes
 from worldgym.models.base import Prediction, WorldModel
 from worldgym.policies.protocol import stacking_signature
 
@@ -214,6 +215,7 @@ def rollout_policy(model: WorldModel, policy, init_obs, key, task, horizon: int 
     with host_errors():
         trajectories = rollout(world_of(model), policy.params, init_obs, key, keys)
         jax.block_until_ready(trajectories)  # a host policy's error surfaces here
+    trajectories = gather_episodes(trajectories)  # every process's share, whole
     if len(init_obs) == size:
         return trajectories
     return jax.tree_util.tree_map(lambda x: x[:size], trajectories)  # drop the padding
@@ -224,8 +226,6 @@ def _spread(init_obs, seeds):
     a multiple of the device count; see worldgym.devices). Random keys are split
     inside the program from one key, and threefry is partitionable, so episode i
     draws the same numbers whatever the padding and the device count."""
-    from worldgym.devices import shard_episodes
-
     init_obs = shard_episodes(jnp.asarray(init_obs, jnp.float32))
     keys = None if seeds is None else shard_episodes(episode_keys(seeds))
     return init_obs, keys
@@ -272,6 +272,7 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
                 world, stacked, init_obs, keys, noise
             )
             jax.block_until_ready(trajectories)  # a host policy's error surfaces here
+        trajectories = gather_episodes(trajectories)  # every process's share, whole
         for position, index in enumerate(indices):
             results[policies[index].name] = jax.tree_util.tree_map(
                 lambda x, p=position: x[p, :size], trajectories  # without the padding

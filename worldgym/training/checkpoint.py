@@ -27,14 +27,29 @@ FORMAT_VERSION = 1
 
 
 def _manager(folder: Path, keep: int, create: bool = True) -> ocp.CheckpointManager:
+    """Each process of a multi-process run reads and writes its checkpoints alone
+    (they are small and replicated), so no process waits at another's barrier."""
+    processes = ocp.options.MultiprocessingOptions(
+        primary_host=jax.process_index(), active_processes={jax.process_index()}
+    ) if jax.process_count() > 1 else ocp.options.MultiprocessingOptions()  # fmt: skip
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=keep, enable_async_checkpointing=False, create=create
-    )
-    return ocp.CheckpointManager(folder.resolve(), options=options)
+        max_to_keep=keep, enable_async_checkpointing=False, create=create,
+        multiprocessing_options=processes,
+    )  # fmt: skip
+    handlers = {
+        "state": ocp.StandardCheckpointHandler(multiprocessing_options=processes),
+        "meta": ocp.JsonCheckpointHandler(multiprocessing_options=processes),
+    }
+    return ocp.CheckpointManager(folder.resolve(), options=options, item_handlers=handlers)
 
 
 def _abstract(tree):
-    return None if tree is None else jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, tree)
+    """Shapes and dtypes of `tree` on this process's first device (whatever the
+    devices of the process that saved it)."""
+    here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return jax.tree_util.tree_map(
+        lambda leaf: jax.ShapeDtypeStruct(np.shape(leaf), leaf.dtype, sharding=here), tree
+    )
 
 
 def save(folder: Path, step: int, state: Any, metadata: dict, keep: int) -> None:
@@ -64,6 +79,8 @@ def restore(folder: Path, like: Any, step: int | None = None) -> tuple[Any, dict
     pytree with the state's structure, shapes and dtypes (None: as saved)."""
     manager = _manager(folder, keep=1, create=False)
     step = manager.latest_step() if step is None else step
+    if like is None:
+        like = manager.item_metadata(step)["state"]
     restored = manager.restore(
         step,
         args=ocp.args.Composite(

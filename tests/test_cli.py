@@ -97,12 +97,18 @@ def test_bench_measures_every_figure():
     from worldgym.bench import BenchConfig, format_imagination, run_imagination_bench
 
     config = BenchConfig(tasks=("Reach",), steps=40, frames=5, batch=8, vector_envs=2,
-                         imagination_task="Reach", scaling_batches=(1, 16))  # fmt: skip
+                         imagination_task="Reach", scaling_batches=(1, 16),
+                         real_episodes=2)  # fmt: skip
     row = run_imagination_bench(config)
     for name in ("engine_transitions_per_s", "imagined_env_steps_per_s",
                  "imagined_vector_env_steps_per_s", "real_env_steps_per_s",
-                 "real_vector_env_steps_per_s", "matmul_flops_per_s"):  # fmt: skip
+                 "matmul_flops_per_s"):  # fmt: skip
         assert row[name] > 0, name
+    assert [run["workers"] for run in row["real_runner"]][0] == 1
+    assert len(row["real_runner"]) == 2 and row["real_runner"][1]["workers"] >= 2
+    for run in row["real_runner"]:
+        assert run["episodes"] == 4 and run["steps_per_s"] > 0  # oracle and noisy, 2 each
+    assert "worldgym's runner, 1 worker (4 episodes)" in format_imagination(row)
     assert 0 < row["fraction_of_matmul_rate"] and row["flops_per_transition"] > 1e5
     assert "of the machine's rate" in format_imagination(row)
     assert [r["batch"] for r in row["scaling"]] == [1, 16]

@@ -10,7 +10,6 @@ printed is between figures measured in the same run.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ import numpy as np
 from worldgym.envs import get_task
 from worldgym.envs.registry import NATIVE_TASKS
 from worldgym.envs.rendering import close_renderer, make_renderer, render_frame
+from worldgym.evaluation.real import EPISODES_PER_JOB
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class BenchConfig:
     scaling_batches: tuple[int, ...] = (1, 16, 256, 4096, 65536)
     """Batches of the engine's scaling table (transitions/s and memory per episode);
     empty to skip it. The largest takes about a minute on 2 cores."""
+    real_episodes: int = 400
+    """Episodes per policy (oracle and noisy) timed through the real runner with one
+    worker and with one per core, start-up included; 0 to skip."""
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -194,9 +197,9 @@ def bench_model(task, checkpoint: str | None, family_name: str | None = None):
 
 
 def run_imagination_bench(config: BenchConfig) -> dict:
-    import gymnasium
     import jax
 
+    from worldgym.data.workers import default_workers
     from worldgym.imagination.engine import initial_observations, rollout_policy
     from worldgym.imagination.env import ImaginedEnv, ImaginedVectorEnv
     from worldgym.policies import load_policy
@@ -235,18 +238,7 @@ def run_imagination_bench(config: BenchConfig) -> dict:
     vector_rate = len(batch_actions) * config.vector_envs / (time.perf_counter() - start)
 
     real_single = env_steps_per_second(task.name, config.steps, config.seed)
-    workers = max(2, len(os.sched_getaffinity(0)))
-    real_vector = gymnasium.vector.AsyncVectorEnv(
-        [lambda: task.make_env() for _ in range(workers)], context="spawn"
-    )
-    real_vector.reset(seed=config.seed)
-    real_actions = rng.uniform(-1, 1, (config.steps // workers, workers, task.action_dim))
-    real_vector.step(real_actions[0].astype(np.float32))
-    start = time.perf_counter()
-    for action in real_actions:
-        real_vector.step(action.astype(np.float32))
-    real_vector_rate = len(real_actions) * workers / (time.perf_counter() - start)
-    real_vector.close()
+    workers = max(2, default_workers())
     return {
         "task": task.name, "model": source, "batch": config.batch,
         "engine_transitions_per_s": engine_rate, "flops_per_transition": flops,
@@ -254,10 +246,26 @@ def run_imagination_bench(config: BenchConfig) -> dict:
         "fraction_of_matmul_rate": engine_rate * flops / matmul_rate,
         "imagined_env_steps_per_s": single_rate, "vector_envs": config.vector_envs,
         "imagined_vector_env_steps_per_s": vector_rate, "real_env_steps_per_s": real_single,
-        "real_vector_workers": workers, "real_vector_env_steps_per_s": real_vector_rate,
+        "real_runner": [real_runner_rate(task, config.real_episodes, count, config.seed)
+                        for count in (1, workers)] if config.real_episodes else [],
         "scaling": engine_scaling(model, task, policy, config.scaling_batches, config.seed),
         "training": training_step_rate(task, model.family, config.seed),
     }  # fmt: skip
+
+
+def real_runner_rate(task, episodes: int, workers: int, seed: int = 0) -> dict:
+    """Steps/s of the ground truth as an evaluation runs it (worldgym's runner: jobs of
+    whole episodes in lockstep over worker processes, the oracle and a noisy policy),
+    start-up of the workers included: how real rollouts scale with cores."""
+    from worldgym.evaluation.real import real_episodes
+    from worldgym.policies import policy_names
+
+    names = [name for name in ("oracle", "noisy") if name in policy_names(task)]
+    start = time.perf_counter()
+    outcomes = real_episodes(task, names, range(seed, seed + episodes), workers, progress=False)
+    seconds = time.perf_counter() - start
+    steps = sum(int(result.lengths.sum()) for result in outcomes.values())
+    return {"workers": workers, "episodes": episodes * len(names), "steps_per_s": steps / seconds}
 
 
 def training_step_rate(task, family_name: str | None = None, seed: int = 0) -> dict:
@@ -364,8 +372,10 @@ def format_imagination(row: dict) -> str:
         f"| {row['imagined_vector_env_steps_per_s'] / row['imagined_env_steps_per_s']:.0f}x |",
         f"| ImaginedEnv.step loop | 1 | {row['imagined_env_steps_per_s']:,.0f} | 1x |",
         f"| ground truth, single env | 1 | {row['real_env_steps_per_s']:,.0f} | |",
-        f"| ground truth, AsyncVectorEnv | {row['real_vector_workers']} "
-        f"| {row['real_vector_env_steps_per_s']:,.0f} | |",
+        *[f"| ground truth, worldgym's runner, {run['workers']} worker"
+          f"{'s' if run['workers'] > 1 else ''} ({run['episodes']} episodes) "
+          f"| {EPISODES_PER_JOB} per job "
+          f"| {run['steps_per_s']:,.0f} | |" for run in row["real_runner"]],
         "",
         f"model FLOPs per transition: {row['flops_per_transition'] / 1e6:.2f} MFLOP; "
         f"engine {engine * row['flops_per_transition'] / 1e9:.1f} GFLOP/s vs measured dense "

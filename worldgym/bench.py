@@ -165,7 +165,8 @@ def model_flops_per_transition(model) -> float:
 
     obs = jnp.asarray(model.observation_center, jnp.float32)
     key = jax.random.key(0)
-    carry = model.init_fn(model.params, obs, key)
+    start = jax.tree_util.tree_map(lambda x: x[0], model.initial_inputs(obs[None]))
+    carry = model.init_fn(model.params, start, key)
     action = jnp.zeros(model.action_dim, jnp.float32)
     compiled = jax.jit(model.step_fn).lower(model.params, carry, action, key).compile()
     analysis = compiled.cost_analysis()

@@ -316,6 +316,8 @@ def build_parser(family: str = DEFAULT_FAMILY) -> argparse.ArgumentParser:
                     f"{name}`: {error.argument_name}; rename it."
                 ) from None
         command.set_defaults(run=run)
+        if name == "train":  # a family may start from other training settings
+            command.set_defaults(**getattr(get_family(family), "train_defaults", {}))
     return parser
 
 

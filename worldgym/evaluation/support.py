@@ -112,13 +112,14 @@ def one_step_uncertainty(model, observations, actions, seed: int = 0) -> np.ndar
     keys = jax.random.split(jax.random.key(seed), len(observations))
 
     @jax.jit
-    def uncertainty(params, obs, action, key):
-        carry = jax.vmap(model.init_fn, in_axes=(None, 0, 0))(params, obs, key)
+    def uncertainty(params, inputs, action, key):
+        carry = jax.vmap(model.init_fn, in_axes=(None, 0, 0))(params, inputs, key)
         step = jax.vmap(model.step_fn, in_axes=(None, 0, 0, 0))
         return step(params, carry, action, key).uncertainty
 
-    return np.asarray(uncertainty(model.params, jnp.asarray(observations, jnp.float32),
-                                  jnp.asarray(actions, jnp.float32), keys))  # fmt: skip
+    inputs = model.initial_inputs(jnp.asarray(observations, jnp.float32))
+    return np.asarray(uncertainty(model.params, inputs, jnp.asarray(actions, jnp.float32),
+                                  keys))  # fmt: skip
 
 
 def build_reference(model, task, data, train_episodes, held_out_episodes,

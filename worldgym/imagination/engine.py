@@ -19,11 +19,11 @@ from worldgym.policies.protocol import stacking_signature
 
 
 @partial(jax.jit, static_argnums=(0, 1))
-def _open_loop(init_fn, step_fn, params, init_obs, actions, key):
-    batch = init_obs.shape[0]
+def _open_loop(init_fn, step_fn, params, init_input, actions, key):
+    batch = actions.shape[0]
     init_keys, step_keys = jax.random.split(key)
     carry = jax.vmap(init_fn, in_axes=(None, 0, 0))(
-        params, init_obs, jax.random.split(init_keys, batch)
+        params, init_input, jax.random.split(init_keys, batch)
     )
     step = jax.vmap(step_fn, in_axes=(None, 0, 0, 0))
 
@@ -46,7 +46,8 @@ def open_loop(model: WorldModel, init_obs, actions, key) -> Prediction:
     [B, H, ...] (carry is None).
     """
     return _open_loop(
-        model.init_fn, model.step_fn, model.params, jnp.asarray(init_obs, jnp.float32),
+        model.init_fn, model.step_fn, model.params,
+        model.initial_inputs(jnp.asarray(init_obs, jnp.float32)),
         jnp.asarray(actions, jnp.float32), key,
     )  # fmt: skip
 
@@ -122,7 +123,9 @@ def make_guarded_step(model: WorldModel, task):
 
 
 def make_rollout(model: WorldModel, act_fn, task, horizon: int):
-    """rollout(world, policy_params, init_obs [B, d], key, episode_keys) -> Trajectories.
+    """rollout(world, policy_params, init_obs [B, d], key, episode_keys, init_input)
+    -> Trajectories. `init_input` is what the model starts from where that is not
+    the observations (see WorldModel.initial_input).
 
     With episode_keys [B] (jax.random.key(reset seed) of each episode), the policy's
     key at step t is fold_in(episode_key, t), exactly as in the real runner, so a
@@ -138,12 +141,13 @@ def make_rollout(model: WorldModel, act_fn, task, horizon: int):
     step = jax.vmap(make_guarded_step(model, task), in_axes=(None, 0, 0, 0, 0))
     act = jax.vmap(act_fn, in_axes=(None, 0, 0))
 
-    def rollout(world, policy_params, init_obs, key, episode_keys=None):
+    def rollout(world, policy_params, init_obs, key, episode_keys=None, init_input=None):
         batch = init_obs.shape[0]
         init_key, scan_key = jax.random.split(key)
         carry = jax.vmap(model.init_fn, in_axes=(None, 0, 0))(
-            world.params, init_obs, jax.random.split(init_key, batch)
-        )
+            world.params, init_obs if init_input is None else init_input,
+            jax.random.split(init_key, batch),
+        )  # fmt: skip
 
         def one_step(state, inputs):
             step_key, t = inputs
@@ -190,7 +194,7 @@ def _compiled(kind: str, model: WorldModel, act_fn, task, horizon: int):
     cache_key = (kind, model.init_fn, model.step_fn, act_fn, id(task), horizon)
     if cache_key not in _COMPILED:
         single = make_rollout(model, act_fn, task, horizon)
-        function = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0, None))) \
+        function = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0, None, None))) \
             if kind == "stacked" else single  # fmt: skip
         _COMPILED[cache_key] = (task, function)
     return _COMPILED[cache_key][1]
@@ -211,9 +215,10 @@ def rollout_policy(model: WorldModel, policy, init_obs, key, task, horizon: int 
     horizon = task.horizon if horizon is None else horizon
     rollout = _compiled("single", model, policy.act, task, horizon)
     size = len(init_obs)
+    init_input = _spread_input(model, init_obs)
     init_obs, keys = _spread(init_obs, seeds)
     with host_errors():
-        trajectories = rollout(world_of(model), policy.params, init_obs, key, keys)
+        trajectories = rollout(world_of(model), policy.params, init_obs, key, keys, init_input)
         jax.block_until_ready(trajectories)  # a host policy's error surfaces here
     trajectories = gather_episodes(trajectories)  # every process's share, whole
     if len(init_obs) == size:
@@ -229,6 +234,14 @@ def _spread(init_obs, seeds):
     init_obs = shard_episodes(jnp.asarray(init_obs, jnp.float32))
     keys = None if seeds is None else shard_episodes(episode_keys(seeds))
     return init_obs, keys
+
+
+def _spread_input(model: WorldModel, init_obs):
+    """The model's own initial inputs (e.g. frames) spread like the observations, or
+    None for a model that starts from the observations."""
+    if model.initial_input is None:
+        return None
+    return jax.tree_util.tree_map(shard_episodes, model.initial_inputs(init_obs))
 
 
 def initial_observations(task, seeds) -> jnp.ndarray:
@@ -256,6 +269,7 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
     streams = list(range(len(policies))) if streams is None else list(streams)
     horizon = task.horizon if horizon is None else horizon
     size = len(init_obs)
+    init_input = _spread_input(model, init_obs)
     init_obs, noise = _spread(init_obs, seeds)
     world = world_of(model)
     groups: dict = {}
@@ -269,7 +283,7 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
         keys = jnp.stack([jax.random.fold_in(key, streams[i]) for i in indices])
         with host_errors():
             trajectories = _compiled("stacked", model, act_fn, task, horizon)(
-                world, stacked, init_obs, keys, noise
+                world, stacked, init_obs, keys, noise, init_input
             )
             jax.block_until_ready(trajectories)  # a host policy's error surfaces here
         trajectories = gather_episodes(trajectories)  # every process's share, whole

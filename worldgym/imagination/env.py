@@ -86,8 +86,9 @@ class Imagination:
         return np.stack([self._real.reset(seed=int(seed))[0] for seed in seeds]).astype(np.float32)
 
     def init(self, obs: np.ndarray, key):
-        """(next key, carry) of fresh episodes starting from `obs`."""
-        return self._init(self.world.params, obs, key)
+        """(next key, carry) of fresh episodes starting from `obs` (or from what the
+        model starts from instead, e.g. their frames)."""
+        return self._init(self.world.params, self.model.initial_inputs(obs), key)
 
     def step(self, carry, obs: np.ndarray, actions: np.ndarray, key):
         """(next key, next carry, StepArrays) of one imagined step of every episode: one
@@ -122,10 +123,10 @@ class Imagination:
 def _batched_init(init_fn):
     """(params, obs [N, d], key) -> (next key, carry [N, ...]), keys split inside."""
 
-    def init(params, obs, key):
+    def init(params, inputs, key):
         key, init_key = jax.random.split(key)
-        keys = jax.random.split(init_key, obs.shape[0])
-        return key, jax.vmap(init_fn, in_axes=(None, 0, 0))(params, obs, keys)
+        keys = jax.random.split(init_key, len(jax.tree_util.tree_leaves(inputs)[0]))
+        return key, jax.vmap(init_fn, in_axes=(None, 0, 0))(params, inputs, keys)
 
     return init
 

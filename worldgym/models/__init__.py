@@ -91,6 +91,7 @@ def member_models(model: WorldModel) -> list[WorldModel]:
 
 
 register_family("worldgym.models.ensemble:FAMILY", DEFAULT_FAMILY)
+register_family("worldgym.models.latent:FAMILY", "latent")
 
 __all__ = [
     "DEFAULT_FAMILY", "ModelFamily", "Prediction", "SAMPLING_MODES", "WorldModel", "family_names",

@@ -72,6 +72,14 @@ class WorldModel:
     observation_scale: Any = None
     """[obs_dim] their spread (default 1). The divergence guard measures imagined
     observations in these units, and model-eval normalises its errors by them."""
+    initial_input: Callable[[np.ndarray], Any] | None = None
+    """For a model that starts from something other than the observation (a family
+    that learns from frames starts from camera frames): a host function from initial
+    observations [B, obs_dim] to init_fn's batched input, e.g. the task's frames of
+    them. None: init_fn takes the observations."""
+    decode_fn: Callable[..., Any] | None = None
+    """decode(params, carry) -> the frame [H, W, 3] uint8 the model imagines, for
+    families that draw frames (None for the others)."""
 
     def __post_init__(self):
         center = np.zeros(self.obs_dim, np.float32) if self.observation_center is None \
@@ -83,6 +91,13 @@ class WorldModel:
 
     def init(self, obs, key=None):
         return self.init_fn(self.params, obs, key)
+
+    def initial_inputs(self, init_obs):
+        """What init_fn starts each episode from, for initial observations [B, obs_dim]:
+        the observations themselves, or (see initial_input) e.g. their frames."""
+        if self.initial_input is None:
+            return init_obs
+        return self.initial_input(np.asarray(init_obs))
 
     def step(self, carry, action, key) -> Prediction:
         return self.step_fn(self.params, carry, action, key)

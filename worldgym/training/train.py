@@ -89,22 +89,49 @@ def dataset_fingerprint(data: EpisodeDataset) -> str:
     return data.fingerprint()
 
 
-def gather_windows(arrays: dict, starts, steps: int) -> dict:
+def gather_windows(arrays: dict, starts, steps: int, frame_stack: int = 0) -> dict:
     """k-step windows (start obs, actions, next obs, ...) at transition indices `starts`.
 
-    Works on any leading shape of `starts` ([members, batch] during training).
+    Works on any leading shape of `starts` ([members, batch] during training). With
+    frame_stack s > 0 (a family that learns from frames), the window also holds
+    frames [..., k + 1, H, W, 3 s]: the stack of s frames ending at the start and at
+    each next observation.
     """
     offsets = jnp.arange(steps)
     transitions = starts[..., None] + offsets  # [..., k]
     obs_index = starts + arrays["episode_of"][starts]  # observation index of each start
     next_index = obs_index[..., None] + 1 + offsets
-    return {
+    window = {
         "obs": arrays["observations"][obs_index],
         "actions": arrays["actions"][transitions],
         "next_obs": arrays["observations"][next_index],
         "next_success": arrays["success"][next_index],
         "terminations": arrays["terminations"][transitions],
     }
+    if frame_stack:
+        ends = jnp.concatenate([obs_index[..., None], next_index], axis=-1)  # [..., k + 1]
+        window["frames"] = frame_stacks(arrays["frames"], arrays["previous"], ends, frame_stack)
+    return window
+
+
+def frame_stacks(frames, previous, ends, stack: int):
+    """frames [N, H, W, 3] -> [..., H, W, 3 stack]: for each observation index in
+    `ends`, its frame and the stack - 1 before it, oldest first. Each step back
+    follows `previous` (an episode's first observation is its own previous), so a
+    stack never reaches into another episode."""
+    indices = [ends]
+    for _ in range(stack - 1):
+        indices.insert(0, previous[indices[0]])
+    picked = jnp.stack([frames[index] for index in indices], axis=-2)  # [..., H, W, s, 3]
+    return picked.reshape(*picked.shape[:-2], -1)
+
+
+def previous_observations(data: EpisodeDataset) -> np.ndarray:
+    """[observations] the index of each observation's predecessor in its episode
+    (an episode's first observation points at itself)."""
+    index = np.arange(len(data.observations)) - 1
+    index[data.observation_starts] = data.observation_starts
+    return index.astype(np.int32)
 
 
 def make_optimiser(config: TrainConfig, total_steps: int) -> optax.GradientTransformation:
@@ -135,10 +162,31 @@ class TrainingData:
     validation_starts: np.ndarray
     arrays: dict  # device copies of the dataset's arrays, for jitted gathers
     load_seconds: float
+    frame_stack: int = 0  # frames per window observation (0: the family reads states)
 
 
-def load_training_data(config: TrainConfig) -> TrainingData:
-    """Load the dataset, find its task and check the two agree, split by episode."""
+def check_frames(data: EpisodeDataset, dataset: str, frames: tuple[int, int, int]) -> None:
+    """Refuse, in one sentence, a dataset without frames or with frames of another
+    size than the family (height, width, stack) reads."""
+    height, width, _ = frames
+    if data.images is None:
+        raise ValueError(
+            f"Dataset {dataset} has no frames, and this model family learns from frames: "
+            f"collect one with `worldgym collect TASK --images {width}x{height}`."
+        )
+    if data.images.shape[1:] != (height, width, 3):
+        raise ValueError(
+            f"Dataset {dataset} has frames of shape {list(data.images.shape[1:])}, but the "
+            f"model reads {height}x{width} RGB frames: collect with --images {width}x{height} "
+            f"or set --image-size {data.images.shape[1]} {data.images.shape[2]}."
+        )
+
+
+def load_training_data(config: TrainConfig, frames: tuple[int, int, int] | None = None
+                       ) -> TrainingData:  # fmt: skip
+    """Load the dataset, find its task and check the two agree, split by episode.
+    With `frames` (height, width, stack) the family learns from frames, which the
+    dataset must hold at that size."""
     load_start = time.perf_counter()
     folder = find_dataset(config.dataset)
     task = dataset_task(read_header(folder), config.dataset, config.task or None)
@@ -173,9 +221,14 @@ def load_training_data(config: TrainConfig) -> TrainingData:
         "terminations": jnp.asarray(data.terminations),
         "episode_of": jnp.asarray(data.episode_index()),
     }
+    if frames is not None:
+        check_frames(data, config.dataset, frames)
+        arrays["frames"] = jnp.asarray(data.images)
+        arrays["previous"] = jnp.asarray(previous_observations(data))
     return TrainingData(
-        data, task, train_eps, val_eps, train_starts, val_starts, arrays, load_seconds
-    )
+        data, task, train_eps, val_eps, train_starts, val_starts, arrays, load_seconds,
+        frames[2] if frames is not None else 0,
+    )  # fmt: skip
 
 
 def training_normalizer(training: TrainingData, family, model_config) -> dict:
@@ -222,7 +275,7 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
         params, opt_state = carry
         if sharding is not None:
             batch_starts = jax.lax.with_sharding_constraint(batch_starts, sharding)
-        window = gather_windows(arrays, batch_starts, steps)
+        window = gather_windows(arrays, batch_starts, steps, training.frame_stack)
         (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, window)
         updates, opt_state = optimiser.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
@@ -240,7 +293,7 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
 
     @jax.jit
     def validate_chunk(params, starts):
-        window = gather_windows(arrays, starts, steps)
+        window = gather_windows(arrays, starts, steps, training.frame_stack)
         window = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (members, *x.shape)), window)
         return loss_fn(params, window)
 
@@ -363,7 +416,8 @@ def train(config: TrainConfig, model_config=None, progress: bool = True) -> dict
     if not isinstance(model_config, family.Config):
         raise ValueError(f"Family {family.name} takes its own config ({family.Config.__name__}), "
                          f"not {type(model_config).__name__}.")  # fmt: skip
-    training = load_training_data(config)
+    frames = getattr(family, "frames", None)  # families that learn from frames say which
+    training = load_training_data(config, frames(model_config) if frames else None)
     task = training.task
     model_config = family.prepare_config(model_config, task)
     if config.init_from:

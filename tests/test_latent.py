@@ -1,0 +1,127 @@
+"""The latent family: a world model that learns from frames, through the family door."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from worldgym.envs import get_task
+
+TINY_LATENT = dict(image_size=(32, 32), channels=(8, 16), latent=16, members=3, hidden=(32,))
+TINY_TRAIN = dict(epochs=3, batch_size=16, rollout_steps=3, warmup_steps=5, learning_rate=3e-3,
+                  patience=10)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def reach_frames(tmp_path_factory):
+    """A small Reach dataset with 32x32 frames."""
+    from worldgym.data.collect import CollectConfig, collect
+
+    out = tmp_path_factory.mktemp("datasets") / "reach-frames"
+    collect(CollectConfig(task="Reach", episodes=12, out=str(out), images="32x32", workers=1),
+            progress=False)  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def latent_run(reach_frames, tmp_path_factory):
+    from worldgym.models.latent import LatentConfig
+    from worldgym.training.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("runs") / "latent"
+    config = TrainConfig(dataset=str(reach_frames), out=str(out), family="latent", **TINY_TRAIN)
+    return train(config, LatentConfig(**TINY_LATENT), progress=False), out
+
+
+def test_training_on_frames_lowers_the_loss(latent_run):
+    summary, out = latent_run
+    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(history) == 3
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["validation_frame_mse"] < history[0]["validation_frame_mse"]
+    assert np.isfinite(summary["best"]["validation_loss"])
+
+
+def test_the_checkpoint_restores_the_same_model(latent_run, reach_frames):
+    from worldgym.training.checkpoint import load_world_model
+
+    _, out = latent_run
+    task = get_task("Reach")
+    first, second = load_world_model(out, task), load_world_model(out, task)
+    assert first.family == "latent" and first.initial_input is not None
+    observations = np.stack([task.make_env().reset(seed=s)[0] for s in range(3)])
+    inputs = first.initial_inputs(observations)
+    assert inputs.shape == (3, 32, 32, 6) and inputs.dtype == np.uint8  # two stacked frames
+    for leaf_a, leaf_b in zip(jax.tree_util.tree_leaves(first.params),
+                              jax.tree_util.tree_leaves(second.params), strict=True):  # fmt: skip
+        np.testing.assert_array_equal(np.asarray(leaf_a), np.asarray(leaf_b))
+
+
+def test_engine_and_imagined_env_agree_step_by_step(latent_run):
+    """The batched engine and ImaginedEnv start from the same frames and predict the
+    same observations for the same actions."""
+    from worldgym.imagination.engine import open_loop
+    from worldgym.imagination.env import ImaginedEnv
+    from worldgym.training.checkpoint import load_world_model
+
+    _, out = latent_run
+    task = get_task("Reach")
+    model = load_world_model(out, task)
+    env = ImaginedEnv("Reach", model=model)
+    obs, _ = env.reset(seed=4)
+    actions = np.random.default_rng(0).uniform(-1, 1, (6, task.action_dim)).astype(np.float32)
+    stepped = []
+    for action in actions:
+        next_obs, *_ = env.step(action)
+        stepped.append(next_obs)
+    predicted = open_loop(model, obs[None], actions[None], jax.random.key(0))
+    np.testing.assert_allclose(np.asarray(predicted.obs[0]), np.stack(stepped), atol=1e-4)
+    assert np.all(np.asarray(predicted.uncertainty) >= 0)
+
+
+def test_members_are_models_of_their_own(latent_run):
+    from worldgym.models import member_models
+    from worldgym.training.checkpoint import load_world_model
+
+    _, out = latent_run
+    model = load_world_model(out, get_task("Reach"))
+    members = member_models(model)
+    assert len(members) == 3
+    assert all(member.initial_input is model.initial_input for member in members)
+    assert {member.config["members"] for member in members} == {1}
+
+
+def test_a_frameless_dataset_is_one_sentence(tiny_push_dataset, tmp_path):
+    from worldgym.models.latent import LatentConfig
+    from worldgym.training.train import TrainConfig, train
+
+    config = TrainConfig(dataset=str(tiny_push_dataset), out=str(tmp_path / "r"), family="latent",
+                         **TINY_TRAIN)  # fmt: skip
+    with pytest.raises(ValueError, match="has no frames.*--images 32x32"):
+        train(config, LatentConfig(**TINY_LATENT), progress=False)
+
+
+def test_frames_of_another_size_are_one_sentence(reach_frames, tmp_path):
+    from worldgym.models.latent import LatentConfig
+    from worldgym.training.train import TrainConfig, train
+
+    config = TrainConfig(dataset=str(reach_frames), out=str(tmp_path / "r"), family="latent",
+                         **TINY_TRAIN)  # fmt: skip
+    with pytest.raises(ValueError, match=r"frames of shape \[32, 32, 3\].*64x64"):
+        train(config, LatentConfig(**{**TINY_LATENT, "image_size": (64, 64)}), progress=False)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"image_size": (30, 30)}, "divisible by 4"),
+        ({"sampling": "ts1-noise"}, "'mean' or 'ts1'"),
+        ({"members": 0}, "at least one member"),
+    ],
+)
+def test_bad_configs_are_one_sentence(values, message):
+    from worldgym.models.latent import LatentConfig
+
+    with pytest.raises(ValueError, match=message):
+        LatentConfig(**{**TINY_LATENT, **values})

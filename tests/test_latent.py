@@ -115,7 +115,7 @@ def test_frames_of_another_size_are_one_sentence(reach_frames, tmp_path):
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"image_size": (30, 30)}, "divisible by 4"),
+        ({"image_size": (36, 36)}, "divisible by 8"),
         ({"sampling": "ts1-noise"}, "'mean' or 'ts1'"),
         ({"members": 0}, "at least one member"),
     ],

@@ -125,3 +125,34 @@ def test_bad_configs_are_one_sentence(values, message):
 
     with pytest.raises(ValueError, match=message):
         LatentConfig(**{**TINY_LATENT, **values})
+
+
+def test_model_eval_scores_decoded_frames(latent_run, reach_frames, tmp_path):
+    from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model, format_metrics
+
+    _, out = latent_run
+    metrics = evaluate_model(ModelEvalConfig(checkpoint=str(out), dataset=str(reach_frames),
+                                             out=str(tmp_path), videos=1, size=64))  # fmt: skip
+    frames = metrics["frames"]
+    assert len(frames["psnr"]) == len(frames["ssim"]) == frames["horizon"] + 1
+    assert all(0 < value < 100 for value in frames["psnr"])
+    assert all(-1 <= value <= 1 for value in frames["ssim"])
+    assert (tmp_path / "frames_vs_horizon.png").stat().st_size > 0
+    assert (tmp_path / "continuations.mp4").stat().st_size > 0
+    assert "decoded frames: PSNR" in format_metrics(metrics)
+
+
+def test_psnr_and_ssim_against_their_definitions():
+    from worldgym.evaluation.model_eval import psnr, ssim
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    noisy = np.clip(frame.astype(int) + rng.integers(-20, 21, frame.shape), 0, 255).astype(np.uint8)
+    error = np.mean((frame.astype(float) - noisy.astype(float)) ** 2)
+    np.testing.assert_allclose(psnr(noisy, frame), 10 * np.log10(255**2 / error))
+    assert ssim(frame, frame) == pytest.approx(1.0)
+    assert ssim(noisy, frame) < 0.99
+    # a constant frame against itself shifted by a constant: SSIM is the luminance term
+    flat, brighter = np.full((16, 16, 3), 100, np.uint8), np.full((16, 16, 3), 120, np.uint8)
+    x, y, c1 = 100 / 255, 120 / 255, 0.01**2
+    assert ssim(brighter, flat) == pytest.approx((2 * x * y + c1) / (x * x + y * y + c1))

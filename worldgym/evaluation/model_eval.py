@@ -7,6 +7,11 @@ the task's success predicate agrees on predicted observations, how well ensemble
 disagreement tracks actual error, and a [real | imagined | difference] video of
 the model continuing held-out episodes from their midpoint (as in DreamerV3's
 report).
+
+A model that starts from camera frames starts from the recorded ones (the
+stack ending at each start), and a model that draws frames is also scored on
+them: PSNR and SSIM of its decoded frames against the recorded ones over the
+open-loop horizon (a second PNG), and its video shows the decoded frames.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from worldgym.data.foreign import dataset_task
 from worldgym.data.splits import run_split, trained_episodes, window_starts
 from worldgym.evaluation.calibrate import pearson, spearman
 from worldgym.files import atomic_file
-from worldgym.imagination.engine import open_loop
+from worldgym.imagination.engine import open_loop, open_loop_frames
 from worldgym.training.checkpoint import checkpoint_task, load_world_model, read_metadata
 
 
@@ -78,6 +83,18 @@ def _normalised_mse(predicted, target, scale) -> np.ndarray:
     return np.mean(np.square((predicted - target) / scale), axis=-1)
 
 
+def recorded_inputs(model, data: EpisodeDataset, observation_index):
+    """The recorded frame stacks ending at these observations, for a model that starts
+    from frames and a dataset that has them; otherwise None (the model's own
+    initial_inputs of the observations are used)."""
+    if not model.frame_stack or data.images is None:
+        return None
+    from worldgym.training.train import frame_stacks, previous_observations
+
+    return frame_stacks(data.images, previous_observations(data), np.asarray(observation_index),
+                        model.frame_stack)  # fmt: skip
+
+
 def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
     starts = window_starts(data, episodes, 1)
     transitions = data.transitions()
@@ -85,7 +102,8 @@ def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
     actions = transitions["actions"][starts]
     target = transitions["next_observations"][starts]
     recorded_success = transitions["next_success"][starts]
-    prediction = open_loop(model, obs, actions[:, None], key)
+    inputs = recorded_inputs(model, data, starts + data.episode_index()[starts])
+    prediction = open_loop(model, obs, actions[:, None], key, inputs)
     predicted = np.asarray(prediction.obs[:, 0])
     model_error = _normalised_mse(predicted, target, scale)
     per_dimension = np.mean(np.square((predicted - target) / scale), axis=0)
@@ -130,7 +148,8 @@ def open_loop_metrics(model, data, episodes, linear, scale, key) -> dict:
     obs0 = data.observations[first]
     actions = data.actions[steps[:, None] + within]
     truth = data.observations[first[:, None] + 1 + within]
-    predicted = np.asarray(open_loop(model, obs0, actions, key).obs)
+    predicted = np.asarray(open_loop(model, obs0, actions, key,
+                                     recorded_inputs(model, data, first)).obs)  # fmt: skip
     linear_path = [obs0]
     for t in range(horizon):
         linear_path.append(predict_linear(linear, linear_path[-1], actions[:, t]))
@@ -149,6 +168,81 @@ def open_loop_metrics(model, data, episodes, linear, scale, key) -> dict:
         "linear": np.minimum(linear_error, 1e6).tolist(),
         "episodes": valid.sum(0).tolist(),
     }
+
+
+def psnr(predicted, target) -> np.ndarray:
+    """Peak signal-to-noise ratio in dB of uint8 frames [..., H, W, 3], per frame."""
+    error = np.mean(np.square(predicted.astype(np.float64) - target.astype(np.float64)),
+                    axis=(-3, -2, -1))  # fmt: skip
+    return 10.0 * np.log10(255.0**2 / np.maximum(error, 1e-10))
+
+
+def ssim(predicted, target, window: int = 7) -> np.ndarray:
+    """Structural similarity of uint8 frames [..., H, W, 3], per frame: Wang et al.
+    (2004) with a uniform window, on each colour channel, averaged."""
+    from scipy.ndimage import uniform_filter
+
+    x, y = predicted.astype(np.float64) / 255.0, target.astype(np.float64) / 255.0
+    size = (1,) * (x.ndim - 3) + (window, window, 1)
+    mean_x, mean_y = uniform_filter(x, size), uniform_filter(y, size)
+    var_x = uniform_filter(x * x, size) - mean_x**2
+    var_y = uniform_filter(y * y, size) - mean_y**2
+    cov = uniform_filter(x * y, size) - mean_x * mean_y
+    c1, c2 = 0.01**2, 0.03**2
+    index = ((2 * mean_x * mean_y + c1) * (2 * cov + c2)
+             / ((mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2)))  # fmt: skip
+    return index.mean(axis=(-3, -2, -1))
+
+
+def frame_metrics(model, data, episodes, key) -> dict | None:
+    """PSNR and SSIM of the model's decoded open-loop frames against the recorded ones,
+    per horizon H = 0..T (H = 0: the start, decoded), for a model that draws frames
+    and a dataset with frames; None otherwise."""
+    if model.decode_fn is None or data.images is None:
+        return None
+    lengths = data.episode_lengths[episodes]
+    horizon = int(lengths.max())
+    first = data.observation_starts[episodes]
+    steps = data.transition_starts[episodes]
+    within = np.minimum(np.arange(horizon)[None, :], lengths[:, None] - 1)
+    actions = data.actions[steps[:, None] + within]
+    inputs = recorded_inputs(model, data, first)
+    imagined = np.asarray(open_loop_frames(model, inputs, actions, key))  # [E, T + 1, ...]
+    shown = np.concatenate([np.zeros((len(episodes), 1), int), within + 1], axis=1)
+    recorded = data.images[first[:, None] + shown]
+    valid = np.arange(horizon + 1)[None, :] <= lengths[:, None]
+    if imagined.shape[2:] != recorded.shape[2:]:
+        raise ValueError(f"The model draws frames of shape {list(imagined.shape[2:])}, the "
+                         f"dataset has {list(recorded.shape[2:])}.")  # fmt: skip
+
+    def mean_over_episodes(values):
+        return ((values * valid).sum(0) / valid.sum(0)).tolist()
+
+    return {"horizon": horizon, "psnr": mean_over_episodes(psnr(imagined, recorded)),
+            "ssim": mean_over_episodes(ssim(imagined, recorded))}  # fmt: skip
+
+
+def plot_frame_quality(frames: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.arange(frames["horizon"] + 1)
+    figure, left = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    left.plot(steps, frames["psnr"], color="#1f6feb", linewidth=2.2, label="PSNR (dB)")
+    left.set_xlabel("open-loop steps H (0: the start, decoded)")
+    left.set_ylabel("PSNR (dB)", color="#1f6feb")
+    right = left.twinx()
+    right.plot(steps, frames["ssim"], color="#bf8700", linestyle="--", label="SSIM")
+    right.set_ylabel("SSIM", color="#bf8700")
+    right.set_ylim(0, 1)
+    left.set_title(title)
+    left.grid(True, alpha=0.3)
+    figure.tight_layout()
+    with atomic_file(path) as temp:
+        figure.savefig(temp)
+    plt.close(figure)
 
 
 def plot_error_growth(growth: dict, path: Path, title: str) -> None:
@@ -175,7 +269,9 @@ def plot_error_growth(growth: dict, path: Path, title: str) -> None:
 
 
 def continuation_video(model, task, data, episodes, path: Path, size: int, key) -> None:
-    """[real | imagined | difference] of the model continuing episodes from midpoint."""
+    """[real | imagined | difference] of the model continuing episodes from midpoint:
+    the recorded and decoded frames for a model that draws frames (enlarged to
+    `size`), the task's drawings of real and predicted observations otherwise."""
     from worldgym.video import write_video
 
     clips = []
@@ -183,18 +279,29 @@ def continuation_video(model, task, data, episodes, path: Path, size: int, key) 
         recorded = data.episode(int(episode))
         middle = len(recorded["actions"]) // 2
         actions = recorded["actions"][middle:]
-        imagined = open_loop(model, recorded["observations"][middle][None], actions[None], key).obs[
-            0
-        ]
-        real = task.render_observations(recorded["observations"][middle:], size, size)
-        imagined = task.render_observations(
-            np.concatenate([recorded["observations"][middle][None], np.asarray(imagined)]),
-            size,
-            size,
-        )
+        start = int(data.observation_starts[episode]) + middle
+        inputs = recorded_inputs(model, data, np.array([start]))
+        if model.decode_fn is not None and data.images is not None:
+            frames = np.asarray(open_loop_frames(model, inputs, actions[None], key)[0])
+            real = data.images[start : start + len(actions) + 1]
+            real, imagined = (enlarge(clip, size) for clip in (real, frames))
+        else:
+            predicted = open_loop(model, recorded["observations"][middle][None], actions[None],
+                                  key, inputs).obs[0]  # fmt: skip
+            real = task.render_observations(recorded["observations"][middle:], size, size)
+            imagined = task.render_observations(
+                np.concatenate([recorded["observations"][middle][None], np.asarray(predicted)]),
+                size, size,
+            )  # fmt: skip
         difference = np.clip(3 * np.abs(real.astype(int) - imagined.astype(int)), 0, 255)
         clips.append(np.concatenate([real, imagined, difference.astype(np.uint8)], axis=2))
     write_video(path, np.concatenate(clips), fps=round(1.0 / task.dt))
+
+
+def enlarge(frames, size: int):
+    """Frames [T, h, w, 3] enlarged by a whole factor (nearest pixel) towards `size`."""
+    factor = max(1, size // frames.shape[1])
+    return np.repeat(np.repeat(frames, factor, axis=1), factor, axis=2)
 
 
 def evaluate_model(config: ModelEvalConfig) -> dict:
@@ -227,11 +334,15 @@ def evaluate_model(config: ModelEvalConfig) -> dict:
         "sampling": model.config.get("sampling"),
         "one_step": one_step_metrics(model, task, data, episodes, linear, scale, key),
         "open_loop": open_loop_metrics(model, data, episodes, linear, scale, key),
+        "frames": frame_metrics(model, data, episodes, key),
     }
     out = Path(config.out) if config.out else Path(config.checkpoint) / "eval"
     out.mkdir(parents=True, exist_ok=True)
     plot_error_growth(metrics["open_loop"], out / "error_vs_horizon.png",
                       f"{task.name}: open-loop error on held-out episodes")  # fmt: skip
+    if metrics["frames"] is not None:
+        plot_frame_quality(metrics["frames"], out / "frames_vs_horizon.png",
+                           f"{task.name}: decoded frames on held-out episodes")  # fmt: skip
     if config.videos > 0 and task.observation_renderer is not None:
         continuation_video(
             model, task, data, episodes[: config.videos], out / "continuations.mp4",
@@ -272,6 +383,19 @@ def format_metrics(metrics: dict) -> str:
             ),  # fmt: skip
             f"model uncertainty vs error: Pearson {one['disagreement_error_pearson']:.2f}, "
             f"Spearman {one['disagreement_error_spearman']:.2f}",
+            *frame_lines(metrics.get("frames")),
             f"written to {metrics['out']}",
         ]
     )
+
+
+def frame_lines(frames: dict | None) -> list[str]:
+    if frames is None:
+        return []
+    last = frames["horizon"]
+    at = lambda h: min(h, last)  # noqa: E731
+    return [
+        "decoded frames: PSNR " + ", ".join(
+            f"H={at(h)} {frames['psnr'][at(h)]:.1f} dB" for h in (0, 1, 10, last)
+        ) + "; SSIM " + ", ".join(f"H={at(h)} {frames['ssim'][at(h)]:.3f}" for h in (0, 10, last))
+    ]  # fmt: skip

@@ -39,17 +39,53 @@ def _open_loop(init_fn, step_fn, params, init_input, actions, key):
     return jax.tree_util.tree_map(lambda x: jnp.moveaxis(x, 0, 1), predictions)
 
 
-def open_loop(model: WorldModel, init_obs, actions, key) -> Prediction:
+def open_loop(model: WorldModel, init_obs, actions, key, init_input=None) -> Prediction:
     """Predict H steps from each start with given actions (no feedback from reality).
 
     init_obs [B, obs_dim], actions [B, H, action_dim] -> Prediction with fields
-    [B, H, ...] (carry is None).
+    [B, H, ...] (carry is None). `init_input`: what the model starts from, where
+    that is not the observations (e.g. recorded frames; default: the model's
+    initial_inputs of init_obs).
     """
+    if init_input is None:
+        init_input = model.initial_inputs(jnp.asarray(init_obs, jnp.float32))
     return _open_loop(
-        model.init_fn, model.step_fn, model.params,
-        model.initial_inputs(jnp.asarray(init_obs, jnp.float32)),
+        model.init_fn, model.step_fn, model.params, init_input,
         jnp.asarray(actions, jnp.float32), key,
     )  # fmt: skip
+
+
+@partial(jax.jit, static_argnums=(0, 1, 2))
+def _open_loop_frames(init_fn, step_fn, decode_fn, params, init_input, actions, key):
+    batch = actions.shape[0]
+    init_keys, step_keys = jax.random.split(key)
+    carry = jax.vmap(init_fn, in_axes=(None, 0, 0))(
+        params, init_input, jax.random.split(init_keys, batch)
+    )
+    step = jax.vmap(step_fn, in_axes=(None, 0, 0, 0))
+    decode = jax.vmap(decode_fn, in_axes=(None, 0))
+
+    def one_step(carry, inputs):
+        action, key = inputs
+        prediction = step(params, carry, action, jax.random.split(key, batch))
+        return prediction.carry, decode(params, prediction.carry)
+
+    first = decode(params, carry)
+    horizon = actions.shape[1]
+    _, frames = jax.lax.scan(
+        one_step, carry, (jnp.moveaxis(actions, 1, 0), jax.random.split(step_keys, horizon))
+    )
+    return jnp.concatenate([first[:, None], jnp.moveaxis(frames, 0, 1)], axis=1)
+
+
+def open_loop_frames(model: WorldModel, init_input, actions, key) -> jax.Array:
+    """The frames a frame-drawing model imagines along open-loop actions: [B, H + 1,
+    h, w, 3] uint8, the first decoded from the start (the same keys as open_loop,
+    so the same predictions)."""
+    if model.decode_fn is None:
+        raise ValueError(f"The {model.family} model does not draw frames.")
+    return _open_loop_frames(model.init_fn, model.step_fn, model.decode_fn, model.params,
+                             init_input, jnp.asarray(actions, jnp.float32), key)  # fmt: skip
 
 
 class Trajectories(NamedTuple):

@@ -80,6 +80,10 @@ class WorldModel:
     decode_fn: Callable[..., Any] | None = None
     """decode(params, carry) -> the frame [H, W, 3] uint8 the model imagines, for
     families that draw frames (None for the others)."""
+    frame_stack: int = 0
+    """For a model that starts from camera frames: how many (the current one and
+    those before it, channels stacked oldest first, as the trainer gathers them), so
+    that evaluation can start it from recorded frames mid-episode. 0: it does not."""
 
     def __post_init__(self):
         center = np.zeros(self.obs_dim, np.float32) if self.observation_center is None \

@@ -308,7 +308,7 @@ def make_world_model(params: dict, obs_dim: int, action_dim: int, config: Latent
     return WorldModel(
         NAME, params, init, step, obs_dim, action_dim, asdict(config), metadata or {},
         params["normalizer"]["obs_mean"], params["normalizer"]["obs_std"],
-        initial_input=initial_input, decode_fn=decode,
+        initial_input=initial_input, decode_fn=decode, frame_stack=config.frame_stack,
     )  # fmt: skip
 
 

@@ -145,3 +145,14 @@ def test_bad_input_through_the_command_line_is_one_line(args, message, capsys, l
     error = capsys.readouterr().err.strip()
     assert message in error and "\n" not in error, error
     assert error.startswith(f"worldgym {args[0]}: error: ") and error.endswith(".")
+
+
+def test_bench_measures_the_latent_family():
+    from worldgym.bench import BenchConfig, format_latent, run_latent_bench
+
+    row = run_latent_bench(BenchConfig(latent_task="Reach", latent_batch=8))
+    assert row["engine_transitions_per_s"] > 0 and row["batch"] == 8
+    training = row["training"]
+    assert training["frames_per_s"] > 0 and training["rollout_steps"] == 8
+    assert 0 < training["flops_per_s"] / row["matmul_flops_per_s"] <= 1.5
+    assert "frames/s" in format_latent(row) and "latent transitions/s" in format_latent(row)

@@ -44,6 +44,10 @@ class BenchConfig:
     scaling_batches: tuple[int, ...] = (1, 16, 256, 4096, 65536)
     """Batches of the engine's scaling table (transitions/s and memory per episode);
     empty to skip it. The largest takes about a minute on 2 cores."""
+    latent_task: str = "Reach"
+    """Task of the latent family's figures ("" to skip them)."""
+    latent_batch: int = 256
+    """Episodes per engine call for the latent family."""
     real_episodes: int = 400
     """Episodes per policy (oracle and noisy) timed through the real runner with one
     worker and with one per core, start-up included; 0 to skip."""
@@ -178,13 +182,19 @@ def bench_model(task, checkpoint: str | None, family_name: str | None = None):
     """The model to time: the checkpoint (default runs/models/<task>) if it exists,
     else a freshly initialised model of the family's default config (speed does
     not depend on the weights)."""
-    from worldgym.models import DEFAULT_FAMILY, get_family
     from worldgym.paths import RunPaths
     from worldgym.training.checkpoint import load_world_model
 
     path = checkpoint or RunPaths().model(task.name)
     if checkpoint or path.exists():
         return load_world_model(path, task), str(path)
+    return fresh_model(task, family_name)
+
+
+def fresh_model(task, family_name: str | None = None):
+    """(a freshly initialised model of the family's default config, its description)."""
+    from worldgym.models import DEFAULT_FAMILY, get_family
+
     family = get_family(family_name or DEFAULT_FAMILY)
     config = family.prepare_config(family.Config(), task)
     env = task.make_env()
@@ -282,7 +292,7 @@ def training_step_rate(task, family_name: str | None = None, seed: int = 0) -> d
 
     family = get_family(family_name or DEFAULT_FAMILY)
     config = family.prepare_config(family.Config(), task)
-    train_config = TrainConfig()
+    train_config = TrainConfig(**getattr(family, "train_defaults", {}))
     members, batch = family.member_count(config), train_config.batch_size
     steps, obs_dim, action_dim = train_config.rollout_steps, task.obs_dim, task.action_dim
     rng = np.random.default_rng(seed)
@@ -299,6 +309,11 @@ def training_step_rate(task, family_name: str | None = None, seed: int = 0) -> d
         "next_success": np.zeros((members, batch, steps), bool),
         "terminations": np.zeros((members, batch, steps), bool),
     }
+    frames = family.frames(config) if hasattr(family, "frames") else None
+    if frames is not None:  # a family that learns from frames: random frame stacks
+        height, width, stack = frames
+        window["frames"] = rng.integers(0, 256, (members, batch, steps + 1, height, width,
+                                                 3 * stack), dtype=np.uint8)  # fmt: skip
 
     def update(params, opt_state, window):
         grads = jax.grad(lambda p: loss_fn(p, window)[0])(params)
@@ -319,7 +334,47 @@ def training_step_rate(task, family_name: str | None = None, seed: int = 0) -> d
 
     seconds = _timed(ten_steps) / 10
     return {"member_samples_per_s": members * batch / seconds, "flops_per_step": flops,
-            "flops_per_s": flops / seconds, "members": members, "batch": batch}  # fmt: skip
+            "flops_per_s": flops / seconds, "members": members, "batch": batch,
+            "frames_per_s": members * batch * (steps + 1) / seconds if frames else None,
+            "rollout_steps": steps}  # fmt: skip
+
+
+def run_latent_bench(config: BenchConfig) -> dict:
+    """The latent family on its task at its default size: the training step (frames/s
+    and the fraction of the matmul rate) and the engine at a large batch (latent
+    transitions/s; frames are drawn only for the start of each episode)."""
+    import jax
+
+    from worldgym.imagination.engine import initial_observations, rollout_policy
+    from worldgym.policies import load_policy
+
+    task = get_task(config.latent_task)
+    model, source = fresh_model(task, "latent")
+    policy = load_policy(task.name, "oracle")
+    init_obs = initial_observations(task, range(config.latent_batch))
+    key = jax.random.key(config.seed)
+    seconds = _timed(
+        lambda: rollout_policy(model, policy, init_obs, key, task).observations.block_until_ready()
+    )
+    return {
+        "task": task.name, "model": source, "batch": config.latent_batch,
+        "engine_transitions_per_s": config.latent_batch * task.horizon / seconds,
+        "training": training_step_rate(task, "latent", config.seed),
+        "matmul_flops_per_s": matmul_flops_per_second(),
+    }  # fmt: skip
+
+
+def format_latent(row: dict) -> str:
+    training = row["training"]
+    return "\n".join([
+        f"Latent family on {row['task']} ({row['model']}):",
+        f"engine: {row['engine_transitions_per_s']:,.0f} latent transitions/s at batch "
+        f"{row['batch']} (the frames of each episode's start drawn by the task, included)",
+        f"training step (batch {training['batch']} windows of {training['rollout_steps']} "
+        f"steps): {training['frames_per_s']:,.0f} frames/s, "
+        f"{training['flops_per_s'] / 1e9:.1f} GFLOP/s = "
+        f"{training['flops_per_s'] / row['matmul_flops_per_s']:.0%} of the machine's matmul rate",
+    ])  # fmt: skip
 
 
 def engine_scaling(model, task, policy, batches, seed: int = 0) -> list[dict]:

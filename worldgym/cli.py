@@ -212,13 +212,23 @@ def cmd_estimate(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from worldgym.bench import format_imagination, format_table, run_bench, run_imagination_bench
+    from worldgym.bench import (
+        format_imagination,
+        format_latent,
+        format_table,
+        run_bench,
+        run_imagination_bench,
+        run_latent_bench,
+    )  # fmt: skip
 
     config = config_from_args(BenchConfig, args)
     print(format_table(run_bench(config)))
     if config.imagination_task:
         print()
         print(format_imagination(run_imagination_bench(config)))
+    if config.latent_task:
+        print()
+        print(format_latent(run_latent_bench(config)))
     return 0
 
 

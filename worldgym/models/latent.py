@@ -50,8 +50,9 @@ class LatentConfig:
     takes first_patch x first_patch pixel patches, each later one 2x2 patches."""
     first_patch: int = 4
     """Side of the first layer's pixel patches."""
-    latent: int = 64
-    """Size of the latent."""
+    latent: int = 128
+    """Size of the latent (64 read Reach's state back at 0.166 normalised error after
+    8 epochs on 500 episodes, 128 at 0.030 after 15 on 1000, with 4-step windows)."""
     members: int = 5
     """Latent dynamics members; their disagreement is the model's uncertainty."""
     hidden: tuple[int, ...] = (256, 256)
@@ -394,10 +395,11 @@ class LatentFamily:
 
     name = NAME
     Config = LatentConfig
-    train_defaults = {"batch_size": 32, "rollout_steps": 8, "learning_rate": 1e-3,
-                      "warmup_steps": 200}  # fmt: skip
-    """TrainConfig values `worldgym train --family latent` starts from (frames cost
-    far more per window than states; latents need multi-step training)."""
+    train_defaults = {"batch_size": 32, "rollout_steps": 4, "learning_rate": 1e-3,
+                      "warmup_steps": 200, "epochs": 15}  # fmt: skip
+    """TrainConfig values `worldgym train --family latent` starts from: frames cost far
+    more per window than states, and latents need multi-step training (15 epochs of
+    1,000 Reach episodes took 11.5 minutes on 2 cores)."""
 
     def frames(self, config: LatentConfig) -> tuple[int, int, int]:
         """(height, width, stack) of the frames it learns from (the trainer gathers them)."""

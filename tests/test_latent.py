@@ -156,3 +156,25 @@ def test_psnr_and_ssim_against_their_definitions():
     flat, brighter = np.full((16, 16, 3), 100, np.uint8), np.full((16, 16, 3), 120, np.uint8)
     x, y, c1 = 100 / 255, 120 / 255, 0.01**2
     assert ssim(brighter, flat) == pytest.approx((2 * x * y + c1) / (x * x + y * y + c1))
+
+
+def test_support_reference_starts_from_recorded_frames(latent_run, reach_frames):
+    """A frame model's one-step uncertainty is measured from the recorded frame stacks
+    (mid-episode frames differ from a drawn frame repeated: the velocities show)."""
+    from worldgym.data.dataset import load_dataset
+    from worldgym.evaluation.model_eval import recorded_inputs
+    from worldgym.evaluation.support import one_step_uncertainty
+    from worldgym.training.checkpoint import load_world_model
+
+    _, out = latent_run
+    task = get_task("Reach")
+    model, data = load_world_model(out, task), load_dataset(reach_frames, task)
+    index = np.arange(5, 15)  # mid-episode observations of the first episode
+    obs, actions = data.observations[index], data.actions[index]
+    recorded = recorded_inputs(model, data, index)
+    drawn = model.initial_inputs(obs)
+    assert np.asarray(recorded).shape == drawn.shape
+    assert not np.array_equal(np.asarray(recorded)[..., :3], drawn[..., :3])  # previous frames
+    default = one_step_uncertainty(model, obs, actions)
+    np.testing.assert_allclose(one_step_uncertainty(model, obs, actions, inputs=drawn), default)
+    assert not np.allclose(one_step_uncertainty(model, obs, actions, inputs=recorded), default)

@@ -107,8 +107,11 @@ def nearest_distances(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
     return out
 
 
-def one_step_uncertainty(model, observations, actions, seed: int = 0) -> np.ndarray:
-    """The model's uncertainty of one step from each (observation, action)."""
+def one_step_uncertainty(model, observations, actions, seed: int = 0,
+                         inputs=None) -> np.ndarray:  # fmt: skip
+    """The model's uncertainty of one step from each (observation, action); `inputs`:
+    what the model starts from where that is not the observations (e.g. the
+    recorded frames; default: the model's initial_inputs of the observations)."""
     keys = jax.random.split(jax.random.key(seed), len(observations))
 
     @jax.jit
@@ -117,7 +120,8 @@ def one_step_uncertainty(model, observations, actions, seed: int = 0) -> np.ndar
         step = jax.vmap(model.step_fn, in_axes=(None, 0, 0, 0))
         return step(params, carry, action, key).uncertainty
 
-    inputs = model.initial_inputs(jnp.asarray(observations, jnp.float32))
+    if inputs is None:
+        inputs = model.initial_inputs(jnp.asarray(observations, jnp.float32))
     return np.asarray(uncertainty(model.params, inputs, jnp.asarray(actions, jnp.float32),
                                   keys))  # fmt: skip
 
@@ -144,8 +148,11 @@ def build_reference(model, task, data, train_episodes, held_out_episodes,
     queries = _features(model, transitions["observations"][held], transitions["actions"][held],
                         scaling)  # fmt: skip
     distances = nearest_distances(queries, points)
+    from worldgym.evaluation.model_eval import recorded_inputs
+
+    recorded = recorded_inputs(model, data, held + data.episode_index()[held])  # frame models
     uncertainty = one_step_uncertainty(model, transitions["observations"][held],
-                                       transitions["actions"][held])  # fmt: skip
+                                       transitions["actions"][held], inputs=recorded)  # fmt: skip
     return SupportReference(
         points, float(np.quantile(uncertainty, OUTLIER_QUANTILE)),
         float(np.quantile(distances, OUTLIER_QUANTILE)), action_center, action_scale,

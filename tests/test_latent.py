@@ -178,3 +178,50 @@ def test_support_reference_starts_from_recorded_frames(latent_run, reach_frames)
     default = one_step_uncertainty(model, obs, actions)
     np.testing.assert_allclose(one_step_uncertainty(model, obs, actions, inputs=drawn), default)
     assert not np.allclose(one_step_uncertainty(model, obs, actions, inputs=recorded), default)
+
+
+def test_imagined_env_gives_decoded_frames(latent_run):
+    """observation="frames": the env observes what the model draws, passes Gymnasium's
+    checker, and carries the predicted state in info."""
+    from gymnasium.utils.env_checker import check_env
+
+    from worldgym.imagination.env import ImaginedEnv
+    from worldgym.training.checkpoint import load_world_model
+
+    _, out = latent_run
+    model = load_world_model(out, get_task("Reach"))
+    env = ImaginedEnv("Reach", model=model, observation="frames")
+    assert env.observation_space.shape == (32, 32, 3)
+    check_env(env, skip_render_check=True)
+    frame, info = env.reset(seed=1)
+    assert frame.dtype == np.uint8 and info["state"].shape == (get_task("Reach").obs_dim,)
+    frame, _, _, _, info = env.step(np.zeros(2, np.float32))
+    assert frame.shape == (32, 32, 3) and "state" in info
+
+
+def test_a_state_model_cannot_give_frames(tiny_run):
+    from worldgym.imagination.env import ImaginedEnv
+
+    _, run = tiny_run
+    with pytest.raises(ValueError, match="does not draw frames"):
+        ImaginedEnv("Push", checkpoint=str(run), observation="frames")
+    with pytest.raises(ValueError, match="observation must be one of state, frames"):
+        ImaginedEnv("Push", checkpoint=str(run), observation="pixels")
+
+
+def test_the_real_task_through_its_camera():
+    """frame_env observes the frames the task draws of its state: a policy that looks at
+    pixels sees in the real world what collection recorded."""
+    from gymnasium.utils.env_checker import check_env
+
+    from worldgym.envs.frames import frame_env
+
+    task = get_task("Reach")
+    env = frame_env("Reach", size=32)
+    assert env.observation_space.shape == (32, 32, 3)
+    check_env(env, skip_render_check=True)
+    frame, _ = env.reset(seed=3)
+    state = env.unwrapped._observation
+    np.testing.assert_array_equal(frame, task.render_observations(state[None], 32, 32)[0])
+    with pytest.raises(ValueError, match="positive size"):
+        frame_env("Reach", size=0)

@@ -33,6 +33,9 @@ SUCCESS_SOURCES = ("predicate", "head")
 """How imagined success is judged: the task's predicate on the predicted
 observation, or the model's learned success head (probability > 0.5)."""
 GENERIC_ID = "worldgym/Imagined-v0"
+OBSERVATIONS = ("state", "frames")
+"""What ImaginedEnv observes: the (predicted) state, or the frames a model that draws
+frames imagines (decoded; the state then travels in info["state"])."""
 
 
 class StepArrays(NamedTuple):
@@ -78,6 +81,8 @@ class Imagination:
         self.world = world_of(self.model)
         self._init = jax.jit(_batched_init(self.model.init_fn))
         self._step = jax.jit(_batched_step(make_guarded_step(self.model, self.task)))
+        decode = self.model.decode_fn
+        self._decode = jax.jit(jax.vmap(decode, in_axes=(None, 0))) if decode else None
         self._real = self.task.make_env()  # only for its reset distribution
         self._renderer = None
 
@@ -104,6 +109,16 @@ class Imagination:
             next_obs.astype(np.float32), reward.astype(np.float32), success.astype(bool),
             probability, uncertainty, diverged.astype(bool),
         )  # fmt: skip
+
+    def decode(self, carry) -> np.ndarray:
+        """Frames [N, h, w, 3] uint8 the model imagines for each episode's carry (a
+        model that draws frames; see WorldModel.decode_fn)."""
+        if self.model.decode_fn is None:
+            raise ValueError(
+                f"The {self.model.family} model does not draw frames, so it cannot give "
+                "frames as observations; use a family that does (e.g. latent)."
+            )
+        return np.asarray(self._decode(self.world.params, carry))
 
     def render(self, observations: np.ndarray, width: int, height: int) -> np.ndarray:
         """Frames [N, H, W, 3] of imagined observations, with the task's real renderer."""
@@ -162,11 +177,20 @@ class ImaginedEnv(gymnasium.Env):
     def __init__(self, task: str | None = None, checkpoint: str | None = None,
                  render_mode: str | None = None, width: int = 256, height: int = 256,
                  sampling: str | None = None, success_source: str = "predicate",
-                 model=None):  # fmt: skip
+                 model=None, observation: str = "state"):  # fmt: skip
         _check_render_mode(render_mode)
+        if observation not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {', '.join(OBSERVATIONS)}, got "
+                             f"{observation!r}.")  # fmt: skip
         self.core = Imagination(task, checkpoint, sampling, success_source, model)
         self.task, self.model = self.core.task, self.core.model
+        self.observation = observation
         self.observation_space = self.task.observation_space
+        if observation == "frames":  # the decoded frame of a model that draws frames
+            start = self.core.initial([0])
+            _, carry = self.core.init(start, jax.random.key(0))
+            shape = self.core.decode(carry).shape[1:]
+            self.observation_space = gymnasium.spaces.Box(0, 255, shape, np.uint8)
         self.action_space = self.task.action_space
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.task.dt)}
         self.render_mode, self.width, self.height = render_mode, int(width), int(height)
@@ -182,8 +206,17 @@ class ImaginedEnv(gymnasium.Env):
         self._steps = 0
         task = self.task
         success = bool(task.success_fn(self._obs[0])) if task.success_fn else False
-        return self._obs[0].copy(), {"success": success, "success_probability": float(success),
-                                     "uncertainty": 0.0, "diverged": False}  # fmt: skip
+        info = {"success": success, "success_probability": float(success), "uncertainty": 0.0,
+                "diverged": False}  # fmt: skip
+        return self._observe(info), info
+
+    def _observe(self, info: dict):
+        """The observation the env gives: the (predicted) state, or the decoded frame
+        with the state in info["state"]."""
+        if self.observation == "state":
+            return self._obs[0].copy()
+        info["state"] = self._obs[0].copy()
+        return self.core.decode(self._carry)[0]
 
     def step(self, action):
         if self._carry is None:
@@ -197,7 +230,7 @@ class ImaginedEnv(gymnasium.Env):
         truncated = self._steps >= self.task.horizon
         info = {"success": success, "success_probability": float(result.success_probability[0]),
                 "uncertainty": float(result.uncertainty[0]), "diverged": diverged}  # fmt: skip
-        return self._obs[0].copy(), float(result.reward[0]), terminated, truncated, info
+        return self._observe(info), float(result.reward[0]), terminated, truncated, info
 
     def render(self):
         if self.render_mode != "rgb_array" or self._obs is None:

@@ -34,6 +34,7 @@ import optax
 from flax import nnx
 
 from worldgym.models.base import Prediction, WorldModel
+from worldgym.models.ensemble import StackedLinear
 
 NAME = "latent"
 
@@ -89,20 +90,6 @@ class LatentConfig:
 
 def frame_channels(config: LatentConfig) -> int:
     return 3 * config.frame_stack
-
-
-class StackedLinear(nnx.Module):
-    """One dense layer per member, weights stacked: x [members, ..., in]."""
-
-    def __init__(self, members: int, features_in: int, features_out: int, rngs: nnx.Rngs):
-        shape = (members, features_in, features_out)
-        scale = 1.0 / np.sqrt(features_in)
-        self.kernel = nnx.Param(scale * jax.random.truncated_normal(rngs.params(), -2, 2, shape))
-        self.bias = nnx.Param(jnp.zeros((members, features_out)))
-
-    def __call__(self, x):
-        bias = self.bias[...].reshape(self.bias.shape[0], *([1] * (x.ndim - 2)), -1)
-        return jnp.einsum("m...i,mio->m...o", x, self.kernel[...]) + bias
 
 
 def normalise_latent(z):
@@ -206,9 +193,10 @@ class LatentNetwork(nnx.Module):
         """z [members, ..., latent], action [..., a] -> each member's next latent."""
         action = jnp.broadcast_to(action, (*z.shape[:-1], action.shape[-1]))
         x = jnp.concatenate([z, action], axis=-1)
+        x = x.reshape(z.shape[0], -1, x.shape[-1])  # [members, rows, in] for the stacked layers
         for layer in self.dynamics:
             x = jax.nn.silu(layer(x))
-        return normalise_latent(z + self.dynamics_out(x))
+        return normalise_latent(z + self.dynamics_out(x).reshape(z.shape))
 
     def read(self, z):
         """latents [..., latent] -> (normalised observation, success logit, termination logit)."""

@@ -162,7 +162,7 @@ def test_support_reference_starts_from_recorded_frames(latent_run, reach_frames)
     """A frame model's one-step uncertainty is measured from the recorded frame stacks
     (mid-episode frames differ from a drawn frame repeated: the velocities show)."""
     from worldgym.data.dataset import load_dataset
-    from worldgym.evaluation.model_eval import recorded_inputs
+    from worldgym.data.frames import recorded_frame_stacks
     from worldgym.evaluation.support import one_step_uncertainty
     from worldgym.training.checkpoint import load_world_model
 
@@ -171,7 +171,7 @@ def test_support_reference_starts_from_recorded_frames(latent_run, reach_frames)
     model, data = load_world_model(out, task), load_dataset(reach_frames, task)
     index = np.arange(5, 15)  # mid-episode observations of the first episode
     obs, actions = data.observations[index], data.actions[index]
-    recorded = recorded_inputs(model, data, index)
+    recorded = recorded_frame_stacks(data, index, model.frame_stack)
     drawn = model.initial_inputs(obs)
     assert np.asarray(recorded).shape == drawn.shape
     assert not np.array_equal(np.asarray(recorded)[..., :3], drawn[..., :3])  # previous frames

@@ -26,6 +26,7 @@ import numpy as np
 
 from worldgym.data.dataset import EpisodeDataset, find_dataset, load_dataset, read_header
 from worldgym.data.foreign import dataset_task
+from worldgym.data.frames import recorded_frame_stacks
 from worldgym.data.splits import run_split, trained_episodes, window_starts
 from worldgym.evaluation.calibrate import pearson, spearman
 from worldgym.files import atomic_file
@@ -83,18 +84,6 @@ def _normalised_mse(predicted, target, scale) -> np.ndarray:
     return np.mean(np.square((predicted - target) / scale), axis=-1)
 
 
-def recorded_inputs(model, data: EpisodeDataset, observation_index):
-    """The recorded frame stacks ending at these observations, for a model that starts
-    from frames and a dataset that has them; otherwise None (the model's own
-    initial_inputs of the observations are used)."""
-    if not model.frame_stack or data.images is None:
-        return None
-    from worldgym.training.train import frame_stacks, previous_observations
-
-    return frame_stacks(data.images, previous_observations(data), np.asarray(observation_index),
-                        model.frame_stack)  # fmt: skip
-
-
 def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
     starts = window_starts(data, episodes, 1)
     transitions = data.transitions()
@@ -102,7 +91,7 @@ def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
     actions = transitions["actions"][starts]
     target = transitions["next_observations"][starts]
     recorded_success = transitions["next_success"][starts]
-    inputs = recorded_inputs(model, data, starts + data.episode_index()[starts])
+    inputs = recorded_frame_stacks(data, starts + data.episode_index()[starts], model.frame_stack)
     prediction = open_loop(model, obs, actions[:, None], key, inputs)
     predicted = np.asarray(prediction.obs[:, 0])
     model_error = _normalised_mse(predicted, target, scale)
@@ -148,8 +137,8 @@ def open_loop_metrics(model, data, episodes, linear, scale, key) -> dict:
     obs0 = data.observations[first]
     actions = data.actions[steps[:, None] + within]
     truth = data.observations[first[:, None] + 1 + within]
-    predicted = np.asarray(open_loop(model, obs0, actions, key,
-                                     recorded_inputs(model, data, first)).obs)  # fmt: skip
+    inputs = recorded_frame_stacks(data, first, model.frame_stack)
+    predicted = np.asarray(open_loop(model, obs0, actions, key, inputs).obs)
     linear_path = [obs0]
     for t in range(horizon):
         linear_path.append(predict_linear(linear, linear_path[-1], actions[:, t]))
@@ -206,7 +195,7 @@ def frame_metrics(model, data, episodes, key) -> dict | None:
     steps = data.transition_starts[episodes]
     within = np.minimum(np.arange(horizon)[None, :], lengths[:, None] - 1)
     actions = data.actions[steps[:, None] + within]
-    inputs = recorded_inputs(model, data, first)
+    inputs = recorded_frame_stacks(data, first, model.frame_stack)
     imagined = np.asarray(open_loop_frames(model, inputs, actions, key))  # [E, T + 1, ...]
     shown = np.concatenate([np.zeros((len(episodes), 1), int), within + 1], axis=1)
     recorded = data.images[first[:, None] + shown]
@@ -280,7 +269,7 @@ def continuation_video(model, task, data, episodes, path: Path, size: int, key) 
         middle = len(recorded["actions"]) // 2
         actions = recorded["actions"][middle:]
         start = int(data.observation_starts[episode]) + middle
-        inputs = recorded_inputs(model, data, np.array([start]))
+        inputs = recorded_frame_stacks(data, np.array([start]), model.frame_stack)
         if model.decode_fn is not None and data.images is not None:
             frames = np.asarray(open_loop_frames(model, inputs, actions[None], key)[0])
             real = data.images[start : start + len(actions) + 1]

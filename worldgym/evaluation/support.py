@@ -148,9 +148,9 @@ def build_reference(model, task, data, train_episodes, held_out_episodes,
     queries = _features(model, transitions["observations"][held], transitions["actions"][held],
                         scaling)  # fmt: skip
     distances = nearest_distances(queries, points)
-    from worldgym.evaluation.model_eval import recorded_inputs
+    from worldgym.data.frames import recorded_frame_stacks
 
-    recorded = recorded_inputs(model, data, held + data.episode_index()[held])  # frame models
+    recorded = recorded_frame_stacks(data, held + data.episode_index()[held], model.frame_stack)
     uncertainty = one_step_uncertainty(model, transitions["observations"][held],
                                        transitions["actions"][held], inputs=recorded)  # fmt: skip
     return SupportReference(

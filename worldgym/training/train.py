@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from worldgym.data.dataset import EpisodeDataset, find_dataset, load_dataset, read_header
 from worldgym.data.foreign import dataset_task
+from worldgym.data.frames import frame_stacks, previous_observations
 from worldgym.data.splits import run_split, window_starts
 from worldgym.devices import minibatch_sharding
 from worldgym.files import atomic_file
@@ -112,26 +113,6 @@ def gather_windows(arrays: dict, starts, steps: int, frame_stack: int = 0) -> di
         ends = jnp.concatenate([obs_index[..., None], next_index], axis=-1)  # [..., k + 1]
         window["frames"] = frame_stacks(arrays["frames"], arrays["previous"], ends, frame_stack)
     return window
-
-
-def frame_stacks(frames, previous, ends, stack: int):
-    """frames [N, H, W, 3] -> [..., H, W, 3 stack]: for each observation index in
-    `ends`, its frame and the stack - 1 before it, oldest first. Each step back
-    follows `previous` (an episode's first observation is its own previous), so a
-    stack never reaches into another episode."""
-    indices = [ends]
-    for _ in range(stack - 1):
-        indices.insert(0, previous[indices[0]])
-    picked = jnp.stack([frames[index] for index in indices], axis=-2)  # [..., H, W, s, 3]
-    return picked.reshape(*picked.shape[:-2], -1)
-
-
-def previous_observations(data: EpisodeDataset) -> np.ndarray:
-    """[observations] the index of each observation's predecessor in its episode
-    (an episode's first observation points at itself)."""
-    index = np.arange(len(data.observations)) - 1
-    index[data.observation_starts] = data.observation_starts
-    return index.astype(np.int32)
 
 
 def make_optimiser(config: TrainConfig, total_steps: int) -> optax.GradientTransformation:

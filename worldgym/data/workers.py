@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -117,8 +118,15 @@ def _picklable_registrations() -> dict:
 
 
 def _start_worker(registrations: dict, parent: int) -> None:
-    """In each worker, before its first job: leave Ctrl-C to the parent, exit if the
-    parent dies, and register the parent's run-time tasks."""
+    """In each worker, before its first job: run JAX on the CPU, leave Ctrl-C to the
+    parent, exit if the parent dies, and register the parent's run-time tasks.
+
+    Workers step MuJoCo and call small policies; on a GPU machine each one would
+    otherwise claim 75% of the GPU's memory (JAX's preallocation) and all but the
+    first fail to start."""
+    os.environ["JAX_PLATFORMS"] = "cpu"
+    if "jax" in sys.modules:  # imported with the worker's modules: set it before first use
+        sys.modules["jax"].config.update("jax_platforms", "cpu")
     from worldgym.envs.registry import register_task
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)

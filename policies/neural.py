@@ -1,7 +1,9 @@
 """Small neural policies: MLPs whose parameters ship in policies/weights/.
 
 They are trained by `scripts/train_bc.py` (behaviour cloning of the oracle from
-few or noisy demonstrations), so anyone can re-make them.
+few or noisy demonstrations), so anyone can re-make them. The index also lists
+policies that look at pixels (an entry with a "frame_size"; policies/pixels.py,
+made by `scripts/train_pixel_bc.py`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ def neural_policies(task_name: str) -> list[Policy]:
     for entry in json.loads(index_file.read_text()).get(task_name, []):
         with folder.joinpath(entry["file"]).open("rb") as handle:
             arrays = dict(np.load(handle))
+        if "frame_size" in entry:  # a policy that looks at pixels (policies/pixels.py)
+            from worldgym.policies.pixels import arrays_to_cnn, pixel_policy
+
+            policies.append(pixel_policy(entry["name"], arrays_to_cnn(arrays),
+                                         entry["frame_size"], entry["description"]))  # fmt: skip
+            continue
         policies.append(
             Policy(entry["name"], mlp_act, arrays_to_params(arrays), entry["description"])
         )

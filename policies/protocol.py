@@ -1,7 +1,8 @@
 """The policy protocol: a pure JAX function plus its parameters.
 
-`act(params, obs, key) -> action` works on one observation [obs_dim] and is
-batched with `jax.vmap`, so a whole policy zoo can be rolled out in one compiled
+`act(params, obs, key) -> action` works on one observation [obs_dim] (or, for a
+policy that looks at pixels, one frame; see `Policy.frame_size`) and is batched
+with `jax.vmap`, so a whole policy zoo can be rolled out in one compiled
 call. `NumpyPolicy` is the thin adapter that runs it in a Gymnasium loop.
 
 Policies that are not JAX functions (a plain `obs -> action` callable, an object
@@ -40,6 +41,16 @@ class Policy:
     """For a policy that is not a JAX function: its HostRunner (worldgym.policies.host),
     which calls the user's object on the host, one call per step for a whole batch.
     None for JAX policies, which take the fully compiled path."""
+    frame_size: tuple[int, int] | None = None
+    """(height, width) of the RGB frames the policy looks at, for a policy that acts
+    on pixels: `act` then receives a uint8 frame [height, width, 3] instead of the
+    state observation. In reality that is the task's camera (envs/frames.py); in
+    imagination, the frame the world model draws (see imagination/engine.py).
+    None: the policy acts on the state observation."""
+
+    @property
+    def looks_at_frames(self) -> bool:
+        return self.frame_size is not None
 
     @property
     def path(self) -> str:
@@ -48,12 +59,12 @@ class Policy:
 
 
 def stacking_signature(policy: Policy) -> tuple:
-    """(act, params structure, leaf shapes and dtypes): policies with equal
-    signatures can have their params stacked and be vmapped as one (a host
+    """(act, params structure, leaf shapes and dtypes, frame size): policies with
+    equal signatures can have their params stacked and be vmapped as one (a host
     policy's act is its own, so it never stacks with another)."""
     leaves, structure = jax.tree_util.tree_flatten(policy.params)
     shapes = tuple((np.shape(leaf), np.asarray(leaf).dtype.str) for leaf in leaves)
-    return policy.act, structure, shapes
+    return policy.act, structure, shapes, policy.frame_size
 
 
 class NumpyPolicy:

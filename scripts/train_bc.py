@@ -74,7 +74,8 @@ def main() -> None:
                 np.savez(temp, **arrays)
             entries.append({"name": name, "file": file, "description": recipe["description"]})
             print(f"{task_name}/{name}: {len(actions)} demonstration steps -> {file}")
-        index[task_name] = entries
+        kept = [e for e in index.get(task_name, []) if e["name"] not in RECIPES]  # pixel ones
+        index[task_name] = entries + kept
     with atomic_file(index_path) as temp:
         temp.write_text(json.dumps(index, indent=2) + "\n")
 

@@ -225,3 +225,102 @@ def test_the_real_task_through_its_camera():
     np.testing.assert_array_equal(frame, task.render_observations(state[None], 32, 32)[0])
     with pytest.raises(ValueError, match="positive size"):
         frame_env("Reach", size=0)
+
+
+# --- policies that look at pixels -------------------------------------------------------
+def _pixel_policy(size: int = 32, seed: int = 0):
+    """A CNN pixel policy with random weights whose actions vary with the frame."""
+    from worldgym.policies.pixels import init_cnn, pixel_policy
+
+    params = init_cnn(jax.random.key(seed), (size, size), 2)
+    params["dense"][-1]["w"] = params["dense"][-1]["w"] * 300.0
+    return pixel_policy("pixels-test", params, (size, size))
+
+
+def test_a_pixel_policy_sees_the_camera_in_reality():
+    """The real runner gives a pixel policy the task's camera frames: its actions are
+    those of a plain Gymnasium loop over frame_env."""
+    from worldgym.envs.frames import frame_env
+    from worldgym.evaluation.real import run_episodes, run_episodes_in_lockstep
+    from worldgym.policies.pixels import cnn_act
+
+    task, policy = get_task("Reach"), _pixel_policy()
+    lockstep = run_episodes_in_lockstep(task, policy, [0, 5])
+    looped = run_episodes(task, policy, [0, 5], progress=False)
+    env = frame_env("Reach", size=32)
+    for episode, alone in zip(lockstep, looped, strict=True):
+        frame, _ = env.reset(seed=episode.seed)
+        for action in episode.actions[:10]:
+            np.testing.assert_allclose(action, cnn_act(policy.params, frame, None), atol=1e-5)
+            frame, *_ = env.step(action)
+        np.testing.assert_allclose(episode.actions[:10], alone.actions[:10], atol=1e-3)
+    assert np.abs(lockstep[0].actions).max() > 0.1  # the frames move the actions
+
+
+def test_a_pixel_policy_sees_decoded_frames_in_imagination(latent_run):
+    """In a frame model's imagination a pixel policy acts on the decoded frames: the
+    engine's actions are those of a Gymnasium loop over ImaginedEnv(observation="frames")."""
+    from worldgym.imagination.engine import initial_observations, rollout_policies
+    from worldgym.imagination.env import ImaginedEnv
+    from worldgym.policies.pixels import cnn_act
+    from worldgym.training.checkpoint import load_world_model
+
+    _, out = latent_run
+    task, policy = get_task("Reach"), _pixel_policy()
+    model = load_world_model(out, task)
+    seeds = [2, 7]
+    trajectories = rollout_policies(model, [policy], initial_observations(task, seeds),
+                                    jax.random.key(0), task, horizon=6, seeds=seeds)  # fmt: skip
+    actions = np.asarray(trajectories[policy.name].actions)
+    env = ImaginedEnv("Reach", model=model, observation="frames")
+    for row, seed in enumerate(seeds):
+        frame, _ = env.reset(seed=seed)
+        for step in range(4):
+            expected = np.asarray(cnn_act(policy.params, frame, None))
+            np.testing.assert_allclose(actions[row, step], expected, atol=2e-3)
+            frame, *_ = env.step(actions[row, step])
+
+
+def test_a_state_model_shows_a_pixel_policy_the_task_camera(tiny_run):
+    """A state model draws no frames: a pixel policy sees the task's camera on the
+    imagined observation (drawn on the host each step)."""
+    from worldgym.imagination.engine import initial_observations, rollout_policy
+    from worldgym.policies.pixels import cnn_act
+    from worldgym.training.checkpoint import load_world_model
+
+    _, run = tiny_run
+    task, policy = get_task("Push"), _pixel_policy()
+    model = load_world_model(run, task)
+    trajectories = rollout_policy(model, policy, initial_observations(task, [0, 1]),
+                                  jax.random.key(0), task, horizon=4, seeds=[0, 1])  # fmt: skip
+    observations = np.asarray(trajectories.observations)
+    for step in range(3):
+        frames = task.render_observations(observations[:, step], 32, 32)
+        expected = jax.vmap(cnn_act, in_axes=(None, 0, None))(policy.params, frames, None)
+        np.testing.assert_allclose(np.asarray(trajectories.actions[:, step]), expected,
+                                   atol=1e-5)  # fmt: skip
+
+
+def test_frames_of_another_size_than_the_policy_sees_are_one_sentence(latent_run):
+    from worldgym.imagination.engine import initial_observations, rollout_policies
+    from worldgym.policies.pixels import init_cnn
+    from worldgym.training.checkpoint import load_world_model
+
+    _, out = latent_run
+    task = get_task("Reach")
+    model = load_world_model(out, task)
+    with pytest.raises(ValueError, match="looks at 64x64 frames, but the latent model draws 32x32"):
+        rollout_policies(model, [_pixel_policy(64)], initial_observations(task, [0]),
+                         jax.random.key(0), task, horizon=3)  # fmt: skip
+    with pytest.raises(ValueError, match="multiples of 16"):
+        init_cnn(jax.random.key(0), (40, 40), 2)
+
+
+def test_the_zoo_pixel_policy_looks_at_64x64_frames():
+    from worldgym.policies import load_policy
+
+    policy = load_policy(get_task("Reach"), "pixels-dart")
+    assert policy.frame_size == (64, 64) and policy.looks_at_frames
+    frames = np.zeros((3, 64, 64, 3), np.uint8)
+    actions = jax.vmap(policy.act, in_axes=(None, 0, None))(policy.params, frames, None)
+    assert actions.shape == (3, 2) and np.all(np.abs(np.asarray(actions)) <= 1)

@@ -66,23 +66,29 @@ def make_episode(task: Task, seed: int, observations, actions, rewards, successe
     )
 
 
-def run_episode(env, task: Task, act: Callable, seed: int, render: bool = False) -> Episode:
-    """Roll `act` (numpy obs -> action) in `env` from reset seed `seed` to the end."""
+def run_episode(env, task: Task, act: Callable, seed: int, render: bool = False,
+                sees_frames: bool = False) -> Episode:  # fmt: skip
+    """Roll `act` (numpy obs -> action) in `env` from reset seed `seed` to the end.
+
+    sees_frames: `act` looks at pixels and receives env.render() (the env renders
+    the frames it expects; see camera_env) instead of the state observation."""
     if hasattr(act, "reset"):
         act.reset(seed)
     obs, reset_info = env.reset(seed=seed)
     observations, actions, rewards, successes = [obs], [], [], []
-    frames = [env.render()] if render else None
+    seen = env.render() if render or sees_frames else None
+    frames = [seen] if render else None
     terminated = truncated = False
     while not (terminated or truncated):
-        action = np.asarray(act(obs), dtype=np.float32)
+        action = np.asarray(act(seen if sees_frames else obs), dtype=np.float32)
         obs, reward, terminated, truncated, info = env.step(action)
         observations.append(obs)
         actions.append(action)
         rewards.append(reward)
         successes.append(info["success"])
+        seen = env.render() if render or sees_frames else None
         if render:
-            frames.append(env.render())
+            frames.append(seen)
     return make_episode(
         task, seed, observations, actions, rewards, successes, (terminated, truncated),
         reset_info, np.asarray(frames) if render else None,
@@ -99,12 +105,16 @@ def run_episodes(
     progress: bool = True,
 ) -> list[Episode]:
     """Roll `policy` (a Policy, callable or predict() object) once from each reset
-    seed in the ground-truth task."""
-    env = task.make_env(render_mode="rgb_array" if render else None, width=width, height=height)
+    seed in the ground-truth task. A policy that looks at frames sees the task's
+    camera at its frame size, and recorded frames are then those it saw."""
+    sees_frames = looks_at_frames(policy)
+    env = camera_env(task, policy) if sees_frames else task.make_env(
+        render_mode="rgb_array" if render else None, width=width, height=height
+    )  # fmt: skip
     act = as_actor(policy, getattr(policy, "name", "policy"))
     try:
         return [
-            run_episode(env, task, act, int(seed), render)
+            run_episode(env, task, act, int(seed), render, sees_frames)
             for seed in tqdm(seeds, desc=f"{task.name}/{act.name}", disable=not progress)
         ]
     finally:
@@ -124,20 +134,25 @@ def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[E
     """
     seeds = [int(seed) for seed in seeds]
     act = batched_actions(policy, seeds)
-    envs = [task.make_env() for _ in seeds]
+    first_policy = policy[0] if isinstance(policy, list | tuple) else policy
+    sees_frames = looks_at_frames(first_policy)
+    envs = [camera_env(task, first_policy) if sees_frames else task.make_env() for _ in seeds]
     try:
         first = [env.reset(seed=seed) for env, seed in zip(envs, seeds, strict=True)]
         observations = [[obs] for obs, _ in first]
+        seen = [env.render() for env in envs] if sees_frames else None  # what the policy sees
         actions, rewards, successes = ([[] for _ in seeds] for _ in range(3))
         done = np.zeros(len(seeds), bool)
         ended = [(False, False)] * len(seeds)
         step = 0
         while not done.all():
-            current = np.stack([history[-1] for history in observations])
+            current = np.stack(seen if sees_frames else [history[-1] for history in observations])
             running = np.flatnonzero(~done)
             batch = act(current, running, step)
             for index in running:
                 obs, reward, terminated, truncated, info = envs[index].step(batch[index])
+                if sees_frames:
+                    seen[index] = envs[index].render()
                 observations[index].append(obs)
                 actions[index].append(batch[index])
                 rewards[index].append(reward)
@@ -156,8 +171,21 @@ def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[E
     ]
 
 
+def looks_at_frames(policy) -> bool:
+    """A worldgym Policy that acts on pixels (Policy.frame_size)."""
+    return getattr(policy, "frame_size", None) is not None
+
+
+def camera_env(task: Task, policy):
+    """The task's environment rendering the frames `policy` looks at: its camera at
+    the policy's frame size, as envs/frames.py frame_env shows it."""
+    height, width = policy.frame_size
+    return task.make_env(render_mode="rgb_array", width=width, height=height)
+
+
 def batched_actions(policy, seeds: list[int]) -> Callable:
-    """act(observations [E, obs_dim], running episodes, step) -> actions [E, action_dim].
+    """act(observations [E, obs_dim] (frames [E, h, w, 3] for a policy that looks at
+    pixels), running episodes, step) -> actions [E, action_dim].
 
     JAX policies: one jitted, vmapped call over every episode (finished ones too:
     the batch keeps its shape, so it compiles once). Host policies: one host call

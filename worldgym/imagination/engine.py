@@ -158,10 +158,74 @@ def make_guarded_step(model: WorldModel, task):
     return guarded_step
 
 
-def make_rollout(model: WorldModel, act_fn, task, horizon: int):
+def frame_view(model: WorldModel, task, frame_size: tuple[int, int]):
+    """view(params, carry, obs) -> the frame [h, w, 3] uint8 that a policy looking at
+    pixels sees in imagination, for one episode (vmappable):
+
+    - a model that draws frames (decode_fn): the frame it imagines;
+    - a model that does not (a state model): the task's own camera on the imagined
+      observation, drawn on the host (a callback per step for the whole batch), so
+      both families can be asked about the same pixel policy.
+    """
+    if model.decode_fn is not None:
+        return lambda params, carry, obs: model.decode_fn(params, carry)
+    if task.observation_renderer is None:
+        raise ValueError(
+            f"The {model.family} model draws no frames and task {task.name!r} cannot draw "
+            "observations, so a policy that looks at pixels cannot be imagined with it."
+        )
+    height, width = frame_size
+    draw = _host_drawing(task, width, height)
+    shape = jax.ShapeDtypeStruct((height, width, 3), jnp.uint8)
+    return lambda params, carry, obs: jax.pure_callback(
+        draw, shape, obs, vmap_method="expand_dims"
+    )
+
+
+def _host_drawing(task, width: int, height: int):
+    """observations [..., obs_dim] -> frames [..., height, width, 3] uint8, drawn by
+    the task's renderer. One renderer per thread (a GL context is current in one
+    thread only, and XLA may call back from any of its threads), made on first use."""
+    import threading
+
+    local = threading.local()
+
+    def draw(observations):
+        observations = np.asarray(observations, np.float64)
+        if getattr(local, "renderer", None) is None:
+            local.renderer = task.observation_renderer(width, height)
+        flat = observations.reshape(-1, observations.shape[-1])
+        frames = np.stack([local.renderer.render(obs) for obs in flat]) if len(flat) \
+            else np.zeros((0, height, width, 3), np.uint8)  # fmt: skip
+        return frames.reshape(*observations.shape[:-1], height, width, 3)
+
+    return draw
+
+
+def check_frame_policy(model: WorldModel, policy, init_input) -> None:
+    """One sentence when a model's imagined frames are not the size a pixel policy
+    looks at (checked before anything is compiled)."""
+    if not policy.looks_at_frames or model.decode_fn is None:
+        return
+    first = jax.tree_util.tree_map(lambda x: x[0], init_input)
+    drawn = jax.eval_shape(
+        lambda params, x: model.decode_fn(params, model.init_fn(params, x, jax.random.key(0))),
+        model.params, first,
+    )  # fmt: skip
+    if tuple(drawn.shape[:2]) != tuple(policy.frame_size):
+        raise ValueError(
+            f"Policy {policy.name!r} looks at {policy.frame_size[0]}x{policy.frame_size[1]} "
+            f"frames, but the {model.family} model draws {drawn.shape[0]}x{drawn.shape[1]} "
+            "frames; train the model on frames of the policy's size."
+        )
+
+
+def make_rollout(model: WorldModel, act_fn, task, horizon: int,
+                 frame_size: tuple[int, int] | None = None):  # fmt: skip
     """rollout(world, policy_params, init_obs [B, d], key, episode_keys, init_input)
     -> Trajectories. `init_input` is what the model starts from where that is not
-    the observations (see WorldModel.initial_input).
+    the observations (see WorldModel.initial_input). With `frame_size`, the policy
+    looks at pixels: it acts on the frames of `frame_view` instead of the observations.
 
     With episode_keys [B] (jax.random.key(reset seed) of each episode), the policy's
     key at step t is fold_in(episode_key, t), exactly as in the real runner, so a
@@ -176,6 +240,9 @@ def make_rollout(model: WorldModel, act_fn, task, horizon: int):
     """
     step = jax.vmap(make_guarded_step(model, task), in_axes=(None, 0, 0, 0, 0))
     act = jax.vmap(act_fn, in_axes=(None, 0, 0))
+    view = None if frame_size is None else jax.vmap(
+        frame_view(model, task, frame_size), in_axes=(None, 0, 0)
+    )  # fmt: skip
 
     def rollout(world, policy_params, init_obs, key, episode_keys=None, init_input=None):
         batch = init_obs.shape[0]
@@ -193,7 +260,8 @@ def make_rollout(model: WorldModel, act_fn, task, horizon: int):
                 policy_keys = jax.random.split(policy_key, batch)
             else:  # the real runner's keys: the same policy noise in both worlds
                 policy_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(episode_keys, t)
-            action = act(policy_params, obs, policy_keys)
+            seen = obs if view is None else view(world.params, carry, obs)
+            action = act(policy_params, seen, policy_keys)
             result = step(world, carry, obs, action, jax.random.split(model_key, batch))
             newly_diverged = active & result.diverged
             outputs = (
@@ -224,12 +292,13 @@ _COMPILED: dict = {}
 is held so its id, part of the key, stays its own."""
 
 
-def _compiled(kind: str, model: WorldModel, act_fn, task, horizon: int):
-    """The jitted rollout for one (model, act, task, horizon), built once and cached,
-    so a second call does not recompile: "stacked" is vmapped over policies."""
-    cache_key = (kind, model.init_fn, model.step_fn, act_fn, id(task), horizon)
+def _compiled(kind: str, model: WorldModel, act_fn, task, horizon: int, frame_size=None):
+    """The jitted rollout for one (model, act, task, horizon, frame size), built once
+    and cached, so a second call does not recompile: "stacked" is vmapped over policies."""
+    frame_size = None if frame_size is None else tuple(frame_size)
+    cache_key = (kind, model.init_fn, model.step_fn, act_fn, id(task), horizon, frame_size)
     if cache_key not in _COMPILED:
-        single = make_rollout(model, act_fn, task, horizon)
+        single = make_rollout(model, act_fn, task, horizon, frame_size)
         function = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0, None, None))) \
             if kind == "stacked" else single  # fmt: skip
         _COMPILED[cache_key] = (task, function)
@@ -249,9 +318,10 @@ def rollout_policy(model: WorldModel, policy, init_obs, key, task, horizon: int 
     from worldgym.policies.host import host_errors
 
     horizon = task.horizon if horizon is None else horizon
-    rollout = _compiled("single", model, policy.act, task, horizon)
+    rollout = _compiled("single", model, policy.act, task, horizon, policy.frame_size)
     size = len(init_obs)
     init_input = _spread_input(model, init_obs)
+    check_frame_policy(model, policy, init_input)
     init_obs, keys = _spread(init_obs, seeds)
     with host_errors():
         trajectories = rollout(world_of(model), policy.params, init_obs, key, keys, init_input)
@@ -312,13 +382,16 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
     for index, policy in enumerate(policies):
         groups.setdefault(stacking_signature(policy), []).append(index)
     results = {}
-    for (act_fn, _, _), indices in groups.items():
+    for index in range(len(policies)):
+        check_frame_policy(model, policies[index], init_input)
+    for (act_fn, *_), indices in groups.items():
         stacked = jax.tree_util.tree_map(
             lambda *leaves: jnp.stack(leaves), *[policies[i].params for i in indices]
         )
         keys = jnp.stack([jax.random.fold_in(key, streams[i]) for i in indices])
+        frame_size = policies[indices[0]].frame_size
         with host_errors():
-            trajectories = _compiled("stacked", model, act_fn, task, horizon)(
+            trajectories = _compiled("stacked", model, act_fn, task, horizon, frame_size)(
                 world, stacked, init_obs, keys, noise, init_input
             )
             jax.block_until_ready(trajectories)  # a host policy's error surfaces here

@@ -13,11 +13,10 @@ an uninterrupted run (every random draw derives from the seed and the epoch).
 
 from __future__ import annotations
 
-from functools import partial
-
 import json
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import jax

@@ -182,24 +182,40 @@ def frame_view(model: WorldModel, task, frame_size: tuple[int, int]):
     )
 
 
+_DRAWING: dict = {}
+"""(task id, width, height) -> (task, draw function): one per task and size, so every
+compiled rollout that draws the task's frames shares one renderer."""
+
+
 def _host_drawing(task, width: int, height: int):
     """observations [..., obs_dim] -> frames [..., height, width, 3] uint8, drawn by
-    the task's renderer. One renderer per thread (a GL context is current in one
-    thread only, and XLA may call back from any of its threads), made on first use."""
-    import threading
+    the task's renderer in one thread of its own.
 
-    local = threading.local()
+    XLA calls back from any of its threads, but a GL context belongs to one thread
+    at a time (MuJoCo's EGL contexts crashed when used from several), so the
+    callback hands the drawing to a single dedicated thread and waits for it."""
+    key = (id(task), width, height)
+    if key not in _DRAWING:
+        from concurrent.futures import ThreadPoolExecutor
 
-    def draw(observations):
-        observations = np.asarray(observations, np.float64)
-        if getattr(local, "renderer", None) is None:
-            local.renderer = task.observation_renderer(width, height)
-        flat = observations.reshape(-1, observations.shape[-1])
-        frames = np.stack([local.renderer.render(obs) for obs in flat]) if len(flat) \
-            else np.zeros((0, height, width, 3), np.uint8)  # fmt: skip
-        return frames.reshape(*observations.shape[:-1], height, width, 3)
+        painter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worldgym-draw")
+        renderer = []
 
-    return draw
+        def paint(flat):
+            if not renderer:
+                renderer.append(task.observation_renderer(width, height))
+            return np.stack([renderer[0].render(obs) for obs in flat])
+
+        def draw(observations):
+            observations = np.asarray(observations, np.float64)
+            flat = observations.reshape(-1, observations.shape[-1])
+            if not len(flat):
+                return np.zeros((*observations.shape[:-1], height, width, 3), np.uint8)
+            frames = painter.submit(paint, flat).result()
+            return frames.reshape(*observations.shape[:-1], height, width, 3)
+
+        _DRAWING[key] = (task, draw)
+    return _DRAWING[key][1]
 
 
 def check_frame_policy(model: WorldModel, policy, init_input) -> None:

@@ -28,10 +28,17 @@ def policy_names(task_name) -> list[str]:
 
 
 def check_action_shape(task, policy: Policy, name: str) -> None:
-    """Run a JAX policy on one real observation; fail in one sentence if it errs or
-    returns an action of the wrong shape."""
-    env = task.make_env()
-    obs, _ = env.reset(seed=0)
+    """Run a JAX policy on one real observation (its camera frame, for a policy that
+    looks at pixels); fail in one sentence if it errs or returns an action of the
+    wrong shape."""
+    if policy.frame_size is not None:
+        height, width = policy.frame_size
+        env = task.make_env(render_mode="rgb_array", width=width, height=height)
+        env.reset(seed=0)
+        obs = env.render()
+    else:
+        env = task.make_env()
+        obs, _ = env.reset(seed=0)
     env.close()
     actor = as_actor(policy, name)
     actor.reset(0)

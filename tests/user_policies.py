@@ -28,3 +28,17 @@ class PredictModel:
 predict_model = PredictModel()
 push_oracle = oracle("Push")
 not_a_policy = 42
+
+
+def _pixels_32():
+    """A CNN looking at 32x32 camera frames (random weights, scaled so frames matter)."""
+    import jax
+
+    from worldgym.policies.pixels import init_cnn, pixel_policy
+
+    params = init_cnn(jax.random.key(0), (32, 32), 2)
+    params["dense"][-1]["w"] = params["dense"][-1]["w"] * 300.0
+    return pixel_policy("pixels-32", params, (32, 32), "A random CNN on 32x32 frames.")
+
+
+reach_pixels_32 = _pixels_32()

@@ -79,3 +79,42 @@ def tiny_lab_run(lab_on_path, tmp_path_factory):
     train(TrainConfig(dataset=str(data), out=str(run), **TINY_TRAIN),
           EnsembleConfig(**TINY_MODEL), progress=False)  # fmt: skip
     return run, data
+
+
+# --- the latent family (frames) ------------------------------------------------------
+TINY_LATENT = dict(image_size=(32, 32), channels=(8, 16), latent=16, members=3, hidden=(32,))
+TINY_LATENT_TRAIN = dict(epochs=3, batch_size=16, rollout_steps=3, warmup_steps=5,
+                         learning_rate=3e-3, patience=10)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def reach_frames(tmp_path_factory):
+    """A small Reach dataset with 32x32 frames."""
+    from worldgym.data.collect import CollectConfig, collect
+
+    out = tmp_path_factory.mktemp("datasets") / "reach-frames"
+    collect(CollectConfig(task="Reach", episodes=12, out=str(out), images="32x32", workers=1),
+            progress=False)  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def latent_run(reach_frames, tmp_path_factory):
+    from worldgym.models.latent import LatentConfig
+    from worldgym.training.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("runs") / "latent"
+    config = TrainConfig(dataset=str(reach_frames), out=str(out), family="latent",
+                         **TINY_LATENT_TRAIN)  # fmt: skip
+    return train(config, LatentConfig(**TINY_LATENT), progress=False), out
+
+
+@pytest.fixture(scope="session")
+def reach_ensemble_run(reach_frames, tmp_path_factory):
+    """A tiny state ensemble trained on the same Reach dataset (it ignores the frames)."""
+    from worldgym.models.ensemble import EnsembleConfig
+    from worldgym.training.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("runs") / "reach-ensemble"
+    config = TrainConfig(dataset=str(reach_frames), out=str(out), **TINY_TRAIN)
+    return train(config, EnsembleConfig(**TINY_MODEL), progress=False), out

@@ -5,33 +5,10 @@ import json
 import jax
 import numpy as np
 import pytest
+from conftest import TINY_LATENT
+from conftest import TINY_LATENT_TRAIN as TINY_TRAIN
 
 from worldgym.envs import get_task
-
-TINY_LATENT = dict(image_size=(32, 32), channels=(8, 16), latent=16, members=3, hidden=(32,))
-TINY_TRAIN = dict(epochs=3, batch_size=16, rollout_steps=3, warmup_steps=5, learning_rate=3e-3,
-                  patience=10)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def reach_frames(tmp_path_factory):
-    """A small Reach dataset with 32x32 frames."""
-    from worldgym.data.collect import CollectConfig, collect
-
-    out = tmp_path_factory.mktemp("datasets") / "reach-frames"
-    collect(CollectConfig(task="Reach", episodes=12, out=str(out), images="32x32", workers=1),
-            progress=False)  # fmt: skip
-    return out
-
-
-@pytest.fixture(scope="module")
-def latent_run(reach_frames, tmp_path_factory):
-    from worldgym.models.latent import LatentConfig
-    from worldgym.training.train import TrainConfig, train
-
-    out = tmp_path_factory.mktemp("runs") / "latent"
-    config = TrainConfig(dataset=str(reach_frames), out=str(out), family="latent", **TINY_TRAIN)
-    return train(config, LatentConfig(**TINY_LATENT), progress=False), out
 
 
 def test_training_on_frames_lowers_the_loss(latent_run):

@@ -172,6 +172,29 @@ def episode_agreement(real, imagined) -> dict:
     }
 
 
+def kappa_interval(real_outcomes, imagined_outcomes, samples: int = 1000, seed: int = 0,
+                   confidence: float = 0.95) -> tuple[float, tuple[float, float]]:  # fmt: skip
+    """Cohen's kappa of episode outcomes [policies, episodes] and its percentile
+    bootstrap interval, resampling each policy's episodes with their pairs kept
+    together (as bootstrap_intervals does for the rate statistics)."""
+    real = np.asarray(real_outcomes, bool)
+    imagined = np.asarray(imagined_outcomes, bool)
+    value = episode_agreement(real, imagined)["kappa"]
+    policies, episodes = real.shape
+    draws = np.random.default_rng(seed).integers(0, episodes, size=(samples, policies, episodes))
+    r = np.take_along_axis(real[None], draws, axis=2).reshape(samples, -1)
+    s = np.take_along_axis(imagined[None], draws, axis=2).reshape(samples, -1)
+    observed = (r == s).mean(axis=1)
+    expected = r.mean(axis=1) * s.mean(axis=1) + (1 - r.mean(axis=1)) * (1 - s.mean(axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappas = (observed - expected) / (1 - expected)
+    kappas = kappas[np.isfinite(kappas)]
+    tail = 100 * (1 - confidence) / 2
+    if not len(kappas):
+        return value, (float("nan"), float("nan"))
+    return value, (float(np.percentile(kappas, tail)), float(np.percentile(kappas, 100 - tail)))
+
+
 def uncertainty_trust(uncertainty, error) -> dict:
     """Does higher model uncertainty go with larger error? (Pearson and Spearman)"""
     return {"pearson": pearson(uncertainty, error), "spearman": spearman(uncertainty, error)}

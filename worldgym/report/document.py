@@ -42,6 +42,10 @@ class ReportConfig:
     imagined_episodes: int = 500
     """Imagined-only episodes per policy for "How many real episodes do you still need"
     (prediction-powered estimates; 0 leaves the section out)."""
+    compare: tuple[str, ...] = ()
+    """Other world-model runs (e.g. a latent family's) to put side by side with the
+    checkpoint on the same task, policies and seeds: a table per family, a scatter
+    with every family and videos [real | model | other model]."""
 
 
 def _interval(stat: dict, digits: int = 2) -> str:
@@ -229,7 +233,48 @@ figcaption{color:#57606a;font-size:.9em}
 """
 
 
-def render_html(evaluation, calibration, videos, figures, model_metrics, budget=None) -> str:
+FAMILIES_TITLE = "World-model families side by side"
+FAMILIES_NOTE = (
+    "The same policies and reset seeds, imagined by each model against one set of real "
+    "episodes; every policy counts here, flagged ones too. 'task predicate': the task's "
+    "success rule on the imagined observations (a frame model's state readout); 'success "
+    "head': the model's learned success head. Intervals: 95% bootstrap over episodes."
+)
+
+
+def _families_html(families: dict) -> list[str]:
+    parts = [f"<h2>{FAMILIES_TITLE}</h2>", f"<p class='sub'>{html.escape(FAMILIES_NOTE)}</p>",
+             f"<p class='verdict'>{html.escape(families['verdict'])}</p>",
+             _html_table(families["columns"], families["rows"])]  # fmt: skip
+    name, caption = families["figure"]
+    parts.append(f"<figure><img src='{name}' alt='{html.escape(caption)}'>"
+                 f"<figcaption>{html.escape(caption)}</figcaption></figure>")  # fmt: skip
+    if families["videos"]:
+        parts.append("<div class='videos'>")
+        for video in families["videos"]:
+            caption = f"{video['kind']}: {video['policy']}, seed {video['seed']}"
+            player = (f"<img src='{video['file']}' alt='{html.escape(caption)}'>"
+                      if video["file"].endswith(".gif") else
+                      f"<video src='{video['file']}' controls loop muted autoplay playsinline>"
+                      "</video>")  # fmt: skip
+            parts.append(f"<figure>{player}<figcaption>{html.escape(caption)}</figcaption>"
+                         "</figure>")  # fmt: skip
+        parts.append("</div>")
+    return parts
+
+
+def _families_markdown(families: dict) -> list[str]:
+    name, caption = families["figure"]
+    lines = [f"## {FAMILIES_TITLE}", "", FAMILIES_NOTE, "", families["verdict"], "",
+             _markdown_table(families["columns"], families["rows"]), "",
+             f"![{caption}]({name})", ""]  # fmt: skip
+    lines += [f"- [{v['kind']}: {v['policy']}, seed {v['seed']}]({v['file']})"
+              for v in families["videos"]]  # fmt: skip
+    return lines + [""]
+
+
+def render_html(evaluation, calibration, videos, figures, model_metrics, budget=None,
+                families=None) -> str:  # fmt: skip
     title = f"worldgym calibration report: {evaluation.task}"
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>",
@@ -272,6 +317,8 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
                 f"<figure>{player}<figcaption>{html.escape(caption)}</figcaption></figure>"
             )
         parts.append("</div>")
+    if families:
+        parts += _families_html(families)
     if model_metrics:
         one = model_metrics["one_step"]
         parts.append(
@@ -286,7 +333,7 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
 
 
 def render_markdown(evaluation, calibration, videos, figures, model_metrics,
-                    budget=None) -> str:  # fmt: skip
+                    budget=None, families=None) -> str:  # fmt: skip
     lines = [
         f"# worldgym calibration report: {evaluation.task}", "",
         f"World model `{evaluation.checkpoint}`; {calibration['policies']} policies × "
@@ -299,6 +346,8 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics,
         "## Figures", "",
     ]  # fmt: skip
     lines += [f"![{caption}]({name})\n" for name, caption in figures]
+    if families:
+        lines += _families_markdown(families)
     if videos:
         lines += ["## Real (left) vs imagined (right)", ""]
         lines += [f"- [{v['kind']}: {v['policy']}, seed {v['seed']}]({v['file']})" for v in videos]
@@ -307,12 +356,14 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics,
 
 def write_report(evaluation, calibration: dict, out, model_metrics: dict | None = None,
                  videos: bool = True, size: int = VIDEO_SIZE,
-                 configs: dict | None = None, budget: dict | None = None) -> Path:  # fmt: skip
+                 configs: dict | None = None, budget: dict | None = None,
+                 families: list | None = None) -> Path:  # fmt: skip
     """Write the report folder; return the path of report.html.
 
     `configs` (the evaluation and report settings) is saved in metrics.json, so a
     report says what produced it. `budget` (estimation.episode_budget) adds the
-    section on how many real episodes are still needed."""
+    section on how many real episodes are still needed, `families` (FamilyResults
+    of worldgym.report.families) the world-model families side by side."""
     from worldgym.envs import get_task
 
     out = Path(out)
@@ -330,6 +381,12 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
     if budget:
         plot_width_curve(budget, out / BUDGET_FIGURE[0], task.name)
     written = write_videos(evaluation, task, out, size) if videos else []
+    section = None
+    if families:
+        from worldgym.report.families import family_section
+
+        bootstrap = calibration.get("bootstrap_samples", 1000)
+        section = family_section(families, task, out, size, videos, bootstrap)
     metrics = {
         "config": configs or {},
         "calibration": calibration,
@@ -338,15 +395,16 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
         "model": model_metrics,
         "verdict": verdict(calibration),
         "real_episodes_needed": budget,
+        "families": section,
     }
     with atomic_file(out / "metrics.json") as temp:
         temp.write_text(json.dumps(metrics, indent=2, default=float))
     with atomic_file(out / "report.md") as temp:
         temp.write_text(render_markdown(evaluation, calibration, written, figures, model_metrics,
-                                        budget))  # fmt: skip
+                                        budget, section))  # fmt: skip
     with atomic_file(out / "report.html") as temp:
         temp.write_text(render_html(evaluation, calibration, written, figures, model_metrics,
-                                    budget))  # fmt: skip
+                                    budget, section))  # fmt: skip
     return out / "report.html"
 
 
@@ -371,10 +429,18 @@ def make_report(evaluate_config, report_config: ReportConfig, progress: bool = T
     if report_config.imagined_episodes > 0:
         extra = imagined_only_for(evaluate_config, report_config.imagined_episodes)
         budget = episode_budget(evaluation, extra)
+    families = None
+    if report_config.compare:
+        from worldgym.report.families import evaluate_families
+
+        families = evaluate_families(
+            evaluate_config, [evaluation.checkpoint, *report_config.compare],
+            report_config.bootstrap, progress,
+        )  # fmt: skip
     out = Path(report_config.out or RunPaths().report(evaluation.task))
     configs = {"evaluate": asdict(evaluate_config), "report": asdict(report_config)}
     path = write_report(
         evaluation, calibration, out, model_metrics_for(evaluation.checkpoint),
-        report_config.videos, configs=configs, budget=budget,
+        report_config.videos, configs=configs, budget=budget, families=families,
     )  # fmt: skip
     return path, calibration

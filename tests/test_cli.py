@@ -1,5 +1,6 @@
 """The `worldgym` command, run for real on tiny settings."""
 
+import json
 import subprocess
 import sys
 
@@ -91,6 +92,23 @@ def test_demo_runs_the_pipeline_end_to_end_and_skips_what_is_done(tmp_path, caps
     assert "real rollouts" not in again.err  # the evaluation came from the cache
     leftovers = [p for p in tmp_path.rglob(".*") if p.is_file()]
     assert not leftovers, f"temp files left: {leftovers}"
+
+
+def test_demo_compares_families_on_request(tmp_path, capsys):
+    """--compare latent: a frame dataset, a latent run and the families section."""
+    args = [
+        "demo", "--task", "Reach", "--root", str(tmp_path), "--collect-episodes", "40",
+        "--epochs", "1", "--episodes", "2", "--policies", "oracle", "random",
+        "--oracle-episodes", "0", "--compare", "latent",
+    ]  # fmt: skip
+    assert main(args) == 0
+    assert "the latent family" in capsys.readouterr().out
+    frames = tmp_path / "datasets" / "worldgym" / "reach" / "behaviour-v0-frames-64x64"
+    assert (frames / "data" / "metadata.json").is_file()
+    assert (tmp_path / "models" / "reach-latent" / "best").is_dir()
+    metrics = json.loads((tmp_path / "reports" / "reach" / "metrics.json").read_text())
+    labels = [model["label"] for model in metrics["families"]["models"]]
+    assert labels == ["state-ensemble", "latent"]
 
 
 def test_bench_measures_every_figure():

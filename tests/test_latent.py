@@ -69,6 +69,43 @@ def test_members_are_models_of_their_own(latent_run):
     assert {member.config["members"] for member in members} == {1}
 
 
+def test_resume_after_kill_matches_an_uninterrupted_run(latent_run, reach_frames, tmp_path,
+                                                       monkeypatch):  # fmt: skip
+    """Killed while saving epoch 2, the latent run resumes to the same parameters and
+    the same history as the run that was never interrupted."""
+    from worldgym.models.latent import LatentConfig
+    from worldgym.training import train as train_module
+    from worldgym.training.train import TrainConfig, train
+
+    summary, run = latent_run
+    out = tmp_path / "resumed"
+    config = TrainConfig(dataset=str(reach_frames), out=str(out), family="latent", **TINY_TRAIN)
+    real_save = train_module.checkpoint.save
+    calls = {"count": 0}
+
+    def killed_during_third_save(*args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == 3:
+            raise KeyboardInterrupt
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(train_module.checkpoint, "save", killed_during_third_save)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, LatentConfig(**TINY_LATENT), progress=False)
+    monkeypatch.setattr(train_module.checkpoint, "save", real_save)
+    resumed = train(config, LatentConfig(**TINY_LATENT), progress=False)
+    for a, b in zip(jax.tree_util.tree_leaves(summary["final_params"]),
+                    jax.tree_util.tree_leaves(resumed["final_params"]), strict=True):  # fmt: skip
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    def history(folder):
+        rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in row.items() if k not in ("seconds", "samples_per_second")}
+                for row in rows]  # fmt: skip
+
+    assert history(out) == history(run)
+
+
 def test_a_frameless_dataset_is_one_sentence(tiny_push_dataset, tmp_path):
     from worldgym.models.latent import LatentConfig
     from worldgym.training.train import TrainConfig, train
@@ -301,3 +338,14 @@ def test_the_zoo_pixel_policy_looks_at_64x64_frames():
     frames = np.zeros((3, 64, 64, 3), np.uint8)
     actions = jax.vmap(policy.act, in_axes=(None, 0, None))(policy.params, frames, None)
     assert actions.shape == (3, 2) and np.all(np.abs(np.asarray(actions)) <= 1)
+
+
+def test_frames_with_another_channel_count_are_one_sentence():
+    """Grey (1-channel) frames are refused before training, in one sentence."""
+    from types import SimpleNamespace
+
+    from worldgym.training.train import check_frames
+
+    grey = SimpleNamespace(images=np.zeros((4, 32, 32, 1), np.uint8))
+    with pytest.raises(ValueError, match=r"frames of shape \[32, 32, 1\].*32x32 RGB frames"):
+        check_frames(grey, "grey-data", (32, 32, 2))

@@ -125,13 +125,14 @@ def families_verdict(results: list[FamilyResult]) -> str:
     error = np.abs(imagined - real)
     spearman = [(r.calibration.get("all_policies") or r.calibration["rates"])["spearman"]["value"]
                 for r in results]  # fmt: skip
-    best = int(np.nanargmax(spearman))
-    parts = [
-        f"On these {len(names)} {results[0].evaluation.task} policies, "
-        + ", ".join(f"the {r.label} model ranks with Spearman ρ = {rho:.2f}"
-                    for r, rho in zip(results, spearman, strict=True))
-        + f": trust the {results[best].label} model for rankings."
-    ]  # fmt: skip
+    ranked = ", ".join(f"the {r.label} model ranks with Spearman ρ = {rho:.2f}"
+                       for r, rho in zip(results, spearman, strict=True))  # fmt: skip
+    if np.all(np.isnan(spearman)):
+        advice = ("no model can be judged on rankings here (a world gives every policy the "
+                  "same rate)")  # fmt: skip
+    else:
+        advice = f"trust the {results[int(np.nanargmax(spearman))].label} model for rankings"
+    parts = [f"On these {len(names)} {results[0].evaluation.task} policies, {ranked}: {advice}."]
     for index, result in enumerate(results):
         others = np.delete(error, index, axis=0).min(axis=0)
         closer = [n for n, mine, other in zip(names, error[index], others, strict=True)

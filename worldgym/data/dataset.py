@@ -280,9 +280,21 @@ class EpisodeDataset:
 
 
 def _column_matrix(column: pa.ChunkedArray, dtype) -> np.ndarray:
-    """A fixed-size-list column as a 2-D numpy array [rows, list_size]."""
-    array = column.combine_chunks()
-    return array.flatten().to_numpy(zero_copy_only=False).astype(dtype).reshape(len(array), -1)
+    """A fixed-size-list column as a 2-D numpy array [rows, list_size], filled chunk
+    by chunk into one array: combining the chunks first, then converting, held four
+    copies of an image column at once (10.4 GB to load 2.5 GB of Push frames)."""
+    chunks = [chunk for chunk in column.chunks if len(chunk)]
+    if not chunks:
+        return np.zeros((0, 0), dtype)
+    matrix = None
+    row = 0
+    for chunk in chunks:
+        block = chunk.flatten().to_numpy(zero_copy_only=False).reshape(len(chunk), -1)
+        if matrix is None:
+            matrix = np.empty((len(column), block.shape[1]), dtype)
+        matrix[row : row + len(chunk)] = block
+        row += len(chunk)
+    return matrix
 
 
 MINARI_ROOT = "~/.minari/datasets"
@@ -370,12 +382,10 @@ def _load_worldgym_dataset(data: Path, header: dict) -> EpisodeDataset:
     observation_column = table.column("observations")
     images = None
     if pa.types.is_struct(observation_column.type):
-        struct = observation_column.combine_chunks()
-        state = struct.field("state")
-        pixels = struct.field("pixels")
-        observations = _column_matrix(pa.chunked_array([state]), np.float32)
+        observations = _column_matrix(pc.struct_field(observation_column, "state"), np.float32)
         height, width = _pixel_shape(header)
-        images = _column_matrix(pa.chunked_array([pixels]), np.uint8).reshape(-1, height, width, 3)
+        pixels = pc.struct_field(observation_column, "pixels")
+        images = _column_matrix(pixels, np.uint8).reshape(-1, height, width, 3)
     else:
         observations = _column_matrix(observation_column, np.float32)
     success = table.column("infos").combine_chunks().field("success")

@@ -118,3 +118,22 @@ def reach_ensemble_run(reach_frames, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "reach-ensemble"
     config = TrainConfig(dataset=str(reach_frames), out=str(out), **TINY_TRAIN)
     return train(config, EnsembleConfig(**TINY_MODEL), progress=False), out
+
+
+def kill_during_save(monkeypatch, count: int = 3):
+    """Make training's checkpoint save raise KeyboardInterrupt on its `count`-th call
+    (killed mid-checkpoint); returns a function that restores the real save."""
+    from worldgym.training import train as train_module
+
+    real_save = train_module.checkpoint.save
+    calls = {"count": 0}
+
+    def killed(*args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == count:
+            raise KeyboardInterrupt
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(train_module.checkpoint, "save", killed)
+    return lambda: monkeypatch.setattr(train_module.checkpoint, "save", real_save)
+

@@ -5,7 +5,7 @@ import json
 import jax
 import numpy as np
 import pytest
-from conftest import TINY_LATENT
+from conftest import TINY_LATENT, kill_during_save
 from conftest import TINY_LATENT_TRAIN as TINY_TRAIN
 
 from worldgym.envs import get_task
@@ -74,25 +74,15 @@ def test_resume_after_kill_matches_an_uninterrupted_run(latent_run, reach_frames
     """Killed while saving epoch 2, the latent run resumes to the same parameters and
     the same history as the run that was never interrupted."""
     from worldgym.models.latent import LatentConfig
-    from worldgym.training import train as train_module
     from worldgym.training.train import TrainConfig, train
 
     summary, run = latent_run
     out = tmp_path / "resumed"
     config = TrainConfig(dataset=str(reach_frames), out=str(out), family="latent", **TINY_TRAIN)
-    real_save = train_module.checkpoint.save
-    calls = {"count": 0}
-
-    def killed_during_third_save(*args, **kwargs):
-        calls["count"] += 1
-        if calls["count"] == 3:
-            raise KeyboardInterrupt
-        return real_save(*args, **kwargs)
-
-    monkeypatch.setattr(train_module.checkpoint, "save", killed_during_third_save)
+    restore = kill_during_save(monkeypatch)  # killed while saving epoch 2
     with pytest.raises(KeyboardInterrupt):
         train(config, LatentConfig(**TINY_LATENT), progress=False)
-    monkeypatch.setattr(train_module.checkpoint, "save", real_save)
+    restore()
     resumed = train(config, LatentConfig(**TINY_LATENT), progress=False)
     for a, b in zip(jax.tree_util.tree_leaves(summary["final_params"]),
                     jax.tree_util.tree_leaves(resumed["final_params"]), strict=True):  # fmt: skip

@@ -8,15 +8,13 @@ import gymnasium
 import jax
 import numpy as np
 import pytest
-from conftest import TINY_MODEL, TINY_TRAIN
+from conftest import TINY_MODEL, TINY_TRAIN, kill_during_save
 
 from worldgym.data.dataset import load_dataset
 from worldgym.envs import get_task
 from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model
 from worldgym.imagination.engine import open_loop
 from worldgym.models.ensemble import EnsembleConfig, make_world_model
-from worldgym.training import checkpoint
-from worldgym.training import train as train_module
 from worldgym.training.checkpoint import load_world_model
 from worldgym.training.train import TrainConfig, train
 
@@ -59,19 +57,10 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tiny_run, tiny_push_data
     summary, _ = tiny_run
     out = tmp_path / "resumed"
     config = TrainConfig(dataset=str(tiny_push_dataset), out=str(out), **TINY_TRAIN)
-    real_save = checkpoint.save
-    calls = {"count": 0}
-
-    def killed_during_third_save(*args, **kwargs):
-        calls["count"] += 1
-        if calls["count"] == 3:
-            raise KeyboardInterrupt  # killed in the middle of epoch 2's checkpointing
-        return real_save(*args, **kwargs)
-
-    monkeypatch.setattr(train_module.checkpoint, "save", killed_during_third_save)
+    restore = kill_during_save(monkeypatch)  # killed in the middle of epoch 2's checkpointing
     with pytest.raises(KeyboardInterrupt):
         train(config, EnsembleConfig(**TINY_MODEL), progress=False)
-    monkeypatch.setattr(train_module.checkpoint, "save", real_save)
+    restore()
     resumed = train(config, EnsembleConfig(**TINY_MODEL), progress=False)
     for a, b in zip(jax.tree_util.tree_leaves(summary["final_params"]),
                     jax.tree_util.tree_leaves(resumed["final_params"]), strict=True):  # fmt: skip

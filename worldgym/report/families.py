@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from worldgym.evaluation.calibrate import calibrate, kappa_interval
-from worldgym.report.figures import _save, pyplot
+from worldgym.report.figures import _save, pyplot, rate_axes
 
 FIGURE = ("families.png", "Imagined vs real success per policy, one marker per world model")
 COLOURS = ("#0969da", "#cf222e", "#1a7f37", "#8250df")
@@ -182,13 +182,7 @@ def plot_families(results: list[FamilyResult], path: Path) -> None:
         if spread >= 0.15:  # name the policies the models disagree about
             axes.annotate(policy.name, (real[column], imagined[:, column].max()),
                           xytext=(4, 4), textcoords="offset points", fontsize=7)  # fmt: skip
-    axes.set_xlim(-0.04, 1.04)
-    axes.set_ylim(-0.04, 1.04)
-    axes.set_xlabel("real success rate")
-    axes.set_ylabel("imagined success rate")
-    axes.set_title(f"{results[0].evaluation.task}: world-model families side by side")
-    axes.grid(True, alpha=0.3)
-    axes.set_aspect("equal")
+    rate_axes(axes, f"{results[0].evaluation.task}: world-model families side by side")
     axes.legend(loc="upper left", fontsize=8)
     _save(figure, path)
 

@@ -83,14 +83,19 @@ def plot_scatter(evaluation, path: Path) -> None:
         axes.annotate(text, (real, imagined), xytext=(-4 if leftwards else 4, offset),
                       textcoords="offset points", fontsize=7, color="#24292f",
                       ha="right" if leftwards else "left")  # fmt: skip
+    rate_axes(axes, f"{evaluation.task}: imagined vs real success", " (95% Wilson interval)")
+    _save(figure, path)
+
+
+def rate_axes(axes, title: str, note: str = "") -> None:
+    """Square axes of real (x) against imagined (y) success rate, 0 to 1."""
     axes.set_xlim(-0.04, 1.04)
     axes.set_ylim(-0.04, 1.04)
-    axes.set_xlabel("real success rate (95% Wilson interval)")
-    axes.set_ylabel("imagined success rate (95% Wilson interval)")
-    axes.set_title(f"{evaluation.task}: imagined vs real success")
+    axes.set_xlabel(f"real success rate{note}")
+    axes.set_ylabel(f"imagined success rate{note}")
+    axes.set_title(title)
     axes.grid(True, alpha=0.3)
     axes.set_aspect("equal")
-    _save(figure, path)
 
 
 def _spread_ties(ranks: np.ndarray) -> np.ndarray:

@@ -19,6 +19,8 @@ from worldgym.evaluation.model_eval import ModelEvalConfig
 from worldgym.evaluation.paired import EvaluateConfig
 from worldgym.models import DEFAULT_FAMILY, get_family
 from worldgym.report import ReportConfig
+from worldgym.rl.ppo import PPOConfig
+from worldgym.rl.train import RLConfig
 from worldgym.training.refine import RefineConfig
 from worldgym.training.train import TrainConfig
 
@@ -269,6 +271,14 @@ def cmd_refine(args) -> int:
     return 0
 
 
+def cmd_rl(args) -> int:
+    from worldgym.rl.train import format_check, train_agent
+
+    print(format_check(train_agent(config_from_args(RLConfig, args),
+                                   config_from_args(PPOConfig, args))))  # fmt: skip
+    return 0
+
+
 def cmd_model_eval(args) -> int:
     from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model, format_metrics
 
@@ -302,6 +312,8 @@ def subcommands(family: str = DEFAULT_FAMILY) -> tuple:
          cmd_estimate, ((EstimateConfig, task),)),
         ("refine", "Add real episodes of chosen policies to the data, train on, re-evaluate.",
          cmd_refine, ((RefineConfig, task),)),
+        ("rl", "Train a PPO agent inside a world model, then check it in both worlds.",
+         cmd_rl, ((RLConfig, task), (PPOConfig, ()))),
         ("bench", "Measure throughput on this machine.", cmd_bench, ((BenchConfig, ()),)),
         ("demo", "The main job: collect, train, evaluate, calibrate and report for a task.",
          cmd_demo, ((DemoConfig, ()),)),
@@ -385,7 +397,7 @@ DISTRIBUTED_COMMANDS = ("evaluate", "calibrate")
 ELSEWHERE = "this process imagined its share of the episodes; process 0 prints the results"
 
 JAX_COMMANDS = ("train", "model-eval", "evaluate", "calibrate", "report", "estimate", "refine",
-                "bench", "demo")  # fmt: skip
+                "rl", "bench", "demo")  # fmt: skip
 """Commands that run JAX work: each starts by naming the devices it uses."""
 
 INTERRUPTED_KEEPS = {
@@ -395,6 +407,7 @@ INTERRUPTED_KEEPS = {
     "`make demo` resumes",
     "refine": "its plan, the episodes it had appended and its training checkpoints are "
     "kept: the same command resumes",
+    "rl": "the agent's checkpoints are kept: the same command resumes",
     **{command: "rollouts cached before are kept: the same command runs only what is missing"
        for command in ("evaluate", "calibrate", "report", "estimate", "policies")},
 }  # fmt: skip

@@ -1,0 +1,1 @@
+"""Reinforcement learning inside imagination."""

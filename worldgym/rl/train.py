@@ -1,0 +1,258 @@
+"""`worldgym rl`: train a PPO agent inside a world model, then check it in reality.
+
+The run folder holds Orbax checkpoints of the whole training state (agent,
+optimiser, imagined episodes in flight, random key), so an interrupted run
+resumes exactly where it stopped; `metrics.jsonl` and `learning_curve.png` after
+every checkpoint; `agent.npz`, the trained policy; and `evaluation.json`, the
+agent's success and return in both worlds from the same reset seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.files import atomic_file
+from worldgym.rl.ppo import (
+    PPOConfig,
+    RunnerState,
+    Starts,
+    agent_policy,
+    combine_starts,
+    make_trainer,
+    reset_starts,
+)
+
+START_SEED = 1_000_000
+"""Reset seeds of the training starts begin here, far from evaluation seeds."""
+STARTS = ("resets", "dataset", "both")
+
+
+@dataclass(frozen=True)
+class RLConfig:
+    task: str = DEFAULT_TASK
+    """Task: a name (see `worldgym tasks`) or module:attribute."""
+    checkpoint: str = ""
+    """World-model run folder to train in (default: runs/models/<task>)."""
+    out: str = ""
+    """Agent folder (default: runs/agents/<task>-ppo, -ppo-penalty<λ> with a penalty)."""
+    starts: str = "resets"
+    """Where imagined episodes start: the task's real reset states ("resets"), states
+    of the model's training dataset ("dataset"), or half of each ("both")."""
+    start_states: int = 4096
+    """How many start states to draw from."""
+    checkpoint_every: int = 25
+    """Updates between checkpoints (and points of the learning curve file)."""
+    episodes: int = 100
+    """Episodes per world of the final check (reset seeds 0, 1, ...)."""
+
+
+def agent_folder(config: RLConfig, ppo: PPOConfig, task_name: str) -> Path:
+    from worldgym.paths import task_slug
+
+    if config.out:
+        return Path(config.out)
+    suffix = f"-penalty{ppo.uncertainty_penalty:g}" if ppo.uncertainty_penalty else ""
+    return Path("runs") / "agents" / f"{task_slug(task_name)}-ppo{suffix}"
+
+
+def dataset_starts(model, task, count: int, seed: int) -> Starts:
+    """`count` observations drawn from the model's training dataset (any step)."""
+    from worldgym.data.dataset import find_dataset, load_dataset
+
+    source = model.metadata.get("provenance", {}).get("dataset")
+    try:
+        data = load_dataset(find_dataset(source), task)
+    except (FileNotFoundError, ValueError, TypeError):
+        raise ValueError(
+            f"Dataset starts need the model's training dataset, and {source!r} (named in the "
+            "checkpoint) cannot be read: use --starts resets."
+        ) from None
+    index = np.random.default_rng(seed).choice(len(data.observations), count)
+    observations = data.observations[index]
+    inputs = None
+    if model.initial_input is not None:
+        from worldgym.data.frames import recorded_frame_stacks
+
+        inputs = recorded_frame_stacks(data, index, model.frame_stack)
+        inputs = model.initial_inputs(observations) if inputs is None else np.asarray(inputs)
+    return Starts(jnp.asarray(observations), inputs)
+
+
+def training_starts(model, task, config: RLConfig, seed: int) -> Starts:
+    if config.starts not in STARTS:
+        raise ValueError(f"--starts must be one of {', '.join(STARTS)}, got {config.starts!r}.")
+    if config.start_states < 1:
+        raise ValueError(f"--start-states must be at least 1, got {config.start_states}.")
+    half = max(1, config.start_states // 2)
+    resets = range(START_SEED, START_SEED + (half if config.starts == "both"
+                                             else config.start_states))  # fmt: skip
+    if config.starts == "resets":
+        return reset_starts(model, task, resets)
+    if config.starts == "dataset":
+        return dataset_starts(model, task, config.start_states, seed)
+    both = (reset_starts(model, task, resets), dataset_starts(model, task, half, seed))
+    return combine_starts(*both)
+
+
+def _identity(config: RLConfig, ppo: PPOConfig, fingerprint: str) -> dict:
+    """What a run's results depend on: resuming with anything else is refused. The
+    number of updates is not part of it, so a finished run can be trained on."""
+    settings = {k: v for k, v in asdict(ppo).items() if k != "updates"}
+    identity = {"task": config.task, "model": fingerprint, "starts": config.starts,
+                "start_states": config.start_states, "ppo": settings}  # fmt: skip
+    return json.loads(json.dumps(identity))  # as the checkpoint's JSON gives it back
+
+
+def _savable(state: RunnerState):
+    """The runner state with its PRNG key as raw data (Orbax stores plain arrays)."""
+    return state._replace(key=jax.random.key_data(state.key))
+
+
+def _loaded(state) -> RunnerState:
+    return RunnerState(*state)._replace(key=jax.random.wrap_key_data(state.key))
+
+
+def restore_or_start(out: Path, init, identity: dict, seed: int) -> tuple[RunnerState, list]:
+    """The latest checkpoint of this run (refused if it is another run's), or a fresh
+    start; with the metrics logged so far."""
+    from worldgym.training import checkpoint
+
+    fresh = init(jax.random.key(seed))
+    step = checkpoint.latest_step(out / "checkpoints")
+    if step is None:
+        return fresh, []
+    state, meta = checkpoint.restore(out / "checkpoints", _savable(fresh), step)
+    if meta.get("identity") != identity:
+        raise ValueError(
+            f"{out} holds another training run (other task, model or PPO settings): "
+            "choose another --out, or delete it to start again."
+        )
+    return _loaded(state), meta.get("history", [])
+
+
+def plot_learning_curve(history: list[dict], path: Path, title: str) -> None:
+    from worldgym.report.figures import _save, pyplot
+
+    plt = pyplot()
+    steps = [row["imagined_steps"] for row in history]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=120)
+    left.plot(steps, [row["imagined_return"] for row in history], color="#0969da")
+    left.set_ylabel("imagined episode return")
+    right.plot(steps, [row["imagined_success"] for row in history], color="#1a7f37",
+               label="success")  # fmt: skip
+    right.set_ylim(-0.02, 1.02)
+    right.set_ylabel("imagined success rate")
+    for axes in (left, right):
+        axes.set_xlabel("imagined steps")
+        axes.grid(True, alpha=0.3)
+    figure.suptitle(title)
+    _save(figure, path)
+
+
+def train_agent(config: RLConfig, ppo: PPOConfig, progress: bool = True) -> dict:
+    """Train (or resume) PPO in the world model; evaluate the agent in both worlds."""
+    from worldgym.envs import get_task
+    from worldgym.evaluation.paired import model_fingerprint
+    from worldgym.training import checkpoint
+    from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
+
+    task = get_task(config.task)
+    model = load_world_model(resolve_checkpoint(task, config.checkpoint), task)
+    out = agent_folder(config, ppo, task.name)
+    identity = _identity(config, ppo, model_fingerprint(model))
+    init, update = make_trainer(model, task, ppo, training_starts(model, task, config, ppo.seed))
+    state, history = restore_or_start(out, init, identity, ppo.seed)
+    done = int(state.update)
+    steps_per_update = ppo.envs * ppo.rollout_steps
+    bar = tqdm(total=ppo.updates, initial=done, desc=f"{task.name} PPO in imagination",
+               disable=not progress)  # fmt: skip
+    started, start_update = time.perf_counter(), done
+    while done < ppo.updates:
+        state, metrics = update(state)
+        done += 1
+        rate = (done - start_update) * steps_per_update / (time.perf_counter() - started)
+        metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        history.append({"update": done, "imagined_steps": done * steps_per_update,
+                        "imagined_steps_per_s": rate, **metrics})  # fmt: skip
+        bar.update(1)
+        bar.set_postfix(steps_s=f"{rate:,.0f}", success=f"{metrics['imagined_success']:.2f}",
+                        ret=f"{metrics['imagined_return']:.2f}")  # fmt: skip
+        if done % config.checkpoint_every == 0 or done == ppo.updates:
+            checkpoint.save(out / "checkpoints", done, _savable(state),
+                            {"identity": identity, "history": history}, keep=2)  # fmt: skip
+            with atomic_file(out / "metrics.jsonl") as temp:
+                temp.write_text("".join(json.dumps(row) + "\n" for row in history))
+            plot_learning_curve(history, out / "learning_curve.png",
+                                f"{task.name}: PPO inside the world model")  # fmt: skip
+    bar.close()
+    with atomic_file(out / "agent.npz") as temp:
+        np.savez(temp, **agent_arrays(state.agent))
+    result = check_in_both_worlds(model, task, agent_policy(out.name, state.agent),
+                                  range(config.episodes))  # fmt: skip
+    summary = {"out": str(out), "updates": done, "imagined_steps": done * steps_per_update,
+               "imagined_steps_per_s": history[-1]["imagined_steps_per_s"] if history else 0.0,
+               **result}  # fmt: skip
+    with atomic_file(out / "evaluation.json") as temp:
+        temp.write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def agent_arrays(agent) -> dict[str, np.ndarray]:
+    """The acting part of an agent as named arrays (policies/weights style)."""
+    arrays = {"obs_center": agent["obs_center"], "obs_scale": agent["obs_scale"]}
+    for index, layer in enumerate(agent["actor"]):
+        arrays[f"w{index}"], arrays[f"b{index}"] = layer["w"], layer["b"]
+    return {name: np.asarray(value, np.float32) for name, value in arrays.items()}
+
+
+def arrays_agent(arrays) -> dict:
+    depth = sum(1 for name in arrays if name.startswith("w"))
+    return {"actor": [{"w": arrays[f"w{i}"], "b": arrays[f"b{i}"]} for i in range(depth)],
+            "obs_center": arrays["obs_center"], "obs_scale": arrays["obs_scale"]}  # fmt: skip
+
+
+def check_in_both_worlds(model, task, policy, seeds) -> dict:
+    """Success rate and mean return of `policy` from each reset seed, imagined and real
+    (Wilson intervals for the rates)."""
+    from worldgym.evaluation.calibrate import wilson_interval
+    from worldgym.evaluation.outcomes import Outcomes
+    from worldgym.evaluation.real import run_episodes_in_lockstep
+    from worldgym.imagination.engine import initial_observations, rollout_policy
+
+    seeds = [int(seed) for seed in seeds]
+    trajectories = rollout_policy(model, policy, initial_observations(task, seeds),
+                                  jax.random.key(0), task, seeds=seeds)  # fmt: skip
+    imagined = Outcomes.from_trajectories(trajectories, task)
+    real = Outcomes.from_episodes(run_episodes_in_lockstep(task, policy, seeds), task)
+    result = {"episodes": len(seeds)}
+    for world, outcomes in (("imagined", imagined), ("real", real)):
+        low, high = wilson_interval(outcomes.success.sum(), len(seeds))
+        result[world] = {"success": float(outcomes.success.mean()),
+                         "success_interval": [float(low), float(high)],
+                         "return": float(outcomes.returns.mean())}  # fmt: skip
+    result["gap"] = result["imagined"]["success"] - result["real"]["success"]
+    return result
+
+
+def format_check(summary: dict) -> str:
+    lines = [f"{summary['imagined_steps']:,} imagined steps "
+             f"({summary['imagined_steps_per_s']:,.0f}/s); {summary['episodes']} episodes "
+             "per world from reset seeds 0...:"]  # fmt: skip
+    for world in ("imagined", "real"):
+        row = summary[world]
+        low, high = row["success_interval"]
+        lines.append(f"  {world:<9} success {row['success']:.0%} [{low:.0%}, {high:.0%}]   "
+                     f"return {row['return']:8.2f}")  # fmt: skip
+    lines.append(f"  imagined - real success: {summary['gap']:+.0%}")
+    lines.append(f"agent: {summary['out']}/agent.npz; learning curve: "
+                 f"{summary['out']}/learning_curve.png")  # fmt: skip
+    return "\n".join(lines)

@@ -304,11 +304,12 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
         (agent, opt_state), (totals, value_losses) = jax.lax.scan(
             epoch, (state.agent, state.opt_state), jax.random.split(epoch_key, config.epochs))
         ended = transitions.ended
-        count = jnp.maximum(ended.sum(), 1)
-        metrics = {
-            "episodes": ended.sum(),
-            "imagined_return": jnp.where(ended, transitions.episode_return, 0).sum() / count,
-            "imagined_success": jnp.where(ended, transitions.episode_success, 0).sum() / count,
+        count = ended.sum()
+        mean = lambda x: jnp.where(count > 0, jnp.where(ended, x, 0).sum() / count, jnp.nan)  # noqa: E731
+        metrics = {  # of the episodes that ended in this rollout (NaN if none did)
+            "episodes": count,
+            "imagined_return": mean(transitions.episode_return),
+            "imagined_success": mean(transitions.episode_success),
             "uncertainty": transitions.uncertainty.mean(),
             "loss": totals.mean(),
             "value_loss": value_losses.mean(),

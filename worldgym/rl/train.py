@@ -143,12 +143,12 @@ def plot_learning_curve(history: list[dict], path: Path, title: str) -> None:
     from worldgym.report.figures import _save, pyplot
 
     plt = pyplot()
-    steps = [row["imagined_steps"] for row in history]
+    rows = [row for row in history if row["imagined_return"] is not None]  # episodes ended
+    steps = [row["imagined_steps"] for row in rows]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=120)
-    left.plot(steps, [row["imagined_return"] for row in history], color="#0969da")
+    left.plot(steps, [row["imagined_return"] for row in rows], color="#0969da")
     left.set_ylabel("imagined episode return")
-    right.plot(steps, [row["imagined_success"] for row in history], color="#1a7f37",
-               label="success")  # fmt: skip
+    right.plot(steps, [row["imagined_success"] for row in rows], color="#1a7f37")
     right.set_ylim(-0.02, 1.02)
     right.set_ylabel("imagined success rate")
     for axes in (left, right):
@@ -180,12 +180,14 @@ def train_agent(config: RLConfig, ppo: PPOConfig, progress: bool = True) -> dict
         state, metrics = update(state)
         done += 1
         rate = (done - start_update) * steps_per_update / (time.perf_counter() - started)
-        metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        metrics = {k: float(v) if np.isfinite(v) else None  # None: no episode ended
+                   for k, v in jax.device_get(metrics).items()}  # fmt: skip
         history.append({"update": done, "imagined_steps": done * steps_per_update,
                         "imagined_steps_per_s": rate, **metrics})  # fmt: skip
         bar.update(1)
-        bar.set_postfix(steps_s=f"{rate:,.0f}", success=f"{metrics['imagined_success']:.2f}",
-                        ret=f"{metrics['imagined_return']:.2f}")  # fmt: skip
+        if metrics["episodes"]:  # the bar shows the last rollout in which episodes ended
+            bar.set_postfix(steps_s=f"{rate:,.0f}", ret=f"{metrics['imagined_return']:.2f}",
+                            success=f"{metrics['imagined_success']:.2f}")  # fmt: skip
         if done % config.checkpoint_every == 0 or done == ppo.updates:
             checkpoint.save(out / "checkpoints", done, _savable(state),
                             {"identity": identity, "history": history}, keep=2)  # fmt: skip

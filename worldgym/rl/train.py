@@ -143,7 +143,7 @@ def plot_learning_curve(history: list[dict], path: Path, title: str) -> None:
     from worldgym.report.figures import _save, pyplot
 
     plt = pyplot()
-    rows = [row for row in history if row["imagined_return"] is not None]  # episodes ended
+    rows = [row for row in history if row.get("episodes")]  # rollouts in which episodes ended
     steps = [row["imagined_steps"] for row in rows]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=120)
     left.plot(steps, [row["imagined_return"] for row in rows], color="#0969da")

@@ -129,7 +129,7 @@ def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
     """
     task_spec, planned_episodes, image_size = job
     from worldgym.envs import get_task
-    from worldgym.evaluation.real import run_episode, run_lockstep_groups
+    from worldgym.evaluation.real import looks_at_frames, run_episode, run_lockstep_groups
     from worldgym.policies import as_actor
     from worldgym.policies.behaviour import behaviour_policy
 
@@ -147,9 +147,20 @@ def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
         env = task.make_env(render_mode="rgb_array" if render else None, width=width,
                             height=height)  # fmt: skip
         for position in remaining:
+            sees_frames = looks_at_frames(behaviours[position])
+            if sees_frames and tuple(behaviours[position].frame_size) != (height, width):
+                env.close()
+                raise ValueError(
+                    f"Behaviour {planned_episodes[position].behaviour!r} looks at "
+                    f"{behaviours[position].frame_size[1]}x{behaviours[position].frame_size[0]} "
+                    f"frames, but this dataset records {width}x{height} ones: collect with "
+                    f"--images {behaviours[position].frame_size[1]}x"
+                    f"{behaviours[position].frame_size[0]} or leave it out."
+                )
             actor = as_actor(behaviours[position], planned_episodes[position].behaviour,
                              seed=seeds[position])  # fmt: skip
-            episodes[position] = run_episode(env, task, actor, seeds[position], render=render)
+            episodes[position] = run_episode(env, task, actor, seeds[position], render=render,
+                                             sees_frames=sees_frames)  # fmt: skip
         env.close()
     return [
         (planned.index, record_from_episode(episodes[position], planned.seed,

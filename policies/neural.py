@@ -3,7 +3,8 @@
 They are trained by `scripts/train_bc.py` (behaviour cloning of the oracle from
 few or noisy demonstrations), so anyone can re-make them. The index also lists
 policies that look at pixels (an entry with a "frame_size"; policies/pixels.py,
-made by `scripts/train_pixel_bc.py`).
+made by `scripts/train_pixel_bc.py`) and agents trained inside a world model (kind
+"agent", in the "imagined" set; made by `scripts/train_rl_agents.py`).
 """
 
 from __future__ import annotations
@@ -46,16 +47,34 @@ def arrays_to_params(arrays) -> dict:
     }
 
 
-def neural_policies(task_name: str) -> list[Policy]:
-    """The shipped neural policies of a task (none if no weights were trained)."""
+def shipped_sets(task_name: str) -> set[str]:
+    """The sets that a task's shipped weights belong to (read from the index alone)."""
+    index_file = resources.files(WEIGHTS_PACKAGE).joinpath("index.json")
+    if not index_file.is_file():
+        return set()
+    entries = json.loads(index_file.read_text()).get(task_name, [])
+    return {entry.get("set", "zoo") for entry in entries}
+
+
+def neural_policies(task_name: str, set_name: str = "zoo") -> list[Policy]:
+    """The shipped neural policies of one of a task's sets (an entry without a "set"
+    belongs to the zoo); none if no weights were trained."""
     folder = resources.files(WEIGHTS_PACKAGE)
     index_file = folder.joinpath("index.json")
     if not index_file.is_file():
         return []
     policies = []
     for entry in json.loads(index_file.read_text()).get(task_name, []):
+        if entry.get("set", "zoo") != set_name:
+            continue
         with folder.joinpath(entry["file"]).open("rb") as handle:
             arrays = dict(np.load(handle))
+        if entry.get("kind") == "agent":  # trained inside a world model (worldgym rl)
+            from worldgym.rl.ppo import agent_policy
+            from worldgym.rl.train import arrays_agent
+
+            policies.append(agent_policy(entry["name"], arrays_agent(arrays), entry["description"]))
+            continue
         if "frame_size" in entry:  # a policy that looks at pixels (policies/pixels.py)
             from worldgym.policies.pixels import arrays_to_cnn, pixel_policy
 

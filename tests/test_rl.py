@@ -131,3 +131,29 @@ def test_another_runs_folder_is_refused(agent_run):
     with pytest.raises(ValueError, match="holds another training run"):
         train_agent(config, PPOConfig(**{**TINY_PPO, "learning_rate": 0.1}, updates=4),
                     progress=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("task_name", ["Reach", "Push"])
+def test_the_imagined_sets_are_agents_that_act_like_zoo_policies(task_name):
+    """The shipped agents trained inside each default model: named, described,
+    jittable, vmappable and inside the action space on real observations."""
+    from worldgym.policies import load_policy
+    from worldgym.policies.sets import policy_set
+
+    agents = policy_set(task_name, "imagined")
+    assert [a.name for a in agents][0] == "ppo-imagined" and len(agents) == 2
+    task = get_task(task_name)
+    env = task.make_env()
+    observations = np.stack([env.reset(seed=seed)[0] for seed in range(4)])
+    for agent in agents:
+        assert "trained only inside" in agent.description
+        assert load_policy(task, agent.name).name == agent.name
+        actions = jax.jit(jax.vmap(agent.act, in_axes=(None, 0, None)))(agent.params,
+                                                                         observations, None)
+        assert actions.shape == (4, task.action_dim) and np.all(np.abs(actions) <= 1)
+
+
+def test_pick_place_has_no_imagined_set():
+    from worldgym.policies.sets import set_names
+
+    assert "imagined" not in set_names("PickPlace")

@@ -30,21 +30,32 @@ def mlp_act(params, obs, key):
     return jnp.tanh(hidden @ layers[-1]["w"] + layers[-1]["b"])
 
 
-def params_to_arrays(params) -> dict[str, np.ndarray]:
-    """Flatten MLP params into named arrays for an .npz file."""
-    arrays = {"obs_mean": params["obs_mean"], "obs_std": params["obs_std"]}
-    for index, layer in enumerate(params["layers"]):
+def layers_to_arrays(layers, **others) -> dict[str, np.ndarray]:
+    """Dense layers [{"w", "b"}, ...] and other named arrays as float32 arrays for an
+    .npz file (w0, b0, w1, ...): the format of every network in policies/weights/."""
+    arrays = dict(others)
+    for index, layer in enumerate(layers):
         arrays[f"w{index}"], arrays[f"b{index}"] = layer["w"], layer["b"]
     return {name: np.asarray(value, np.float32) for name, value in arrays.items()}
 
 
-def arrays_to_params(arrays) -> dict:
+def arrays_to_layers(arrays) -> tuple[list[dict], dict]:
+    """(dense layers, the other named arrays) of an .npz written by layers_to_arrays."""
     depth = sum(1 for name in arrays if name.startswith("w"))
-    return {
-        "obs_mean": arrays["obs_mean"],
-        "obs_std": arrays["obs_std"],
-        "layers": [{"w": arrays[f"w{i}"], "b": arrays[f"b{i}"]} for i in range(depth)],
-    }
+    layers = [{"w": arrays[f"w{i}"], "b": arrays[f"b{i}"]} for i in range(depth)]
+    others = {name: value for name, value in arrays.items() if name[0] not in "wb"}
+    return layers, others
+
+
+def params_to_arrays(params) -> dict[str, np.ndarray]:
+    """Flatten MLP params into named arrays for an .npz file."""
+    return layers_to_arrays(params["layers"], obs_mean=params["obs_mean"],
+                            obs_std=params["obs_std"])  # fmt: skip
+
+
+def arrays_to_params(arrays) -> dict:
+    layers, others = arrays_to_layers(arrays)
+    return {**others, "layers": layers}
 
 
 def shipped_sets(task_name: str) -> set[str]:

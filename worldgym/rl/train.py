@@ -209,17 +209,18 @@ def train_agent(config: RLConfig, ppo: PPOConfig, progress: bool = True) -> dict
 
 
 def agent_arrays(agent) -> dict[str, np.ndarray]:
-    """The acting part of an agent as named arrays (policies/weights style)."""
-    arrays = {"obs_center": agent["obs_center"], "obs_scale": agent["obs_scale"]}
-    for index, layer in enumerate(agent["actor"]):
-        arrays[f"w{index}"], arrays[f"b{index}"] = layer["w"], layer["b"]
-    return {name: np.asarray(value, np.float32) for name, value in arrays.items()}
+    """The acting part of an agent as named arrays (the policies/weights format)."""
+    from worldgym.policies.neural import layers_to_arrays
+
+    return layers_to_arrays(agent["actor"], obs_center=agent["obs_center"],
+                            obs_scale=agent["obs_scale"])  # fmt: skip
 
 
 def arrays_agent(arrays) -> dict:
-    depth = sum(1 for name in arrays if name.startswith("w"))
-    return {"actor": [{"w": arrays[f"w{i}"], "b": arrays[f"b{i}"]} for i in range(depth)],
-            "obs_center": arrays["obs_center"], "obs_scale": arrays["obs_scale"]}  # fmt: skip
+    from worldgym.policies.neural import arrays_to_layers
+
+    layers, others = arrays_to_layers(arrays)
+    return {**others, "actor": layers}
 
 
 def check_in_both_worlds(model, task, policy, seeds) -> dict:

@@ -137,3 +137,24 @@ def kill_during_save(monkeypatch, count: int = 3):
     monkeypatch.setattr(train_module.checkpoint, "save", killed)
     return lambda: monkeypatch.setattr(train_module.checkpoint, "save", real_save)
 
+
+def assert_same_training(summary, run, other_summary, other_run) -> None:
+    """Two training runs ended with identical parameters and logged the same history
+    (wall-clock timings aside)."""
+    import json
+
+    import jax
+    import numpy as np
+
+    leaves = jax.tree_util.tree_leaves
+    for a, b in zip(leaves(summary["final_params"]), leaves(other_summary["final_params"]),
+                    strict=True):  # fmt: skip
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    def history(folder):
+        rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in row.items() if k not in ("seconds", "samples_per_second")}
+                for row in rows]  # fmt: skip
+
+    assert history(run) == history(other_run)
+

@@ -5,7 +5,7 @@ import json
 import jax
 import numpy as np
 import pytest
-from conftest import TINY_LATENT, kill_during_save
+from conftest import TINY_LATENT, assert_same_training, kill_during_save
 from conftest import TINY_LATENT_TRAIN as TINY_TRAIN
 
 from worldgym.envs import get_task
@@ -84,16 +84,7 @@ def test_resume_after_kill_matches_an_uninterrupted_run(latent_run, reach_frames
         train(config, LatentConfig(**TINY_LATENT), progress=False)
     restore()
     resumed = train(config, LatentConfig(**TINY_LATENT), progress=False)
-    for a, b in zip(jax.tree_util.tree_leaves(summary["final_params"]),
-                    jax.tree_util.tree_leaves(resumed["final_params"]), strict=True):  # fmt: skip
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-
-    def history(folder):
-        rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-        return [{k: v for k, v in row.items() if k not in ("seconds", "samples_per_second")}
-                for row in rows]  # fmt: skip
-
-    assert history(out) == history(run)
+    assert_same_training(summary, run, resumed, out)
 
 
 def test_a_frameless_dataset_is_one_sentence(tiny_push_dataset, tmp_path):

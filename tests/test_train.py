@@ -8,7 +8,7 @@ import gymnasium
 import jax
 import numpy as np
 import pytest
-from conftest import TINY_MODEL, TINY_TRAIN, kill_during_save
+from conftest import TINY_MODEL, TINY_TRAIN, assert_same_training, kill_during_save
 
 from worldgym.data.dataset import load_dataset
 from worldgym.envs import get_task
@@ -62,17 +62,7 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tiny_run, tiny_push_data
         train(config, EnsembleConfig(**TINY_MODEL), progress=False)
     restore()
     resumed = train(config, EnsembleConfig(**TINY_MODEL), progress=False)
-    for a, b in zip(jax.tree_util.tree_leaves(summary["final_params"]),
-                    jax.tree_util.tree_leaves(resumed["final_params"]), strict=True):  # fmt: skip
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    strip = lambda row: {k: v for k, v in row.items() if k not in ("seconds", "samples_per_second")}  # noqa: E731
-    assert [strip(r) for r in resumed_history(out)] == [
-        strip(r) for r in resumed_history(tiny_run[1])
-    ]
-
-
-def resumed_history(run):
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert_same_training(summary, tiny_run[1], resumed, out)
 
 
 def test_resuming_with_another_config_is_refused(tiny_run, tiny_push_dataset):

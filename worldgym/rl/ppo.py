@@ -160,9 +160,8 @@ class Transition(NamedTuple):
     action: jax.Array
     log_prob: jax.Array
     value: jax.Array
-    reward: jax.Array  # penalised
-    done: jax.Array
-    ended: jax.Array  # an episode finished at this step (for the statistics)
+    reward: jax.Array  # penalised (a truncated episode's includes its bootstrap value)
+    done: jax.Array  # the episode ended at this step (terminated or truncated)
     episode_return: jax.Array
     episode_success: jax.Array
     uncertainty: jax.Array
@@ -222,7 +221,7 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
         )  # fmt: skip
         # A truncated episode's value is bootstrapped from its last observation.
         truncated = done & ~terminated
-        return next_env, reward, done, terminated, truncated, result, returns, episode_success
+        return next_env, reward, done, truncated, result, returns, episode_success
 
     def init(key) -> RunnerState:
         agent_key, env_key, key = jax.random.split(key, 3)
@@ -239,12 +238,11 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
             action = mean + jnp.exp(agent["log_std"]) * jax.random.normal(act_key, mean.shape)
             log_prob = _log_prob(agent, env.obs, action)
             value = agent_value(agent, env.obs)
-            next_env, reward, done, terminated, truncated, result, returns, success = env_step(
+            next_env, reward, done, truncated, result, returns, success = env_step(
                 env, jnp.clip(action, -1.0, 1.0), step_key)
             bootstrap = jnp.where(truncated, config.gamma * agent_value(agent, result.obs), 0.0)
-            transition = Transition(env.obs, action, log_prob, value, reward + bootstrap,
-                                    terminated | truncated, done, returns, success,
-                                    result.uncertainty)  # fmt: skip
+            transition = Transition(env.obs, action, log_prob, value, reward + bootstrap, done,
+                                    returns, success, result.uncertainty)  # fmt: skip
             return (next_env, agent), transition
 
         key, rollout_key = jax.random.split(state.key)
@@ -303,7 +301,7 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
         key, epoch_key = jax.random.split(key)
         (agent, opt_state), (totals, value_losses) = jax.lax.scan(
             epoch, (state.agent, state.opt_state), jax.random.split(epoch_key, config.epochs))
-        ended = transitions.ended
+        ended = transitions.done
         count = ended.sum()
         mean = lambda x: jnp.where(count > 0, jnp.where(ended, x, 0).sum() / count, jnp.nan)  # noqa: E731
         metrics = {  # of the episodes that ended in this rollout (NaN if none did)

@@ -64,6 +64,8 @@ class PolicyEvaluation:
     support: object = None
     """PolicySupport (worldgym.evaluation.support): is the policy inside the model's
     experience? None when the model's training data was not available to judge."""
+    looks_at_frames: bool = False
+    """The policy acts on camera frames (Policy.frame_size), not on the state."""
 
     @property
     def trusted(self) -> bool:
@@ -314,7 +316,8 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
         real = real_outcomes(task, policies, seeds, cache, workers, progress)
     evaluations = [
         PolicyEvaluation(policy.name, policy.description, policy.path, real_world, dreamt,
-                         policy_support(reference, model, dreamt) if reference else None)
+                         policy_support(reference, model, dreamt) if reference else None,
+                         policy.looks_at_frames)
         for policy, real_world, dreamt in zip(policies, real, imagined, strict=True)
     ]  # fmt: skip
     return Evaluation(task.name, checkpoint, model_fingerprint(model), np.asarray(seeds),

@@ -207,9 +207,11 @@ def imagined_frames(model, task, policy, episode: int, seed: int, size: int) -> 
     if model.decode_fn is None:
         return task.render_observations(outcomes.observations[episode, : length + 1], size, size)
     init_input = model.initial_inputs(np.asarray(initial_observations(task, [seed])))
-    actions = outcomes.actions[episode : episode + 1, :length]
+    # The whole horizon's actions (zeros after the end), so every episode is one shape
+    # and the decoding compiles once; the frames after the episode's end are dropped.
+    actions = outcomes.actions[episode : episode + 1]
     frames = open_loop_frames(model, init_input, actions, jax.random.key(0))
-    return _upscaled(np.asarray(frames[0]), size)
+    return _upscaled(np.asarray(frames[0, : length + 1]), size)
 
 
 def three_panels(task, results, models, policy_index: int, episode: int, size: int) -> np.ndarray:
@@ -246,15 +248,11 @@ def three_panels(task, results, models, policy_index: int, episode: int, size: i
 def choose_family_videos(results: list[FamilyResult]) -> list[tuple[str, int, int]]:
     """(why, policy index, episode): the best real policy, every policy that looks
     at pixels, and the episode where the models disagree most with each other."""
-    from worldgym.policies import load_policy
-
-    evaluation = results[0].evaluation
-    policies = evaluation.policies
+    policies = results[0].evaluation.policies
     best = int(np.argmax([p.real_rate for p in policies]))
     chosen = [("best policy", best, 0)]
-    for index, policy in enumerate(policies):
-        if load_policy(evaluation.task_spec or evaluation.task, policy.name).looks_at_frames:
-            chosen.append(("looks at pixels", index, 0))
+    chosen += [("looks at pixels", index, 0) for index, policy in enumerate(policies)
+               if policy.looks_at_frames]  # fmt: skip
     outcomes = np.stack([[p.imagined.success for p in r.evaluation.policies] for r in results])
     real = np.stack([p.real.success for p in policies])
     disagreement = (outcomes != outcomes[:1]).any(axis=0) & (outcomes[-1] != real)

@@ -435,7 +435,7 @@ def make_report(evaluate_config, report_config: ReportConfig, progress: bool = T
 
         families = evaluate_families(
             evaluate_config, [evaluation.checkpoint, *report_config.compare],
-            report_config.bootstrap, progress,
+            report_config.bootstrap, progress, done={evaluation.checkpoint: evaluation},
         )  # fmt: skip
     out = Path(report_config.out or RunPaths().report(evaluation.task))
     configs = {"evaluate": asdict(evaluate_config), "report": asdict(report_config)}

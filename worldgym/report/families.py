@@ -56,10 +56,11 @@ def family_label(family: str, checkpoint: str, taken: set) -> str:
     return family if family not in taken else f"{family} ({Path(checkpoint).name})"
 
 
-def evaluate_families(evaluate_config, checkpoints, bootstrap: int = 1000,
-                      progress: bool = True) -> list[FamilyResult]:  # fmt: skip
+def evaluate_families(evaluate_config, checkpoints, bootstrap: int = 1000, progress: bool = True,
+                      done: dict | None = None) -> list[FamilyResult]:  # fmt: skip
     """Evaluate the same policies and seeds with each checkpoint (the real episodes
-    are run once and cached) and calibrate each, both ways."""
+    are run once and cached) and calibrate each, both ways. `done`: {checkpoint:
+    Evaluation} already made with these settings (e.g. the report's own)."""
     from worldgym.evaluation.paired import evaluate
     from worldgym.training.checkpoint import read_metadata
 
@@ -68,7 +69,8 @@ def evaluate_families(evaluate_config, checkpoints, bootstrap: int = 1000,
     results, taken = [], set()
     for checkpoint in checkpoints:
         family = read_metadata(Path(checkpoint))["family"]
-        evaluation = evaluate(replace(evaluate_config, checkpoint=str(checkpoint)), progress)
+        evaluation = (done or {}).get(str(checkpoint)) or evaluate(
+            replace(evaluate_config, checkpoint=str(checkpoint)), progress)
         label = family_label(family, str(checkpoint), taken)
         taken.add(family)
         results.append(FamilyResult(label, family, str(checkpoint), evaluation,

@@ -66,3 +66,21 @@ def test_the_verdict_ranks_trusted_policies_and_names_the_flagged_ones():
                            "success is not trusted: p3 (30% of steps outside).")  # fmt: skip
     assert "`worldgym refine Task --checkpoint run --policies p3 --real-episodes 20`" in text
     assert "it ranks these 3 trusted Task policies" in text
+
+
+def test_the_verdict_names_an_optimistic_policy_apart_from_outside_ones():
+    """A policy optimised against the model: its steps look familiar, its imagined
+    successes rest on uncertain episodes; the verdict says so and how many remain."""
+    from dataclasses import replace
+
+    base = evaluation([0.9, 0.5, 0.2, 0.6], [0.9, 0.5, 0.2, 0.9])
+    exploiting = PolicySupport(0.02, 0.01, 0.01, True, unsupported_success=0.6, optimistic=True)
+    policies = [*base.policies[:3], replace(base.policies[3], support=exploiting)]
+    calibration = calibrate(replace(base, policies=policies, task_spec="Task"), 50)
+    assert calibration["flagged"][0]["optimistic"] and not calibration["flagged"][0]["outside"]
+    text = verdict(calibration)
+    assert text.startswith("1 policy is optimistic, its imagined success more than the model's "
+                           "own uncertainty supports: p3 (60% of its episodes succeed only")
+    assert "30% succeed within its experience, against 90% imagined" in text
+    assert "goes outside the model's experience" not in text
+    assert "--policies p3 --real-episodes 20" in text and "3 trusted Task policies" in text

@@ -43,8 +43,10 @@ def test_the_reference_comes_from_held_out_data_and_is_saved(push):
     task, model, reference, run = push
     assert reference.train_points.shape[1] == task.obs_dim + task.action_dim
     assert reference.uncertainty_level > 0 and reference.distance_level > 0
+    assert reference.episode_uncertainty_level > 0
     again = load_or_build_reference(model, task, run, key="test")  # from the saved file
     np.testing.assert_array_equal(again.train_points, reference.train_points)
+    assert again.episode_uncertainty_level == reference.episode_uncertainty_level
     assert (run / "support-reference.npz").is_file()
 
 
@@ -81,8 +83,8 @@ def test_the_rule_in_a_constructed_case():
     model = WorldModel("none", {}, None, None, obs_dim=2, action_dim=1)  # centre 0, scale 1
     rng = np.random.default_rng(0)
     reference = SupportReference(rng.normal(size=(500, 3)) * 0.1, uncertainty_level=0.5,
-                                 distance_level=0.3, action_center=np.zeros(1),
-                                 action_scale=np.ones(1))  # fmt: skip
+                                 distance_level=0.3, episode_uncertainty_level=0.5,
+                                 action_center=np.zeros(1), action_scale=np.ones(1))  # fmt: skip
     steps = 10
     observations = np.zeros((2, steps + 1, 2), np.float32)
     observations[1, 5:] = 3.0  # the second episode leaves the data half-way
@@ -94,6 +96,39 @@ def test_the_rule_in_a_constructed_case():
     assert support.distant_share == pytest.approx(5 / 20)
     assert support.uncertain_share == pytest.approx(2 / 20)
     assert support.outside_share == pytest.approx(7 / 20) and support.flagged
+
+
+def test_successes_along_uncertain_episodes_make_a_policy_optimistic():
+    """Every step familiar (no step above the step level), but the episodes it
+    succeeds in are, on average, more uncertain than held-out episodes ever are."""
+    from worldgym.evaluation.support import SupportReference
+    from worldgym.models.base import WorldModel
+
+    model = WorldModel("none", {}, None, None, obs_dim=2, action_dim=1)
+    reference = SupportReference(np.zeros((10, 3)), uncertainty_level=1.0, distance_level=1.0,
+                                 episode_uncertainty_level=0.2, action_center=np.zeros(1),
+                                 action_scale=np.ones(1))  # fmt: skip
+    episodes, steps = 20, 10
+    lengths = np.full(episodes, steps)
+    lengths[0] = 4  # a short episode: its mean runs over its own 4 steps only
+    uncertainty = np.where(np.arange(steps)[None, :] < lengths[:, None], 0.1, 0.0)
+    uncertainty[:3, :4] = 0.5  # episodes 0-2 unsure: means 0.5, 0.26, 0.26
+    uncertainty[3, :1] = 0.5  # episode 3: mean 0.14, familiar
+    success = np.zeros(episodes, bool)
+    success[[0, 1, 3, 4]] = True  # two successes along unsure episodes (2 is a failure)
+
+    def support(success):
+        imagined = Outcomes(success, np.zeros(episodes), np.zeros((episodes, steps + 1, 2)),
+                            lengths, actions=np.zeros((episodes, steps, 1)),
+                            step_uncertainty=uncertainty)  # fmt: skip
+        return policy_support(reference, model, imagined)
+
+    optimistic = support(success)
+    assert optimistic.uncertain_share == 0.0 and optimistic.distant_share == 0.0
+    assert optimistic.unsupported_success == pytest.approx(2 / episodes)
+    assert optimistic.optimistic and optimistic.flagged and not optimistic.outside
+    success[1] = False  # one unsupported success is 5%, not more: trusted
+    assert not support(success).flagged
 
 
 def test_no_reference_without_the_training_data(push, tmp_path):

@@ -204,7 +204,7 @@ def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
     """All calibration statistics of a paired Evaluation (worldgym.evaluation.paired).
 
     The statistics describe the policies the model can be trusted on (those not
-    flagged as outside its experience; all of them when fewer than two are
+    flagged as outside its experience or optimistic; all of them when fewer than two are
     trusted): the verdict ranks and summarises those. The flagged ones are listed
     with their support scores, and `all_policies` keeps the statistics of every
     policy for comparison.
@@ -219,6 +219,8 @@ def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
     result["support_checked"] = all(p.support is not None for p in evaluation.policies)
     result["flagged"] = [
         {"policy": p.name, "support_score": p.support.outside_share,
+         "outside": p.support.outside, "optimistic": p.support.optimistic,
+         "unsupported_success": p.support.unsupported_success,
          "imagined": p.imagined_rate, "real": p.real_rate}
         for p in flagged
     ]  # fmt: skip

@@ -69,7 +69,8 @@ class PolicyEvaluation:
 
     @property
     def trusted(self) -> bool:
-        """Not flagged as outside the model's experience (unknown support: trusted)."""
+        """Not flagged as outside the model's experience or optimistic (unknown support:
+        trusted)."""
         return self.support is None or not self.support.flagged
 
     @property
@@ -370,8 +371,15 @@ def format_evaluation(evaluation: Evaluation) -> str:
 
 
 def support_label(row: dict) -> str:
-    """A policy summary's support, in words: trusted, or outside (with its score)."""
+    """A policy summary's support, in words: trusted, outside (with its score) and/or
+    optimistic (with its share of unsupported successes)."""
     if "support_score" not in row:
         return "unknown"
-    verdict = "trusted" if row["trusted"] else "OUTSIDE"
-    return f"{verdict} ({row['support_score']:.0%} of steps outside)"
+    steps = f"{row['support_score']:.0%} of steps outside"
+    if row["trusted"]:
+        return f"trusted ({steps})"
+    labels = [f"OUTSIDE ({steps})"] if row.get("outside", True) else []
+    if row.get("optimistic"):
+        labels.append(f"OPTIMISTIC ({row['unsupported_success']:.0%} of episodes succeed only "
+                      "where the model is unsure)")
+    return ", ".join(labels)

@@ -14,8 +14,20 @@ A step is *outside the model's experience* when either exceeds what held-out dat
 shows in all but OUTLIER_QUANTILE of its steps (so familiar data has about 0.5%
 of its steps outside by construction). A policy's support score is the share of
 its imagined steps outside; past FLAG_SHARE the policy is flagged: its imagined
-rate is not trusted, and the verdict ranks it apart. Both thresholds are fixed
-from held-out data and this rule, not from the policies being judged.
+rate is not trusted, and the verdict ranks it apart.
+
+A policy optimised against the model (trained in imagination, or picked because
+imagination liked it) fails differently: it finds futures the model gets wrong,
+and succeeds there. Its steps may each look familiar, but whole episodes along
+which the model is unsure are not. An imagined success is *unsupported* when the
+model's mean uncertainty along that episode exceeds what it shows along all but
+OUTLIER_QUANTILE of the held-out episodes (imagined open loop, from their first
+state with their recorded actions). A policy with more than FLAG_SHARE of its
+episodes such successes is flagged as *optimistic*: its imagined success exceeds
+what the model's own uncertainty supports.
+
+All thresholds are fixed from held-out data and these rules, not from the
+policies being judged.
 
 The reference (levels, and a sample of the training data to measure distances
 to) is computed once per model from its training dataset and saved beside the
@@ -41,7 +53,9 @@ FLAG_SHARE = 0.05
 TRAIN_POINTS = 20_000
 """Training transitions kept to measure distances to (a fixed random sample)."""
 HELD_OUT_POINTS = 5_000
-"""Held-out transitions that set the levels."""
+"""Held-out transitions that set the step levels."""
+HELD_OUT_EPISODES = 500
+"""Held-out episodes (at most) that set the episode level."""
 CHUNK = 2048
 """Queries per distance computation (bounds memory, not results)."""
 REFERENCE_FILE = "support-reference.npz"
@@ -54,6 +68,7 @@ class SupportReference:
     train_points: np.ndarray  # [N, obs_dim + action_dim] normalised training (obs, action)
     uncertainty_level: float  # OUTLIER_QUANTILE of one-step uncertainty on held-out steps
     distance_level: float  # OUTLIER_QUANTILE of held-out distances to the training points
+    episode_uncertainty_level: float  # OUTLIER_QUANTILE of held-out episodes' mean uncertainty
     action_center: np.ndarray  # [action_dim]
     action_scale: np.ndarray  # [action_dim]
 
@@ -69,11 +84,25 @@ class PolicySupport:
     distant_share: float
     """Share of steps farther from the training data than held-out steps are."""
     flagged: bool
-    """outside_share > FLAG_SHARE: the imagined rate is not to be trusted."""
+    """Outside (outside_share > FLAG_SHARE) or optimistic: the imagined rate is not to
+    be trusted."""
+    unsupported_success: float = 0.0
+    """Share of its episodes that are imagined successes along which the model is
+    more uncertain than along all but OUTLIER_QUANTILE of held-out episodes."""
+    optimistic: bool = False
+    """unsupported_success > FLAG_SHARE: its imagined success exceeds what the
+    model's uncertainty supports (the mark of a policy optimised against the model)."""
+
+    @property
+    def outside(self) -> bool:
+        """Outside the model's experience: outside_share > FLAG_SHARE."""
+        return self.outside_share > FLAG_SHARE
 
     def summary(self) -> dict:
         return {"support_score": self.outside_share, "uncertain_share": self.uncertain_share,
-                "distant_share": self.distant_share, "trusted": not self.flagged}  # fmt: skip
+                "distant_share": self.distant_share, "trusted": not self.flagged,
+                "outside": self.outside, "unsupported_success": self.unsupported_success,
+                "optimistic": self.optimistic}  # fmt: skip
 
 
 def _features(model, observations, actions, action_scaling) -> np.ndarray:
@@ -155,8 +184,30 @@ def build_reference(model, task, data, train_episodes, held_out_episodes,
                                        transitions["actions"][held], inputs=recorded)  # fmt: skip
     return SupportReference(
         points, float(np.quantile(uncertainty, OUTLIER_QUANTILE)),
-        float(np.quantile(distances, OUTLIER_QUANTILE)), action_center, action_scale,
+        float(np.quantile(distances, OUTLIER_QUANTILE)),
+        float(np.quantile(episode_uncertainty(model, data, held_out_episodes[:HELD_OUT_EPISODES],
+                                              seed), OUTLIER_QUANTILE)),
+        action_center, action_scale,
     )  # fmt: skip
+
+
+def episode_uncertainty(model, data, episodes, seed: int = 0) -> np.ndarray:
+    """The model's mean uncertainty along each episode [E], imagined open loop from
+    its first state with its recorded actions (what familiar behaviour looks like
+    over a whole episode, to compare a policy's imagined episodes with)."""
+    from worldgym.data.frames import recorded_frame_stacks
+    from worldgym.imagination.engine import open_loop
+
+    episodes = np.asarray(episodes)
+    lengths = data.episode_lengths[episodes]
+    within = np.minimum(np.arange(int(lengths.max()))[None, :], lengths[:, None] - 1)  # [E, T]
+    first = data.observation_starts[episodes]
+    actions = data.actions[data.transition_starts[episodes][:, None] + within]
+    inputs = recorded_frame_stacks(data, first, model.frame_stack)
+    uncertainty = np.asarray(open_loop(model, data.observations[first], actions,
+                                       jax.random.key(seed), inputs).uncertainty)  # fmt: skip
+    valid = np.arange(within.shape[1])[None, :] < lengths[:, None]
+    return (uncertainty * valid).sum(axis=1) / lengths
 
 
 def load_or_build_reference(model, task, run: Path, dataset: str | None = None,
@@ -169,12 +220,13 @@ def load_or_build_reference(model, task, run: Path, dataset: str | None = None,
 
     path = Path(run) / REFERENCE_FILE
     stored = read_npz(path)  # None if missing or damaged: then rebuilt, as a stale one is
-    fields = ("train_points", "uncertainty_level", "distance_level", "action_center",
-              "action_scale")  # fmt: skip
+    fields = ("train_points", "uncertainty_level", "distance_level",
+              "episode_uncertainty_level", "action_center", "action_scale")  # fmt: skip
     if stored is not None and str(stored.get("key")) == key and all(f in stored for f in fields):
         return SupportReference(
             stored["train_points"], float(stored["uncertainty_level"]),
-            float(stored["distance_level"]), stored["action_center"], stored["action_scale"],
+            float(stored["distance_level"]), float(stored["episode_uncertainty_level"]),
+            stored["action_center"], stored["action_scale"],
         )  # fmt: skip
     provenance = model.metadata.get("provenance", {})
     source = dataset or provenance.get("dataset")
@@ -190,7 +242,9 @@ def load_or_build_reference(model, task, run: Path, dataset: str | None = None,
     with atomic_file(path) as temp, open(temp, "wb") as handle:
         np.savez(handle, key=key, train_points=reference.train_points,
                  uncertainty_level=reference.uncertainty_level,
-                 distance_level=reference.distance_level, action_center=reference.action_center,
+                 distance_level=reference.distance_level,
+                 episode_uncertainty_level=reference.episode_uncertainty_level,
+                 action_center=reference.action_center,
                  action_scale=reference.action_scale)  # fmt: skip
     return reference
 
@@ -203,11 +257,14 @@ def policy_support(reference: SupportReference, model, imagined) -> PolicySuppor
     actions = imagined.actions[active]
     if len(actions) == 0:
         return PolicySupport(0.0, 0.0, 0.0, False)
+    along = imagined.step_uncertainty.sum(axis=1) / np.maximum(imagined.lengths, 1)  # [E]
+    unsupported = float(np.mean(imagined.success & (along > reference.episode_uncertainty_level)))
     scaling = (reference.action_center, reference.action_scale)
     distances = nearest_distances(_features(model, observations, actions, scaling),
                                   reference.train_points)  # fmt: skip
     distant = distances > reference.distance_level
     uncertain = imagined.step_uncertainty[active] > reference.uncertainty_level
     outside = float(np.mean(distant | uncertain))
+    optimistic = unsupported > FLAG_SHARE
     return PolicySupport(outside, float(np.mean(uncertain)), float(np.mean(distant)),
-                         outside > FLAG_SHARE)  # fmt: skip
+                         outside > FLAG_SHARE or optimistic, unsupported, optimistic)  # fmt: skip

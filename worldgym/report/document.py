@@ -118,7 +118,7 @@ REFINE_EPISODES = 20
 
 
 def flagged_sentence(calibration: dict) -> str:
-    """The policies outside the model's experience, and what to do about them."""
+    """The policies outside the model's experience or optimistic, and what to do."""
     flagged = calibration.get("flagged") or []
     if not calibration.get("support_checked", True):
         return (
@@ -128,15 +128,39 @@ def flagged_sentence(calibration: dict) -> str:
         )
     if not flagged:
         return ""
-    names = ", ".join(f"{row['policy']} ({row['support_score']:.0%} of steps outside)"
-                      for row in flagged)  # fmt: skip
-    specs = " ".join(row["policy"] for row in flagged)
+    text = ""
+    outside = [row for row in flagged if row.get("outside", True)]
+    if outside:
+        one = len(outside) == 1
+        names = ", ".join(f"{row['policy']} ({row['support_score']:.0%} of steps outside)"
+                          for row in outside)  # fmt: skip
+        text += (
+            f"{len(outside)} {'policy goes' if one else 'policies go'} outside the model's "
+            f"experience, so {'its' if one else 'their'} imagined success is not trusted: "
+            f"{names}. "
+        )
+    optimistic = [row for row in flagged if row.get("optimistic")]
+    if optimistic:
+        one = len(optimistic) == 1
+        names = ", ".join(
+            f"{row['policy']} ({row['unsupported_success']:.0%} of its episodes succeed only "
+            "along futures the model is less sure of than of 99.5% of its held-out episodes; "
+            f"{row['imagined'] - row['unsupported_success']:.0%} succeed within its "
+            f"experience, against {row['imagined']:.0%} imagined)"
+            for row in optimistic
+        )  # fmt: skip
+        text += (
+            f"{len(optimistic)} {'policy is' if one else 'policies are'} optimistic, "
+            f"{'its' if one else 'their'} imagined success more than the model's own "
+            f"uncertainty supports: {names}. That is how a policy optimised against the "
+            "model looks: it exploits the model's errors, so its imagined success is not "
+            "trusted. "
+        )
     one = len(flagged) == 1
+    specs = " ".join(row["policy"] for row in flagged)
     scope = "the others" if calibration.get("scope") == "trusted" else "all of them"
-    return (
-        f"{len(flagged)} {'policy goes' if one else 'policies go'} outside the model's "
-        f"experience, so {'its' if one else 'their'} imagined success is not trusted: "
-        f"{names}. Run {'it' if one else 'them'} for real, or refine the model where "
+    return text + (
+        f"Run {'it' if one else 'them'} for real, or refine the model where "
         f"{'it goes' if one else 'they go'} with `worldgym refine {calibration['task_spec']} "
         f"--checkpoint {calibration['checkpoint']} --policies {specs} --real-episodes "
         f"{REFINE_EPISODES}`. What follows is about {scope}. "
@@ -192,8 +216,11 @@ POLICY_COLUMNS = (
 SUPPORT = (
     "Model's experience: the share of a policy's imagined steps outside what the model "
     "knows (uncertainty, or distance to its training data, beyond what held-out data shows "
-    "in 99.5% of its steps). Past 5% the policy is outside the model's experience: its "
-    "imagined rate is not trusted, and the headline statistics leave it out."
+    "in 99.5% of its steps). Past 5% the policy is outside the model's experience. A policy "
+    "is optimistic when more than 5% of its episodes are imagined successes along which the "
+    "model is less sure than along 99.5% of its held-out episodes: the mark of a policy "
+    "optimised against the model. Either way its imagined rate is not trusted, and the "
+    "headline statistics leave it out."
 )
 
 

@@ -148,7 +148,7 @@ def families_verdict(results: list[FamilyResult]) -> str:
         sentence += f"; it is furthest off on {misses}." if misses else "."
         flagged = [p.name for p in result.evaluation.policies if not p.trusted]
         if flagged:
-            sentence += f" It flags {', '.join(flagged)} as outside its experience."
+            sentence += f" It does not trust its verdict on {', '.join(flagged)}."
         parts.append(sentence)
     for result in results:
         predicate = (result.calibration.get("all_policies") or result.calibration["rates"])

@@ -4,7 +4,8 @@ They are trained by `scripts/train_bc.py` (behaviour cloning of the oracle from
 few or noisy demonstrations), so anyone can re-make them. The index also lists
 policies that look at pixels (an entry with a "frame_size"; policies/pixels.py,
 made by `scripts/train_pixel_bc.py`) and agents trained inside a world model (kind
-"agent", in the "imagined" set; made by `scripts/train_rl_agents.py`).
+"agent"; made by `scripts/train_rl_agents.py`). All of them are in their task's zoo;
+the agents are also the task's "imagined" set.
 """
 
 from __future__ import annotations
@@ -58,25 +59,26 @@ def arrays_to_params(arrays) -> dict:
     return {**others, "layers": layers}
 
 
-def shipped_sets(task_name: str) -> set[str]:
-    """The sets that a task's shipped weights belong to (read from the index alone)."""
+def shipped_kinds(task_name: str) -> set[str]:
+    """The kinds of a task's shipped networks (read from the index alone; an entry
+    without a "kind" is a behaviour-cloned "policy")."""
     index_file = resources.files(WEIGHTS_PACKAGE).joinpath("index.json")
     if not index_file.is_file():
         return set()
     entries = json.loads(index_file.read_text()).get(task_name, [])
-    return {entry.get("set", "zoo") for entry in entries}
+    return {entry.get("kind", "policy") for entry in entries}
 
 
-def neural_policies(task_name: str, set_name: str = "zoo") -> list[Policy]:
-    """The shipped neural policies of one of a task's sets (an entry without a "set"
-    belongs to the zoo); none if no weights were trained."""
+def neural_policies(task_name: str, kind: str | None = None) -> list[Policy]:
+    """The shipped neural policies of a task (only those of one kind, if given); none
+    if no weights were trained."""
     folder = resources.files(WEIGHTS_PACKAGE)
     index_file = folder.joinpath("index.json")
     if not index_file.is_file():
         return []
     policies = []
     for entry in json.loads(index_file.read_text()).get(task_name, []):
-        if entry.get("set", "zoo") != set_name:
+        if kind is not None and entry.get("kind", "policy") != kind:
             continue
         with folder.joinpath(entry["file"]).open("rb") as handle:
             arrays = dict(np.load(handle))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from worldgym.policies.neural import neural_policies, shipped_sets
+from worldgym.policies.neural import neural_policies, shipped_kinds
 from worldgym.policies.novel import NOVEL_SETS
 from worldgym.policies.perturbed import oracle, perturbed_policy
 from worldgym.policies.protocol import Policy
@@ -117,5 +117,5 @@ for _name, _build in (("Reach", _reach), ("Push", _push), ("PickPlace", _pick_pl
     # and the novel sets, other kinds of policy (policies/novel.py).
     register_zoo(_name, lambda build=_build, name=_name: (*build(), *neural_policies(name)))
     register_policy_set(_name, "novel", NOVEL_SETS[_name])
-    if "imagined" in shipped_sets(_name):  # agents trained only inside its default model
-        register_policy_set(_name, "imagined", lambda name=_name: neural_policies(name, "imagined"))
+    if "agent" in shipped_kinds(_name):  # agents trained only inside its default model
+        register_policy_set(_name, "imagined", lambda name=_name: neural_policies(name, "agent"))

@@ -1,13 +1,14 @@
-"""Re-make the "imagined" policy sets: PPO agents trained only inside each task's
+"""Re-make the zoo's imagination-trained agents: PPO agents trained only inside each task's
 default world model (runs/models/<task>, as `make demo` / `worldgym demo --task T`
 make it), with and without the uncertainty penalty.
 
     python scripts/train_rl_agents.py              # Reach and Push, writes policies/weights/
 
-They are policies optimised *against* a model, the hardest test of its verdicts:
-`worldgym calibrate Reach --policies zoo imagined` shows whether the trust analysis
-catches the ones that exploit it. Each run is `worldgym rl` with the settings below
-(its folder under runs/agents/ keeps the learning curve and the check in both worlds).
+They are policies optimised *against* a model, the hardest test of its verdicts, so
+they are in the zoo (and each task's "imagined" set): every calibration report shows
+whether the trust analysis catches the ones that exploit it. Each run is `worldgym rl`
+with the settings below (its folder under runs/agents/ keeps the learning curve and
+the check in both worlds).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def main() -> None:
                 shutil.copyfile(Path(summary["out"]) / "agent.npz", temp)
             entries.append({"name": name, "file": file,
                             "description": description(task, summary["imagined_steps"], penalty),
-                            "kind": "agent", "set": "imagined"})  # fmt: skip
-        index[task] = [e for e in index.get(task, []) if e.get("set") != "imagined"] + entries
+                            "kind": "agent"})  # fmt: skip
+        index[task] = [e for e in index.get(task, []) if e.get("kind") != "agent"] + entries
     with atomic_file(index_path) as temp:
         temp.write_text(json.dumps(index, indent=2) + "\n")
 

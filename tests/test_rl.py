@@ -134,14 +134,16 @@ def test_another_runs_folder_is_refused(agent_run):
 
 
 @pytest.mark.parametrize("task_name", ["Reach", "Push"])
-def test_the_imagined_sets_are_agents_that_act_like_zoo_policies(task_name):
-    """The shipped agents trained inside each default model: named, described,
-    jittable, vmappable and inside the action space on real observations."""
-    from worldgym.policies import load_policy
+def test_the_imagined_sets_are_zoo_agents_that_act_like_zoo_policies(task_name):
+    """The shipped agents trained inside each default model: in the zoo (so every
+    report includes them), named, described, jittable, vmappable and inside the
+    action space on real observations."""
+    from worldgym.policies import load_policy, zoo
     from worldgym.policies.sets import policy_set
 
     agents = policy_set(task_name, "imagined")
     assert [a.name for a in agents][0] == "ppo-imagined" and len(agents) == 2
+    assert [a.name for a in agents] == [p.name for p in zoo(task_name)][-2:]
     task = get_task(task_name)
     env = task.make_env()
     observations = np.stack([env.reset(seed=seed)[0] for seed in range(4)])

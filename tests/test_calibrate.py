@@ -141,3 +141,20 @@ def test_regret_with_ties_in_imagination_is_the_expectation_over_random_picks():
     assert regret_at_k(real, [0.0, 0.0, 0.0, 0.0], 2) == pytest.approx(0.9 - 3.9 / 6)
     # One clear favourite above a tie of two for the remaining slot of top-2.
     assert regret_at_k(real, [0.8, 0.1, 0.1, 0.0], 2) == pytest.approx(0.9 - (0.9 + 0.5) / 2)
+
+
+def test_gap_interval_is_paired_and_matches_the_normal_approximation():
+    from worldgym.evaluation.calibrate import gap_interval
+
+    same = np.arange(40) % 3 == 0
+    assert gap_interval(same, same) == (0.0, 0.0)  # the same outcomes: no gap, no doubt
+    assert gap_interval(np.zeros(30, bool), np.ones(30, bool)) == (1.0, 1.0)
+    rng = np.random.default_rng(0)
+    real = rng.random(4000) < 0.6
+    imagined = np.where(rng.random(4000) < 0.9, real, ~real)  # 10% of episodes disagree
+    difference = imagined.astype(float) - real
+    half = stats.norm.ppf(0.975) * difference.std(ddof=1) / np.sqrt(len(difference))
+    low, high = gap_interval(real, imagined)
+    assert low == pytest.approx(difference.mean() - half, abs=0.003)
+    assert high == pytest.approx(difference.mean() + half, abs=0.003)
+    assert gap_interval(real, imagined) == (low, high)  # reproducible

@@ -71,6 +71,8 @@ def test_the_command_checks_the_agent_in_both_worlds(agent_run):
     assert summary["updates"] == 4 and summary["imagined_steps"] == 4 * 64 * 16
     for world in ("imagined", "real"):
         assert 0 <= summary[world]["success"] <= 1 and np.isfinite(summary[world]["return"])
+    low, high = summary["gap_interval"]
+    assert low <= summary["gap"] <= high
     saved = json.loads(open(f"{out}/evaluation.json").read())
     assert saved["real"] == summary["real"]
     history = [json.loads(line) for line in open(f"{out}/metrics.jsonl")]

@@ -147,6 +147,19 @@ def bootstrap_intervals(real_outcomes, imagined_outcomes, samples: int = 1000,
     return intervals
 
 
+def gap_interval(real_success, imagined_success, samples: int = 2000, seed: int = 0,
+                 confidence: float = 0.95) -> tuple[float, float]:  # fmt: skip
+    """Percentile bootstrap interval of one policy's imagined - real success rate,
+    resampling episodes with their pairs kept together (both worlds start episode i
+    from the same state, so the two rates are not independent)."""
+    difference = (np.asarray(imagined_success, np.float64)
+                  - np.asarray(real_success, np.float64))  # fmt: skip
+    draws = np.random.default_rng(seed).integers(0, len(difference), (samples, len(difference)))
+    replicates = difference[draws].mean(axis=1)
+    tail = 100 * (1 - confidence) / 2
+    return float(np.percentile(replicates, tail)), float(np.percentile(replicates, 100 - tail))
+
+
 def episode_agreement(real, imagined) -> dict:
     """Per-episode agreement of imagined with real outcomes (real is the truth).
 

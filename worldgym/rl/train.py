@@ -225,8 +225,8 @@ def arrays_agent(arrays) -> dict:
 
 def check_in_both_worlds(model, task, policy, seeds) -> dict:
     """Success rate and mean return of `policy` from each reset seed, imagined and real
-    (Wilson intervals for the rates)."""
-    from worldgym.evaluation.calibrate import wilson_interval
+    (Wilson intervals for the rates, a paired bootstrap interval for their gap)."""
+    from worldgym.evaluation.calibrate import gap_interval, wilson_interval
     from worldgym.evaluation.outcomes import Outcomes
     from worldgym.evaluation.real import run_episodes_in_lockstep
     from worldgym.imagination.engine import initial_observations, rollout_policy
@@ -243,6 +243,7 @@ def check_in_both_worlds(model, task, policy, seeds) -> dict:
                          "success_interval": [float(low), float(high)],
                          "return": float(outcomes.returns.mean())}  # fmt: skip
     result["gap"] = result["imagined"]["success"] - result["real"]["success"]
+    result["gap_interval"] = list(gap_interval(real.success, imagined.success))
     return result
 
 
@@ -255,7 +256,9 @@ def format_check(summary: dict) -> str:
         low, high = row["success_interval"]
         lines.append(f"  {world:<9} success {row['success']:.0%} [{low:.0%}, {high:.0%}]   "
                      f"return {row['return']:8.2f}")  # fmt: skip
-    lines.append(f"  imagined - real success: {summary['gap']:+.0%}")
+    low, high = summary["gap_interval"]
+    lines.append(f"  imagined - real success: {summary['gap']:+.0%} [{low:+.0%}, {high:+.0%}] "
+                 "(95%, paired bootstrap over episodes)")  # fmt: skip
     lines.append(f"agent: {summary['out']}/agent.npz; learning curve: "
                  f"{summary['out']}/learning_curve.png")  # fmt: skip
     return "\n".join(lines)

@@ -1,12 +1,13 @@
 """RL code nobody here wrote, trained inside the imagined environment.
 
     pip install -e '.[rl]'    # Stable-Baselines3 (and PyTorch)
-    python scripts/rl_in_imagination.py --task Push --steps 60000
+    python scripts/rl_in_imagination.py --task Reach --steps 30000
 
 Trains Stable-Baselines3's SAC in `gymnasium.make("worldgym/<Task>-imagined-v0")`,
-then evaluates the learned policy from the same reset seeds in the imagined and
-in the ground-truth task, and prints how the two worlds' returns and success
-rates compare.
+then evaluates the learned policy (its deterministic action) from the same reset
+seeds in the imagined and in the ground-truth task, and prints both worlds'
+returns and success rates with 95% intervals (Wilson for the rates, a paired
+bootstrap for their gap), the figures `worldgym rl` prints for its own PPO.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import numpy as np
 
 import worldgym  # noqa: F401  (registers the imagined environments)
 from worldgym.envs import get_task
+from worldgym.evaluation.calibrate import gap_interval, wilson_interval
 from worldgym.evaluation.real import run_episode
 
 
-def evaluate(env, task, model, seeds) -> tuple[float, float]:
-    """Mean return and success rate of `model` from each reset seed."""
+def evaluate(env, task, model, seeds) -> tuple[float, np.ndarray]:
+    """Mean return and the success of each episode of `model`, one per reset seed."""
     episodes = [run_episode(env, task, model_actor(model), seed) for seed in seeds]
     returns = np.mean([e.episode_return for e in episodes])
-    return float(returns), float(np.mean([e.success for e in episodes]))
+    return float(returns), np.array([e.success for e in episodes])
 
 
 def model_actor(model):
@@ -35,10 +37,10 @@ def model_actor(model):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", default="Push")
+    parser.add_argument("--task", default="Reach")
     parser.add_argument("--checkpoint", default=None, help="default: runs/models/<task>")
-    parser.add_argument("--steps", type=int, default=60_000, help="SAC training steps")
-    parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes")
+    parser.add_argument("--steps", type=int, default=30_000, help="SAC training steps")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     from stable_baselines3 import SAC
@@ -55,8 +57,14 @@ def main() -> None:
     real_return, real_success = evaluate(task.make_env(), task, agent, seeds)
     print(f"SAC, {args.steps} steps in imagination ({minutes:.1f} min), {args.episodes} episodes "
           f"from seeds {seeds.start}..{seeds.stop - 1}:")  # fmt: skip
-    print(f"  imagined: return {imagined_return:8.2f}  success {imagined_success:.0%}")
-    print(f"  real:     return {real_return:8.2f}  success {real_success:.0%}")
+    for world, episode_return, success in (("imagined", imagined_return, imagined_success),
+                                           ("real", real_return, real_success)):  # fmt: skip
+        low, high = wilson_interval(int(success.sum()), len(success))
+        print(f"  {world:<9} return {episode_return:8.2f}  success {success.mean():.0%} "
+              f"[{low:.0%}, {high:.0%}]")  # fmt: skip
+    low, high = gap_interval(real_success, imagined_success)
+    print(f"  imagined - real success: {imagined_success.mean() - real_success.mean():+.0%} "
+          f"[{low:+.0%}, {high:+.0%}]")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -35,6 +35,25 @@ def model_actor(model):
     return lambda obs: model.predict(obs, deterministic=True)[0]
 
 
+def progress_callback(total: int):
+    """A tqdm bar over SB3's training steps, with the imagined steps per second."""
+    from stable_baselines3.common.callbacks import BaseCallback
+    from tqdm.auto import tqdm
+
+    class Progress(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.bar = tqdm(total=total, desc="SAC in imagination", unit="step")
+
+        def _on_step(self) -> bool:
+            self.bar.update(self.training_env.num_envs)
+            return True
+
+        def _on_training_end(self) -> None:
+            self.bar.close()
+
+    return Progress()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="Reach")
@@ -50,7 +69,7 @@ def main() -> None:
     imagined = gymnasium.make(f"worldgym/{task.name}-imagined-v0", **kwargs)
     agent = SAC("MlpPolicy", imagined, seed=args.seed, verbose=0)
     start = time.perf_counter()
-    agent.learn(total_timesteps=args.steps, progress_bar=False)
+    agent.learn(total_timesteps=args.steps, callback=progress_callback(args.steps))
     minutes = (time.perf_counter() - start) / 60
     seeds = range(args.seed, args.seed + args.episodes)
     imagined_return, imagined_success = evaluate(imagined, task, agent, seeds)

@@ -137,7 +137,8 @@ class TorchPolicy:
         import torch
 
         with torch.no_grad():
-            action = self.module(torch.as_tensor(np.asarray(obs), dtype=torch.float32))
+            # a writable copy: torch warns on (and may write through) read-only arrays
+            action = self.module(torch.from_numpy(np.array(obs, dtype=np.float32)))
         return np.asarray(action.detach().cpu().numpy(), dtype=np.float32)
 
 

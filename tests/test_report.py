@@ -9,7 +9,7 @@ from worldgym.evaluation.paired import Evaluation, PolicyEvaluation
 from worldgym.evaluation.support import PolicySupport
 from worldgym.report import verdict
 
-INSIDE = PolicySupport(0.0, 0.0, 0.0, False)
+INSIDE = PolicySupport(0.0, 0.0, 0.0)
 
 
 def evaluation(real_rates, imagined_rates, episodes=20, support=INSIDE) -> Evaluation:
@@ -54,7 +54,7 @@ def test_the_verdict_ranks_trusted_policies_and_names_the_flagged_ones():
     from dataclasses import replace
 
     base = evaluation([0.9, 0.5, 0.2, 1.0], [0.9, 0.5, 0.2, 0.1])
-    inside, outside = PolicySupport(0.01, 0.0, 0.01, False), PolicySupport(0.3, 0.1, 0.25, True)
+    inside, outside = PolicySupport(0.01, 0.0, 0.01), PolicySupport(0.3, 0.1, 0.25)
     policies = [replace(p, support=inside) for p in base.policies[:3]]
     policies.append(replace(base.policies[3], support=outside))
     flagged = calibrate(replace(base, policies=policies, task_spec="Task"), 50)
@@ -74,13 +74,14 @@ def test_the_verdict_names_an_optimistic_policy_apart_from_outside_ones():
     from dataclasses import replace
 
     base = evaluation([0.9, 0.5, 0.2, 0.6], [0.9, 0.5, 0.2, 0.9])
-    exploiting = PolicySupport(0.02, 0.01, 0.01, True, unsupported_success=0.6, optimistic=True)
+    exploiting = PolicySupport(0.02, 0.01, 0.01, unsupported_success=0.6)
     policies = [*base.policies[:3], replace(base.policies[3], support=exploiting)]
     calibration = calibrate(replace(base, policies=policies, task_spec="Task"), 50)
     assert calibration["flagged"][0]["optimistic"] and not calibration["flagged"][0]["outside"]
     text = verdict(calibration)
     assert text.startswith("1 policy is optimistic, its imagined success more than the model's "
-                           "own uncertainty supports: p3 (60% of its episodes succeed only")
+                           "own uncertainty supports: p3 (60% of its episodes are imagined "
+                           "successes along which the model is less sure than along 99.5%")
     assert "30% succeed within its experience, against 90% imagined" in text
     assert "goes outside the model's experience" not in text
     assert "--policies p3 --real-episodes 20" in text and "3 trusted Task policies" in text

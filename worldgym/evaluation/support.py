@@ -83,20 +83,25 @@ class PolicySupport:
     """Share of steps whose uncertainty exceeds the held-out level."""
     distant_share: float
     """Share of steps farther from the training data than held-out steps are."""
-    flagged: bool
-    """Outside (outside_share > FLAG_SHARE) or optimistic: the imagined rate is not to
-    be trusted."""
     unsupported_success: float = 0.0
     """Share of its episodes that are imagined successes along which the model is
     more uncertain than along all but OUTLIER_QUANTILE of held-out episodes."""
-    optimistic: bool = False
-    """unsupported_success > FLAG_SHARE: its imagined success exceeds what the
-    model's uncertainty supports (the mark of a policy optimised against the model)."""
 
     @property
     def outside(self) -> bool:
         """Outside the model's experience: outside_share > FLAG_SHARE."""
         return self.outside_share > FLAG_SHARE
+
+    @property
+    def optimistic(self) -> bool:
+        """unsupported_success > FLAG_SHARE: its imagined success exceeds what the
+        model's uncertainty supports (the mark of a policy optimised against the model)."""
+        return self.unsupported_success > FLAG_SHARE
+
+    @property
+    def flagged(self) -> bool:
+        """Outside or optimistic: the imagined rate is not to be trusted."""
+        return self.outside or self.optimistic
 
     def summary(self) -> dict:
         return {"support_score": self.outside_share, "uncertain_share": self.uncertain_share,
@@ -256,7 +261,7 @@ def policy_support(reference: SupportReference, model, imagined) -> PolicySuppor
     observations = imagined.observations[:, :-1][active]
     actions = imagined.actions[active]
     if len(actions) == 0:
-        return PolicySupport(0.0, 0.0, 0.0, False)
+        return PolicySupport(0.0, 0.0, 0.0)
     along = imagined.step_uncertainty.sum(axis=1) / np.maximum(imagined.lengths, 1)  # [E]
     unsupported = float(np.mean(imagined.success & (along > reference.episode_uncertainty_level)))
     scaling = (reference.action_center, reference.action_scale)
@@ -265,6 +270,5 @@ def policy_support(reference: SupportReference, model, imagined) -> PolicySuppor
     distant = distances > reference.distance_level
     uncertain = imagined.step_uncertainty[active] > reference.uncertainty_level
     outside = float(np.mean(distant | uncertain))
-    optimistic = unsupported > FLAG_SHARE
     return PolicySupport(outside, float(np.mean(uncertain)), float(np.mean(distant)),
-                         outside > FLAG_SHARE or optimistic, unsupported, optimistic)  # fmt: skip
+                         unsupported)  # fmt: skip

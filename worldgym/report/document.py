@@ -143,8 +143,9 @@ def flagged_sentence(calibration: dict) -> str:
     if optimistic:
         one = len(optimistic) == 1
         names = ", ".join(
-            f"{row['policy']} ({row['unsupported_success']:.0%} of its episodes succeed only "
-            "along futures the model is less sure of than of 99.5% of its held-out episodes; "
+            f"{row['policy']} ({row['unsupported_success']:.0%} of its episodes are imagined "
+            "successes along which the model is less sure than along 99.5% of its held-out "
+            "episodes; "
             f"{row['imagined'] - row['unsupported_success']:.0%} succeed within its "
             f"experience, against {row['imagined']:.0%} imagined)"
             for row in optimistic

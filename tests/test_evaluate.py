@@ -95,7 +95,8 @@ def test_report_files_are_valid_and_referenced(evaluation, tiny_run, tmp_path):
         progress=False,
     )
     folder = path.parent
-    assert calibration["policies"] == 3
+    trusted = 3 if calibration["scope"] == "all" else 3 - len(calibration["flagged"])
+    assert calibration["policies"] == trusted  # the tiny model may flag a policy
     page = path.read_text()
     references = re.findall(r"(?:src|href)='([^']+)'", page)
     assert references, "the report should show figures and videos"
@@ -128,8 +129,11 @@ def test_report_files_are_valid_and_referenced(evaluation, tiny_run, tmp_path):
 
 
 def test_calibration_uses_the_episode_outcomes(evaluation):
+    from dataclasses import replace
+
     result, _ = evaluation
-    stats = calibrate(result, bootstrap=50)
+    every = replace(result, policies=[replace(p, support=None) for p in result.policies])
+    stats = calibrate(every, bootstrap=50)  # support unknown: every policy counts
     real = np.array([p.real_rate for p in result.policies])
     imagined = np.array([p.imagined_rate for p in result.policies])
     assert stats["rates"]["mae"]["value"] == pytest.approx(np.abs(real - imagined).mean())

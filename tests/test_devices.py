@@ -63,3 +63,25 @@ def test_training_on_four_devices_matches_one(tiny_push_dataset, tmp_path):
     assert one.files == four.files
     for name in one.files:
         np.testing.assert_allclose(one[name], four[name], rtol=1e-3, atol=1e-4, err_msg=name)
+
+
+def ppo_on(devices: int, run, out: Path) -> int:
+    environment = {**os.environ,
+                   "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}  # fmt: skip
+    result = subprocess.run([sys.executable, str(Path(__file__).parent / "multi_device_ppo.py"),
+                             str(run), str(out)], capture_output=True, text=True,
+                            env=environment)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return int(result.stdout.strip().splitlines()[-1])
+
+
+def test_ppo_on_four_devices_matches_one(tiny_run, tmp_path):
+    """PPO's parallel imagined episodes are split over the devices (each holds a
+    quarter of them); the agent it learns is the same up to float summation order."""
+    _, run = tiny_run
+    assert ppo_on(1, run, tmp_path / "one.npz") == 1
+    assert ppo_on(4, run, tmp_path / "four.npz") == 4  # the episodes live on four devices
+    one, four = np.load(tmp_path / "one.npz"), np.load(tmp_path / "four.npz")
+    assert one.files == four.files
+    for name in one.files:
+        np.testing.assert_allclose(one[name], four[name], rtol=1e-3, atol=1e-4, err_msg=name)

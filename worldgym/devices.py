@@ -118,6 +118,15 @@ def agree(value):
     return np.asarray(multihost_utils.broadcast_one_to_all(value))
 
 
+def batch_sharding(batch_size: int) -> NamedSharding | None:
+    """A batch [batch_size, ...] split over all devices along its first axis (e.g.
+    PPO's parallel imagined episodes), or None with one device or a batch the
+    devices do not divide."""
+    if batch_size % jax.device_count():
+        return None
+    return _sharding(PartitionSpec(BATCH_AXIS))
+
+
 def minibatch_sharding(batch_size: int) -> NamedSharding | None:
     """Training's minibatch [members, batch] split over all devices along the batch
     axis (parameters stay replicated; XLA all-reduces the gradients), or None with

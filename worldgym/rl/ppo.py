@@ -4,6 +4,9 @@ One jitted `update` does a whole PPO iteration: thousands of imagined episodes
 step together through the world model for `rollout_steps` (a lax.scan), the
 advantages come from GAE, and the clipped surrogate is optimised for a few epochs
 of shuffled minibatches. Nothing steps per Python iteration but `update` itself.
+With several devices, the parallel episodes are split over all of them
+(worldgym.devices, as the engine splits its episodes; parameters stay replicated),
+and the result does not depend on the device count.
 
 What world-model RL needs on top of plain PPO:
 
@@ -31,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from worldgym.devices import batch_sharding
 from worldgym.imagination.engine import make_guarded_step, world_of
 from worldgym.policies.protocol import Policy
 
@@ -186,6 +190,14 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
     optimiser = optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
                             optax.adam(config.learning_rate, eps=1e-5))  # fmt: skip
     pool = len(starts.observations)
+    sharding = batch_sharding(config.envs)  # the episodes over all devices (None: one)
+
+    def spread(env: EnvState) -> EnvState:
+        """Every episode's state on its device: XLA partitions the rollout accordingly."""
+        if sharding is None:
+            return env
+        return jax.tree_util.tree_map(lambda x: jax.lax.with_sharding_constraint(x, sharding),
+                                      env)  # fmt: skip
 
     def fresh(key, count):
         pick_key, init_key = jax.random.split(key)
@@ -195,7 +207,7 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
             lambda x: x[index], starts.inputs)  # fmt: skip
         carry = model_init(world.params, source, jax.random.split(init_key, count))
         zeros = jnp.zeros(count)
-        return EnvState(carry, obs, zeros.astype(jnp.int32), zeros, zeros.astype(bool))
+        return spread(EnvState(carry, obs, zeros.astype(jnp.int32), zeros, zeros.astype(bool)))
 
     def env_step(env: EnvState, action, key):
         step_key, reset_key = jax.random.split(key)
@@ -312,7 +324,7 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
             "loss": totals.mean(),
             "value_loss": value_losses.mean(),
         }
-        return RunnerState(agent, opt_state, env, key, state.update + 1), metrics
+        return RunnerState(agent, opt_state, spread(env), key, state.update + 1), metrics
 
     return jax.jit(init), update
 

@@ -85,3 +85,19 @@ def test_the_verdict_names_an_optimistic_policy_apart_from_outside_ones():
     assert "30% succeed within its experience, against 90% imagined" in text
     assert "goes outside the model's experience" not in text
     assert "--policies p3 --real-episodes 20" in text and "3 trusted Task policies" in text
+
+
+def test_the_support_label_names_each_reason_not_to_trust():
+    from worldgym.evaluation.paired import support_label
+
+    def label(support):
+        return support_label({**support.summary()})
+
+    assert label(PolicySupport(0.01, 0.0, 0.01, 0.02)) == (
+        "trusted (1% of steps outside, 2% of episodes unsupported successes)")
+    assert label(PolicySupport(0.3, 0.1, 0.25)) == "OUTSIDE (30% of steps outside)"
+    assert label(PolicySupport(0.02, 0.0, 0.02, 0.6)) == (
+        "OPTIMISTIC (60% of episodes unsupported successes)")
+    assert label(PolicySupport(0.2, 0.1, 0.1, 0.2)) == (
+        "OUTSIDE (20% of steps outside), OPTIMISTIC (20% of episodes unsupported successes)")
+    assert support_label({"trusted": True}) == "unknown"

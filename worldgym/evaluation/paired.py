@@ -376,10 +376,10 @@ def support_label(row: dict) -> str:
     if "support_score" not in row:
         return "unknown"
     steps = f"{row['support_score']:.0%} of steps outside"
+    unsupported = f"{row['unsupported_success']:.0%} of episodes unsupported successes"
     if row["trusted"]:
-        return f"trusted ({steps})"
-    labels = [f"OUTSIDE ({steps})"] if row.get("outside", True) else []
-    if row.get("optimistic"):
-        labels.append(f"OPTIMISTIC ({row['unsupported_success']:.0%} of episodes succeed only "
-                      "where the model is unsure)")
+        return f"trusted ({steps}, {unsupported})"
+    labels = [f"OUTSIDE ({steps})"] if row["outside"] else []
+    if row["optimistic"]:
+        labels.append(f"OPTIMISTIC ({unsupported})")
     return ", ".join(labels)

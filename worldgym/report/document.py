@@ -129,7 +129,7 @@ def flagged_sentence(calibration: dict) -> str:
     if not flagged:
         return ""
     text = ""
-    outside = [row for row in flagged if row.get("outside", True)]
+    outside = [row for row in flagged if row["outside"]]
     if outside:
         one = len(outside) == 1
         names = ", ".join(f"{row['policy']} ({row['support_score']:.0%} of steps outside)"
@@ -139,7 +139,7 @@ def flagged_sentence(calibration: dict) -> str:
             f"experience, so {'its' if one else 'their'} imagined success is not trusted: "
             f"{names}. "
         )
-    optimistic = [row for row in flagged if row.get("optimistic")]
+    optimistic = [row for row in flagged if row["optimistic"]]
     if optimistic:
         one = len(optimistic) == 1
         names = ", ".join(

@@ -32,6 +32,14 @@ ENTRY_POINT_GROUP = "worldgym.tasks"
 DEFAULT_TASK = "Push"
 NATIVE_TASKS = ("Reach", "Push", "PickPlace")
 """worldgym's own MuJoCo tasks, in rising difficulty (registered below)."""
+SUITE_TASKS = {
+    "MetaWorld-reach-v3": "worldgym.envs.suites.metaworld:reach_task",
+    "MetaWorld-push-v3": "worldgym.envs.suites.metaworld:push_task",
+    "FetchReach-v4": "worldgym.envs.suites.fetch:reach_task",
+    "FetchPush-v4": "worldgym.envs.suites.fetch:push_task",
+}
+"""Tasks of outside suites (worked examples; each needs its suite installed, see
+envs/suites): registered by name, imported only when used."""
 IMAGINED_ID = "worldgym/{name}-imagined-v0"
 """Gymnasium id of a named task's imagined twin (see worldgym.imagination.env)."""
 
@@ -177,6 +185,8 @@ def _register_builtin() -> None:
                 max_episode_steps=task.horizon,
             )
     register_task("worldgym.envs.adapters:reacher_v5_task", "Reacher-v5")
+    for name, source in SUITE_TASKS.items():
+        register_task(source, name)
     _builtin.update(_sources)
 
 

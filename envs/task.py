@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import gymnasium
@@ -68,7 +68,11 @@ class Task:
     """The string that finds this task again in any process: a registered name or
     `module:attribute` (set by `get_task`; worker processes rebuild tasks from it)."""
     make_env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra keyword arguments passed to gymnasium.make for this task."""
+    """Extra keyword arguments passed to gymnasium.make (or env_factory) for this task."""
+    env_factory: Callable[..., gymnasium.Env] | None = None
+    """Builds the environment instead of `gymnasium.make(env_id)`, for environments
+    that are made by a function rather than registered (a module-level function
+    taking make_env_kwargs and render_mode/width/height); env_id then only names it."""
     wrap_env: Callable[[gymnasium.Env], gymnasium.Env] | None = None
     """Applied after gymnasium.make: adapted environments get their observation
     flattened and info["success"] added here."""
@@ -128,8 +132,9 @@ class Task:
         Whatever goes wrong making a user's environment is one sentence here, and an
         environment whose spaces are not the task's is refused.
         """
+        make = self.env_factory or partial(gymnasium.make, self.env_id)
         try:
-            env = gymnasium.make(self.env_id, **{**self.make_env_kwargs, **kwargs})
+            env = make(**{**self.make_env_kwargs, **kwargs})
             env = self.wrap_env(env) if self.wrap_env else env
         except Exception as error:  # a user's environment: report it, whatever it raised
             raise ValueError(

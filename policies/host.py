@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from worldgym.envs.pool import borrowed_env
 from worldgym.envs.validation import TOLERANCE
 from worldgym.policies.protocol import Policy, as_actor
 from worldgym.specs import first_line
@@ -146,11 +147,8 @@ def host_policy(source: Any, name: str, task, description: str = "",
     host, checked first on real reset observations of `task`."""
     as_actor(source, name)  # refuses objects that are no policy at all, in one sentence
     count = probe_seeds or task.action_dim + 2  # never equal to the action size
-    env = task.make_env()
-    try:
+    with borrowed_env(task) as env:
         probe = np.stack([env.reset(seed=seed)[0] for seed in range(count)]).astype(np.float32)
-    finally:
-        env.close()
     fingerprint = host_fingerprint(source, name)
     runner = HostRunner(source, name, task.name, task.action_space, False, fingerprint)
     runner(probe[:1])  # one clear sentence now if it errs or returns the wrong shape

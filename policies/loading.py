@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from worldgym.envs import get_task
+from worldgym.envs.pool import borrowed_env
 from worldgym.policies.host import host_policy
 from worldgym.policies.protocol import Policy, as_actor
 from worldgym.policies.sets import find_policy, set_names
@@ -33,13 +34,12 @@ def check_action_shape(task, policy: Policy, name: str) -> None:
     wrong shape."""
     if policy.frame_size is not None:
         height, width = policy.frame_size
-        env = task.make_env(render_mode="rgb_array", width=width, height=height)
-        env.reset(seed=0)
-        obs = env.render()
+        with borrowed_env(task, render_mode="rgb_array", width=width, height=height) as env:
+            env.reset(seed=0)
+            obs = env.render()
     else:
-        env = task.make_env()
-        obs, _ = env.reset(seed=0)
-    env.close()
+        with borrowed_env(task) as env:
+            obs, _ = env.reset(seed=0)
     actor = as_actor(policy, name)
     actor.reset(0)
     try:

@@ -23,6 +23,7 @@ from worldgym.data.dataset import (
     write_episodes,
 )
 from worldgym.data.workers import chunks, imap_in_workers
+from worldgym.envs.pool import borrowed_env
 from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.files import atomic_directory
 from worldgym.paths import RunPaths
@@ -144,24 +145,24 @@ def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
     if remaining:
         height, width = image_size or (64, 64)
         render = image_size is not None
-        env = task.make_env(render_mode="rgb_array" if render else None, width=width,
-                            height=height)  # fmt: skip
-        for position in remaining:
-            sees_frames = looks_at_frames(behaviours[position])
-            if sees_frames and tuple(behaviours[position].frame_size) != (height, width):
-                env.close()
-                raise ValueError(
-                    f"Behaviour {planned_episodes[position].behaviour!r} looks at "
-                    f"{behaviours[position].frame_size[1]}x{behaviours[position].frame_size[0]} "
-                    f"frames, but this dataset records {width}x{height} ones: collect with "
-                    f"--images {behaviours[position].frame_size[1]}x"
-                    f"{behaviours[position].frame_size[0]} or leave it out."
+        make_kwargs = {"render_mode": "rgb_array", "width": width, "height": height} \
+            if render else {}  # fmt: skip
+        with borrowed_env(task, **make_kwargs) as env:
+            for position in remaining:
+                sees_frames = looks_at_frames(behaviours[position])
+                if sees_frames and tuple(behaviours[position].frame_size) != (height, width):
+                    size = behaviours[position].frame_size
+                    raise ValueError(
+                        f"Behaviour {planned_episodes[position].behaviour!r} looks at "
+                        f"{size[1]}x{size[0]} frames, but this dataset records "
+                        f"{width}x{height} ones: collect with --images {size[1]}x{size[0]} "
+                        "or leave it out."
+                    )
+                actor = as_actor(behaviours[position], planned_episodes[position].behaviour,
+                                 seed=seeds[position])  # fmt: skip
+                episodes[position] = run_episode(
+                    env, task, actor, seeds[position], render=render, sees_frames=sees_frames
                 )
-            actor = as_actor(behaviours[position], planned_episodes[position].behaviour,
-                             seed=seeds[position])  # fmt: skip
-            episodes[position] = run_episode(env, task, actor, seeds[position], render=render,
-                                             sees_frames=sees_frames)  # fmt: skip
-        env.close()
     return [
         (planned.index, record_from_episode(episodes[position], planned.seed,
                                             planned.behaviour, planned.perturbation))
@@ -224,7 +225,7 @@ def collect(config: CollectConfig, progress: bool = True) -> dict:
     total_steps = 0
     with atomic_directory(out, overwrite=config.overwrite) as folder:
         data = create_dataset(
-            folder, paths.dataset_id(task.name), task.env_id,
+            folder, paths.dataset_id(task.name), task,
             observation_space(task.observation_space, image_size), task.action_space, metadata,
         )  # fmt: skip
         for _, records in imap_in_workers(

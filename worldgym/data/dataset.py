@@ -97,29 +97,67 @@ def _episode_batch(episode: EpisodeRecord) -> pa.RecordBatch:
 def create_dataset(
     path: Path,
     dataset_id: str,
-    env_id: str,
+    task,
     space: gymnasium.Space,
     action_space: gymnasium.spaces.Box,
     worldgym_metadata: dict,
 ) -> Path:
-    """Start an empty dataset at `path` (the header comes from Minari itself)."""
+    """Start an empty dataset at `path` (the header comes from Minari itself).
+
+    Minari's header holds the environment's Gymnasium spec as JSON, which exists
+    only for environments registered with a string entry point; for the others
+    (a callable entry point, as Meta-World registers, or a factory function) the
+    header holds none, and worldgym's part records what can be written down of
+    the environment beside the task's own spec, which rebuilds it."""
     import minari
     from minari.dataset.minari_storage import MinariStorage
 
     data = path / "data"
     data.mkdir(parents=True)
+    env_spec = serialisable_spec(task)
     storage = MinariStorage.new(
-        data, space, action_space, gymnasium.spec(env_id), data_format="arrow",
-        jpeg_encoding=False,
+        data, space, action_space, env_spec, data_format="arrow", jpeg_encoding=False,
     )  # fmt: skip
     storage.update_metadata(
         {
             "dataset_id": dataset_id,
             "minari_version": minari.__version__,
-            "worldgym": {"format_version": FORMAT_VERSION, **worldgym_metadata},
+            "worldgym": {"format_version": FORMAT_VERSION, **worldgym_metadata,
+                         "environment": environment_record(task)},  # fmt: skip
         }
     )
     return data
+
+
+def serialisable_spec(task) -> gymnasium.envs.registration.EnvSpec | None:
+    """The task's Gymnasium spec if Minari can write it as JSON, else None."""
+    if task.env_factory is not None or task.env_id not in gymnasium.registry:
+        return None
+    spec = gymnasium.spec(task.env_id)
+    try:
+        spec.to_json()
+    except (ValueError, TypeError):  # a callable entry point or kwargs JSON cannot hold
+        return None
+    return spec
+
+
+def environment_record(task) -> dict:
+    """What a dataset header can say of the task's environment: its id or factory,
+    the JSON-writable keyword arguments it is made with, and its entry point."""
+    entry_point = None
+    if task.env_factory is None and task.env_id in gymnasium.registry:
+        point = gymnasium.spec(task.env_id).entry_point
+        module, qualname = getattr(point, "__module__", "?"), getattr(point, "__qualname__", "?")
+        entry_point = point if isinstance(point, str) else f"{module}:{qualname}"
+    kwargs = {}
+    for name, value in task.make_env_kwargs.items():
+        try:
+            json.dumps(value)
+            kwargs[name] = value
+        except TypeError:
+            kwargs[name] = repr(value)
+    return {"id": task.env_id, "entry_point": entry_point, "kwargs": kwargs,
+            "made_by_factory": task.env_factory is not None, "horizon": task.horizon}  # fmt: skip
 
 
 def write_episodes(data: Path, first_id: int, episodes: Sequence[EpisodeRecord]) -> None:

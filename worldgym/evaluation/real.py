@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from worldgym.envs.pool import borrowed_env, borrowed_envs
 from worldgym.envs.task import Task
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.policies.protocol import as_actor
@@ -71,7 +72,7 @@ def run_episode(env, task: Task, act: Callable, seed: int, render: bool = False,
     """Roll `act` (numpy obs -> action) in `env` from reset seed `seed` to the end.
 
     sees_frames: `act` looks at pixels and receives env.render() (the env renders
-    the frames it expects; see camera_env) instead of the state observation."""
+    the frames it expects; see camera_kwargs) instead of the state observation."""
     if hasattr(act, "reset"):
         act.reset(seed)
     obs, reset_info = env.reset(seed=seed)
@@ -108,17 +109,15 @@ def run_episodes(
     seed in the ground-truth task. A policy that looks at frames sees the task's
     camera at its frame size, and recorded frames are then those it saw."""
     sees_frames = looks_at_frames(policy)
-    env = camera_env(task, policy) if sees_frames else task.make_env(
-        render_mode="rgb_array" if render else None, width=width, height=height
+    make_kwargs = camera_kwargs(policy) if sees_frames else (
+        {"render_mode": "rgb_array", "width": width, "height": height} if render else {}
     )  # fmt: skip
     act = as_actor(policy, getattr(policy, "name", "policy"))
-    try:
+    with borrowed_env(task, **make_kwargs) as env:
         return [
             run_episode(env, task, act, int(seed), render, sees_frames)
             for seed in tqdm(seeds, desc=f"{task.name}/{act.name}", disable=not progress)
         ]
-    finally:
-        env.close()
 
 
 def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[Episode]:
@@ -136,8 +135,8 @@ def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[E
     act = batched_actions(policy, seeds)
     first_policy = policy[0] if isinstance(policy, list | tuple) else policy
     sees_frames = looks_at_frames(first_policy)
-    envs = [camera_env(task, first_policy) if sees_frames else task.make_env() for _ in seeds]
-    try:
+    make_kwargs = camera_kwargs(first_policy) if sees_frames else {}
+    with borrowed_envs(task, len(seeds), **make_kwargs) as envs:
         first = [env.reset(seed=seed) for env, seed in zip(envs, seeds, strict=True)]
         observations = [[obs] for obs, _ in first]
         seen = [env.render() for env in envs] if sees_frames else None  # what the policy sees
@@ -161,9 +160,6 @@ def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[E
                     done[index] = True
                     ended[index] = (bool(terminated), bool(truncated))
             step += 1
-    finally:
-        for env in envs:
-            env.close()
     return [
         make_episode(task, seed, observations[i], actions[i], rewards[i], successes[i], ended[i],
                      first[i][1])  # fmt: skip
@@ -176,11 +172,11 @@ def looks_at_frames(policy) -> bool:
     return getattr(policy, "frame_size", None) is not None
 
 
-def camera_env(task: Task, policy):
-    """The task's environment rendering the frames `policy` looks at: its camera at
-    the policy's frame size, as envs/frames.py frame_env shows it."""
+def camera_kwargs(policy) -> dict:
+    """How to make the task's environment render the frames `policy` looks at: its
+    camera at the policy's frame size, as envs/frames.py frame_env shows it."""
     height, width = policy.frame_size
-    return task.make_env(render_mode="rgb_array", width=width, height=height)
+    return {"render_mode": "rgb_array", "width": width, "height": height}
 
 
 def batched_actions(policy, seeds: list[int]) -> Callable:

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from worldgym.devices import gather_episodes, shard_episodes
+from worldgym.envs.pool import borrowed_env
 from worldgym.models.base import Prediction, WorldModel
 from worldgym.policies.protocol import stacking_signature
 
@@ -369,9 +370,8 @@ def _spread_input(model: WorldModel, init_obs):
 def initial_observations(task, seeds) -> jnp.ndarray:
     """The ground-truth task's reset observations for `seeds` [E, obs_dim], so imagined
     episode i starts exactly where real episode i starts."""
-    env = task.make_env()
-    observations = [env.reset(seed=int(seed))[0] for seed in seeds]
-    env.close()
+    with borrowed_env(task) as env:
+        observations = [env.reset(seed=int(seed))[0] for seed in seeds]
     return jnp.asarray(np.stack(observations))
 
 

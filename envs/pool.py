@@ -14,6 +14,7 @@ depend on which environment ran it or what ran there before (tested).
 from __future__ import annotations
 
 import atexit
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,7 +24,8 @@ import gymnasium
 from worldgym.envs.task import Task
 
 _idle: dict[tuple, list[gymnasium.Env]] = {}
-_owners: dict[tuple, Task] = {}  # keeps each key's task alive, so its id is not reused
+_owners: dict[tuple, Task] = {}
+_build_seconds: dict[tuple, float] = {}  # keeps each key's task alive, so its id is not reused
 
 
 def _key(task: Task, kwargs: dict[str, Any]) -> tuple:
@@ -37,7 +39,7 @@ def borrowed_envs(task: Task, count: int, **make_kwargs: Any) -> Iterator[list[g
     key = _key(task, make_kwargs)
     idle = _idle.setdefault(key, [])
     _owners[key] = task
-    envs = [idle.pop() if idle else task.make_env(**make_kwargs) for _ in range(count)]
+    envs = [idle.pop() if idle else _timed_make(task, make_kwargs) for _ in range(count)]
     try:
         yield envs
     except BaseException:  # an episode failed midway: its environments are not reused
@@ -52,6 +54,19 @@ def borrowed_env(task: Task, **make_kwargs: Any) -> Iterator[gymnasium.Env]:
     """One environment of `task` from the pool (see borrowed_envs)."""
     with borrowed_envs(task, 1, **make_kwargs) as envs:
         yield envs[0]
+
+
+def _timed_make(task: Task, make_kwargs: dict) -> gymnasium.Env:
+    start = time.perf_counter()
+    env = task.make_env(**make_kwargs)
+    _build_seconds.setdefault((task.name, task.env_id), time.perf_counter() - start)
+    return env
+
+
+def build_seconds(task: Task) -> float:
+    """Seconds the first environment of `task` took to build in this process (0 if
+    none was built yet): runners choose how many to build from it."""
+    return _build_seconds.get((task.name, task.env_id), 0.0)
 
 
 def pooled_count() -> int:

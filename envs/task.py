@@ -153,15 +153,16 @@ class Task:
                 )
         return env
 
-    def episode_success(self, step_success: jax.Array) -> jax.Array:
+    def episode_success(self, step_success: jax.Array, xp=jnp) -> jax.Array:
         """Episode outcome from per-step success flags [..., T] by this task's rule.
 
         Steps after an episode ended must already be False (terminate rule) or the
-        last column must be the final step (final-step rule).
+        last column must be the final step (final-step rule). `xp=np` scores a real
+        episode on the host without a JAX dispatch.
         """
-        step_success = jnp.asarray(step_success, dtype=bool)
+        step_success = xp.asarray(step_success, dtype=bool)
         if self.terminate_on_success:
-            return jnp.any(step_success, axis=-1)
+            return xp.any(step_success, axis=-1)
         return step_success[..., -1]
 
     @cached_property

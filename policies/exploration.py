@@ -158,15 +158,18 @@ class ScheduledActor:
 
 
 def lockstep(behaviours, seeds) -> Callable:
-    """act(observations [E, d], running, step) for episodes of one scheduled behaviour
-    kind, each with its own seed's schedule: one batched call per step."""
+    """act(observations [W, d], episodes [W], steps [W], active [W]) for episodes of
+    one scheduled behaviour kind, each with its own seed's schedule, run by W
+    environments (see evaluation/real.py batched_actions): one batched call per step."""
     schedules = [b.schedule(seed) for b, seed in zip(behaviours, seeds, strict=True)]
     stacked = {key: np.stack([s[key] for s in schedules]) for key in schedules[0]}
     behaviour = behaviours[0]
 
-    def act(observations, running, step):
-        step = min(step, behaviour.horizon - 1)
-        return behaviour.act(observations, {key: value[:, step] for key, value in stacked.items()})
+    def act(observations, episodes, steps, active):
+        del active  # every row is computed: schedules are cheap to index
+        steps = np.minimum(steps, behaviour.horizon - 1)
+        return behaviour.act(observations,
+                             {key: value[episodes, steps] for key, value in stacked.items()})  # fmt: skip
 
     return act
 

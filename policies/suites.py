@@ -42,13 +42,13 @@ MOTION_DIMS = 3
 
 def host_command(expert_key: tuple) -> Callable:
     """command(obs [obs_dim], knobs) -> action [4]: the expert named by `expert_key`
-    called on the host, once per step for a whole vmapped batch."""
-    expert = _expert(expert_key)
+    called on the host, once per step for a whole vmapped batch (the suite is
+    imported on the first call, so worldgym imports without it)."""
 
     def on_host(observations):
         observations = np.asarray(observations)
         flat = observations.reshape(-1, observations.shape[-1])
-        return expert(flat).reshape(*observations.shape[:-1], 4).astype(np.float32)
+        return _expert(expert_key)(flat).reshape(*observations.shape[:-1], 4).astype(np.float32)
 
     def command(obs, knobs):
         del knobs  # the suites' experts have no knobs: their faults are generic
@@ -81,6 +81,15 @@ def fetch_delay(positions: tuple[int, ...], velocities: tuple[int, ...], obs, la
     displacement = obs[jnp.array(velocities)]
     return obs.at[jnp.array(positions)].add(-latency * displacement / 0.04)
 
+
+SUITE_EXPERTS = {
+    "MetaWorld-reach-v3": partial(_expert, ("metaworld", "reach-v3")),
+    "MetaWorld-push-v3": partial(_expert, ("metaworld", "push-v3")),
+    "FetchReach-v4": partial(_expert, ("fetch", "FetchReach-v4")),
+    "FetchPush-v4": partial(_expert, ("fetch", "FetchPush-v4")),
+}
+"""Each suite task's expert as a host function (observations [B, d] -> actions [B, 4]),
+made on first use."""
 
 SUITE_ORACLES = {
     "MetaWorld-reach-v3": OracleSpec(

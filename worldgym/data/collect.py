@@ -29,7 +29,7 @@ from worldgym.files import atomic_directory
 from worldgym.paths import RunPaths
 from worldgym.provenance import library_versions
 
-EPISODES_PER_JOB = 25
+EPISODES_PER_JOB = 50
 """Episodes per worker job; they step in lockstep, so larger jobs call the policy
 less often per transition, while enough jobs remain to keep both workers busy."""
 DEFAULT_SEED = 1_000_000

@@ -7,16 +7,19 @@ results do not depend on which worker ran which job. Tasks a user registered at
 run time (`worldgym.register_task`) are registered in each worker before its
 first job, so their names work there too.
 
-Stopping is the parent's business: workers ignore Ctrl-C (SIGINT reaches the
-whole process group), and on Ctrl-C or any error the parent cancels the queued
-jobs and terminates the workers at once, instead of waiting for every queued job
-as `with ProcessPoolExecutor()` would. A worker whose parent dies (kill -9)
-exits within a second: it watches its parent, so it never lingers holding
-memory, blocked on a pipe nobody reads.
+The workers are started once per process and kept for later calls (each keeps
+the environments, policies and compiled functions it made). Stopping is the
+parent's business: workers ignore Ctrl-C (SIGINT reaches the whole process
+group), and on Ctrl-C or any error the parent cancels the queued jobs and
+terminates the workers at once, instead of waiting for every queued job as
+`with ProcessPoolExecutor()` would; a later call starts new ones. A worker
+whose parent dies (kill -9) exits within a second: it watches its parent, so it
+never lingers holding memory, blocked on a pipe nobody reads.
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import pickle
@@ -65,11 +68,7 @@ def imap_in_workers(
                 bar.update(units(result))
                 yield index, result
             return
-        context = multiprocessing.get_context("spawn")
-        registrations = _picklable_registrations()
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                   initializer=_start_worker,
-                                   initargs=(registrations, os.getpid()))  # fmt: skip
+        pool = shared_pool(workers, _picklable_registrations())
         try:
             pending = {pool.submit(function, job): i for i, job in enumerate(jobs)}
             while pending:
@@ -80,11 +79,42 @@ def imap_in_workers(
                     bar.update(units(result))
                     yield index, result
         except BaseException:  # Ctrl-C, an error, or the caller stopped iterating
-            stop_now(pool)
+            close_shared_pool()
             raise
-        pool.shutdown(wait=True)
     finally:
         bar.close()
+
+
+_shared: dict = {}
+"""This process's worker pool: {"pool", "key"}, kept between calls."""
+
+
+def shared_pool(workers: int, registrations: dict) -> ProcessPoolExecutor:
+    """The worker pool of this process, started on first use and kept for the next
+    call (a command runs real episodes several times; each worker keeps its
+    environments, policies and compiled functions, and starting a worker costs
+    seconds of imports). A pool of another size, or one started before the user
+    registered other tasks, is replaced."""
+    key = (workers, pickle.dumps(registrations))
+    if _shared.get("key") != key:
+        close_shared_pool()
+        context = multiprocessing.get_context("spawn")
+        _shared["pool"] = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                              initializer=_start_worker,
+                                              initargs=(registrations, os.getpid()))  # fmt: skip
+        _shared["key"] = key
+    return _shared["pool"]
+
+
+def close_shared_pool() -> None:
+    """Stop this process's workers now (after an error or Ctrl-C, or at exit)."""
+    pool = _shared.pop("pool", None)
+    _shared.pop("key", None)
+    if pool is not None:
+        stop_now(pool)
+
+
+atexit.register(close_shared_pool)
 
 
 def stop_now(pool: ProcessPoolExecutor) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from worldgym.envs.pool import borrowed_env, borrowed_envs
+from worldgym.envs.pool import borrowed_env, borrowed_envs, build_seconds
 from worldgym.envs.task import Task
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.policies.protocol import as_actor
@@ -62,7 +62,7 @@ def make_episode(task: Task, seed: int, observations, actions, rewards, successe
         terminated=bool(ended[0]),
         truncated=bool(ended[1]),
         reset_success=bool(reset_info["success"]),
-        success=bool(task.episode_success(step_success)),
+        success=bool(task.episode_success(step_success, xp=np)),
         frames=frames,
     )
 
@@ -121,50 +121,95 @@ def run_episodes(
 
 
 def run_episodes_in_lockstep(task: Task, policy, seeds: Sequence[int]) -> list[Episode]:
-    """Roll policies once from each seed, all episodes stepping together.
+    """Roll policies once from each seed, a batch of episodes stepping together.
 
     `policy` is one Policy for every episode, or a list of Policies (one per seed)
     sharing an act function and parameter shapes, e.g. behaviour policies with
-    faults drawn per episode. The policy is called once per step for the whole
-    batch: a jitted, vmapped call for JAX policies, one host call for the others
+    faults drawn per episode. Episodes stream through a fixed set of environments
+    (see lockstep_width): when one ends, its environment starts the next seed's, so
+    the batch stays full. The policy is called once per step for the whole batch:
+    a jitted, vmapped call for JAX policies, one host call for the others
     (`Policy.host`); the environments still step one by one, as MuJoCo does.
-    Episode e's JAX policy keys are fold_in(key(seed_e), t), as in NumpyPolicy,
-    so its randomness depends only on its own seed.
+    Episode e's JAX policy keys are fold_in(key(seed_e), t) at its own step t, as in
+    NumpyPolicy, so its randomness depends only on its own seed, never on which
+    environment ran it or beside which other episodes.
     """
     seeds = [int(seed) for seed in seeds]
+    if not seeds:
+        return []
     act = batched_actions(policy, seeds)
     first_policy = policy[0] if isinstance(policy, list | tuple) else policy
     sees_frames = looks_at_frames(first_policy)
     make_kwargs = camera_kwargs(first_policy) if sees_frames else {}
-    with borrowed_envs(task, len(seeds), **make_kwargs) as envs:
-        first = [env.reset(seed=seed) for env, seed in zip(envs, seeds, strict=True)]
-        observations = [[obs] for obs, _ in first]
-        seen = [env.render() for env in envs] if sees_frames else None  # what the policy sees
-        actions, rewards, successes = ([[] for _ in seeds] for _ in range(3))
-        done = np.zeros(len(seeds), bool)
-        ended = [(False, False)] * len(seeds)
-        step = 0
-        while not done.all():
-            current = np.stack(seen if sees_frames else [history[-1] for history in observations])
-            running = np.flatnonzero(~done)
-            batch = act(current, running, step)
-            for index in running:
-                obs, reward, terminated, truncated, info = envs[index].step(batch[index])
-                if sees_frames:
-                    seen[index] = envs[index].render()
-                observations[index].append(obs)
-                actions[index].append(batch[index])
-                rewards[index].append(reward)
-                successes[index].append(info["success"])
-                if terminated or truncated:
-                    done[index] = True
-                    ended[index] = (bool(terminated), bool(truncated))
-            step += 1
+    width = lockstep_width(task, len(seeds))
+    with borrowed_envs(task, width, **make_kwargs) as envs:
+        return _stream_episodes(task, envs, act, seeds, sees_frames)
+
+
+def _stream_episodes(task: Task, envs: list, act: Callable, seeds: list[int],
+                     sees_frames: bool) -> list[Episode]:  # fmt: skip
+    """Every seed's episode, run through `envs` (fewer environments than seeds: each
+    takes the next seed when its episode ends)."""
+    width = len(envs)
+    slot_episode = np.zeros(width, np.int64)  # which episode each environment runs
+    slot_step = np.zeros(width, np.int64)  # that episode's own step
+    active = np.zeros(width, bool)
+    records: list = [None] * len(seeds)
+    current: list = [None] * width  # what the policy sees in each environment
+    finished: list = [None] * len(seeds)
+    upcoming = iter(range(len(seeds)))
+
+    def start(slot: int) -> None:
+        episode = next(upcoming, None)
+        if episode is None:
+            active[slot] = False
+            return
+        obs, info = envs[slot].reset(seed=seeds[episode])
+        records[episode] = ([obs], [], [], [], info)
+        current[slot] = envs[slot].render() if sees_frames else obs
+        slot_episode[slot], slot_step[slot], active[slot] = episode, 0, True
+
+    for slot in range(width):
+        start(slot)
+    while active.any():
+        running = np.flatnonzero(active)
+        batch = act(np.stack([current[slot] if active[slot] else current[running[0]]
+                              for slot in range(width)]), slot_episode, slot_step,
+                    active)  # fmt: skip
+        for slot in running:
+            episode = slot_episode[slot]
+            observations, actions, rewards, successes, _ = records[episode]
+            obs, reward, terminated, truncated, info = envs[slot].step(batch[slot])
+            observations.append(obs)
+            actions.append(batch[slot])
+            rewards.append(reward)
+            successes.append(info["success"])
+            slot_step[slot] += 1
+            current[slot] = envs[slot].render() if sees_frames else obs
+            if terminated or truncated:
+                finished[episode] = (bool(terminated), bool(truncated))
+                start(slot)
     return [
-        make_episode(task, seed, observations[i], actions[i], rewards[i], successes[i], ended[i],
-                     first[i][1])  # fmt: skip
+        make_episode(task, seed, *records[i][:4], finished[i], records[i][4])
         for i, seed in enumerate(seeds)
     ]
+
+
+def lockstep_width(task: Task, episodes: int) -> int:
+    """How many environments step together: one per episode, unless building that
+    many would take more than ENV_BUILD_BUDGET seconds (measured on the first one
+    this process built). Results do not depend on it."""
+    seconds = build_seconds(task)
+    if seconds <= 0:
+        return max(1, episodes)
+    return max(1, min(episodes, int(ENV_BUILD_BUDGET / seconds)))
+
+
+ENV_BUILD_BUDGET = 5.0
+"""Seconds a process may spend building one task's environments for lockstep: a
+MuJoCo stand-in builds in milliseconds (all 50 episodes of a job step together), a
+Meta-World environment in about 0.6 s (8 step together, episodes streaming
+through them)."""
 
 
 def looks_at_frames(policy) -> bool:
@@ -180,12 +225,14 @@ def camera_kwargs(policy) -> dict:
 
 
 def batched_actions(policy, seeds: list[int]) -> Callable:
-    """act(observations [E, obs_dim] (frames [E, h, w, 3] for a policy that looks at
-    pixels), running episodes, step) -> actions [E, action_dim].
+    """act(observations [W, obs_dim] (frames [W, h, w, 3] for a policy that looks at
+    pixels), episodes [W], steps [W], active [W]) -> actions [W, action_dim]: the
+    actions of W environments, each running episode episodes[i] (an index into
+    `seeds`) at its own step steps[i]; inactive ones are ignored.
 
-    JAX policies: one jitted, vmapped call over every episode (finished ones too:
-    the batch keeps its shape, so it compiles once). Host policies: one host call
-    with the observations of the episodes still running.
+    JAX policies: one jitted, vmapped call over all W (inactive ones too: the batch
+    keeps its shape, so it compiles once). Host policies: one host call with the
+    observations of the active ones.
     """
     policies = list(policy) if isinstance(policy, list | tuple) else None
     first = policies[0] if policies else policy
@@ -196,9 +243,9 @@ def batched_actions(policy, seeds: list[int]) -> Callable:
     if first.host is not None:
         runner = first.host
 
-        def host_act(observations, running, step):
+        def host_act(observations, episodes, steps, active):
             actions = np.zeros((len(observations), *runner.action_space.shape), np.float32)
-            actions[running] = runner(observations[running])
+            actions[active] = runner(observations[active])
             return actions
 
         return host_act
@@ -212,8 +259,10 @@ def batched_actions(policy, seeds: list[int]) -> Callable:
         params, compiled = policy.params, _batched_act(policy.act, per_episode_params=False)
     base_keys = jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32))
 
-    def jax_act(observations, running, step):
-        return np.asarray(compiled(params, observations, base_keys, step), np.float32)
+    def jax_act(observations, episodes, steps, active):
+        del active  # inactive rows are computed and ignored: one compiled shape
+        return np.asarray(compiled(params, observations, base_keys, episodes, steps),
+                          np.float32)  # fmt: skip
 
     return jax_act
 
@@ -247,15 +296,18 @@ _BATCHED: dict = {}
 
 
 def _batched_act(act_fn, per_episode_params: bool):
-    """jit(vmap(act)) with per-episode keys fold_in(key_e, step), built once per act."""
+    """jit(vmap(act)) for environments running episodes `episodes` at steps `steps`,
+    with keys fold_in(key_e, step_e), built once per act."""
     cache_key = (act_fn, per_episode_params)
     if cache_key not in _BATCHED:
         import jax
 
         params_axis = 0 if per_episode_params else None
 
-        def batched(params, observations, keys, step):
-            step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, step)
+        def batched(params, observations, keys, episodes, steps):
+            if per_episode_params:
+                params = jax.tree_util.tree_map(lambda leaf: leaf[episodes], params)
+            step_keys = jax.vmap(jax.random.fold_in)(keys[episodes], steps)
             return jax.vmap(act_fn, in_axes=(params_axis, 0, 0))(params, observations, step_keys)
 
         _BATCHED[cache_key] = jax.jit(batched)
@@ -263,7 +315,7 @@ def _batched_act(act_fn, per_episode_params: bool):
 
 
 # --- real rollouts of named policies, on all cores ------------------------------------
-EPISODES_PER_JOB = 25
+EPISODES_PER_JOB = 50
 """Episodes a worker runs per job, in lockstep (one batched policy call per step for
 all of them): large enough to amortise that call and the job overhead, small enough
 for a smooth progress bar and both workers busy."""
@@ -276,8 +328,14 @@ def _real_job(job) -> Outcomes:
     from worldgym.policies import load_policy
 
     task = get_task(task_spec)
-    policy = load_policy(task, spec)
+    key = (task_spec, spec)
+    if key not in _WORKER_POLICIES:  # a worker runs many jobs of the same policies
+        _WORKER_POLICIES[key] = load_policy(task, spec)
+    policy = _WORKER_POLICIES[key]
     return Outcomes.from_episodes(run_episodes_in_lockstep(task, policy, seeds), task)
+
+
+_WORKER_POLICIES: dict = {}
 
 
 def real_episodes(task, specs: Sequence[str], seeds: Sequence[int], workers: int | None = None,

@@ -113,18 +113,10 @@ def _wrap(env, success_fn, success_key, horizon: int | None = None,
     """Seeded resets, a flat float32 observation, info["success"] (ending the episode
     on it if asked), and for an environment made by a factory the time limit of
     its horizon."""
-    if horizon is not None and not _has_time_limit(env):
+    if horizon is not None:  # outermost, whatever limit the factory's env has inside
         env = gymnasium.wrappers.TimeLimit(env, max_episode_steps=horizon)
     return SuccessInfo(_flat_float32(SeededReset(env)), success_fn, success_key,
                        terminate_on_success)  # fmt: skip
-
-
-def _has_time_limit(env: gymnasium.Env) -> bool:
-    while isinstance(env, gymnasium.Wrapper):
-        if isinstance(env, gymnasium.wrappers.TimeLimit):
-            return True
-        env = env.env
-    return False
 
 
 def flat_observation_names(space: gymnasium.Space) -> tuple[str, ...]:

@@ -2,10 +2,22 @@
 
 import pytest
 
-from worldgym.envs.registry import NATIVE_TASKS, task_names
+import importlib.util
+
+from worldgym.envs.registry import NATIVE_TASKS, SUITE_TASKS, task_names
+
+SUITE_PACKAGES = {"MetaWorld": "metaworld", "Fetch": "gymnasium_robotics"}
+"""The package each outside suite's tasks need (installed by `make test-suites`)."""
+
+
+def suite_installed(name: str) -> bool:
+    package = next(p for prefix, p in SUITE_PACKAGES.items() if name.startswith(prefix))
+    return importlib.util.find_spec(package) is not None
+
 
 NATIVE = tuple(NATIVE_TASKS)
-ALL = task_names()
+ALL = tuple(name for name in task_names() if name not in SUITE_TASKS or suite_installed(name))
+"""Every task this environment can make: the outside suites' only where installed."""
 
 
 @pytest.fixture(params=NATIVE)

@@ -173,9 +173,8 @@ def _stream_episodes(task: Task, envs: list, act: Callable, seeds: list[int],
         start(slot)
     while active.any():
         running = np.flatnonzero(active)
-        batch = act(np.stack([current[slot] if active[slot] else current[running[0]]
-                              for slot in range(width)]), slot_episode, slot_step,
-                    active)  # fmt: skip
+        shown = [current[slot] if active[slot] else current[running[0]] for slot in range(width)]
+        batch = act(np.stack(shown), slot_episode, slot_step, active)
         for slot in running:
             episode = slot_episode[slot]
             observations, actions, rewards, successes, _ = records[episode]
@@ -196,13 +195,16 @@ def _stream_episodes(task: Task, envs: list, act: Callable, seeds: list[int],
 
 
 def lockstep_width(task: Task, episodes: int) -> int:
-    """How many environments step together: one per episode, unless building that
-    many would take more than ENV_BUILD_BUDGET seconds (measured on the first one
-    this process built). Results do not depend on it."""
+    """How many environments step together: one per episode, rounded up to a power
+    of two (a batched JAX policy compiles once per width, and groups of behaviours
+    come in every size), unless building that many would take more than
+    ENV_BUILD_BUDGET seconds (measured on the first one this process built); the
+    extra environments of a rounded-up width sit idle. Results do not depend on it."""
+    width = 1 << max(0, episodes - 1).bit_length()
     seconds = build_seconds(task)
-    if seconds <= 0:
-        return max(1, episodes)
-    return max(1, min(episodes, int(ENV_BUILD_BUDGET / seconds)))
+    if seconds > 0:
+        width = min(width, max(1, int(ENV_BUILD_BUDGET / seconds)))
+    return width
 
 
 ENV_BUILD_BUDGET = 5.0

@@ -48,8 +48,45 @@ class EnsembleConfig:
     model_prior where it has one (resolved to the task's spec at training) and the
     network predicts only the rest; "none" predicts the whole change. Off by default:
     on PickPlace it fixed quantised control but cost the zoo and hovering (README)."""
+    dynamics_inputs: str = "changing"
+    """"changing": observation entries that never change within an episode of the
+    training data (goals, unused slots, task ids) are no input of the dynamics, and
+    their predicted change is exactly zero; they still inform the success head. The
+    data's policies aim at the goal, so a dynamics network that sees it learns "the
+    hand moves towards the goal" instead of "the hand moves as commanded" (README).
+    "all": every entry is an input (worldgym 0.2)."""
+    success_from: str = "next"
+    """"next": success and termination logits come from a head reading the next
+    observation (the real one in training, the predicted one in imagination), since
+    success is a property of the observation, as the task's predicate is. "transition":
+    from the dynamics network's output for (observation, action) (worldgym 0.2)."""
+    success_hidden: tuple[int, ...] = (128, 128)
+    """Hidden layer widths of each member's success head (success_from="next")."""
+    whiten: bool = False
+    """Whiten the observation inputs (ZCA over the entries that change) instead of
+    scaling each entry alone: observations often hold near-copies (a previous frame,
+    an object's position given twice or relative to the hand), whose small
+    differences (a velocity) an MLP cannot read precisely from inputs scaled by
+    their large common spread."""
+    linear_skip: bool = True
+    """Add a linear map of the inputs to each member's predicted change (wide and
+    deep): much of a robot's motion is proportional to its command, which a linear
+    path carries exactly where the MLP alone would have to learn it anew in every
+    region of its inputs."""
+    uncertainty_units: str = "observation"
+    """Units of the members' disagreement: "observation" (the spread of their predicted
+    next observations over the observation's own spread, the units model-eval
+    measures errors in), or "delta" (over the spread of one-step changes, which makes
+    an object that rarely moves dominate it; worldgym 0.2)."""
 
     def __post_init__(self):
+        if self.dynamics_inputs not in ("changing", "all"):
+            raise ValueError(f"dynamics_inputs is 'changing' or 'all', got {self.dynamics_inputs!r}.")
+        if self.uncertainty_units not in ("observation", "delta"):
+            raise ValueError("uncertainty_units is 'observation' or 'delta', got "
+                             f"{self.uncertainty_units!r}.")  # fmt: skip
+        if self.success_from not in ("next", "transition"):
+            raise ValueError(f"success_from is 'next' or 'transition', got {self.success_from!r}.")
         if self.sampling not in SAMPLING_MODES:
             modes = ", ".join(SAMPLING_MODES)
             raise ValueError(f"Unknown sampling mode {self.sampling!r}; choose one of {modes}.")
@@ -104,8 +141,15 @@ def feature_count(obs_dim: int, action_dim: int, config: EnsembleConfig) -> int:
 
 
 def network_inputs(norm: dict, obs, action, features):
-    """Normalised observation, action and (normalised) features, concatenated."""
-    parts = [(obs - norm["obs_mean"]) / norm["obs_std"], action]
+    """Normalised observation, action and (normalised) features, concatenated; the
+    entries that never change within an episode are zeroed when the normaliser has a
+    "static" mask (dynamics_inputs="changing")."""
+    normalised = (obs - norm["obs_mean"]) / norm["obs_std"]
+    if "static" in norm:
+        normalised = normalised * (1.0 - norm["static"])
+    if "whiten" in norm:  # a matrix on the standardised entries
+        normalised = normalised @ norm["whiten"]
+    parts = [normalised, action]
     if features is not None:
         parts.append((features(obs, action) - norm["feature_mean"]) / norm["feature_std"])
     return jnp.concatenate(parts, axis=-1)
@@ -124,33 +168,58 @@ class StackedLinear(nnx.Module):
         return jnp.einsum("mbi,mio->mbo", x, self.kernel[...]) + self.bias[...][:, None]
 
 
+def _stacked_mlp(members: int, sizes: tuple[int, ...], rngs: nnx.Rngs):
+    return nnx.List([StackedLinear(members, a, b, rngs)
+                     for a, b in zip(sizes[:-1], sizes[1:], strict=False)])  # fmt: skip
+
+
 class EnsembleNetwork(nnx.Module):
-    """Maps (normalised obs, action) to each member's Gaussian and logits."""
+    """Maps (normalised obs, action) to each member's Gaussian and logits; with
+    success_from="next", the logits come from a second small network per member that
+    reads the normalised next observation (`outcome`)."""
 
     def __init__(self, obs_dim: int, action_dim: int, config: EnsembleConfig, rngs: nnx.Rngs):
         sizes = (obs_dim + action_dim + feature_count(obs_dim, action_dim, config), *config.hidden)
-        self.hidden = nnx.List(
-            [
-                StackedLinear(config.members, a, b, rngs)
-                for a, b in zip(sizes[:-1], sizes[1:], strict=False)
-            ]
-        )
-        self.head = StackedLinear(config.members, sizes[-1], 2 * obs_dim + 2, rngs)
+        self.hidden = _stacked_mlp(config.members, sizes, rngs)
+        joint = config.success_from == "transition"
+        self.head = StackedLinear(config.members, sizes[-1], 2 * obs_dim + 2 * joint, rngs)
+        if config.linear_skip:
+            self.skip = StackedLinear(config.members, sizes[0], obs_dim, rngs)
+        if not joint:
+            outcome_sizes = (obs_dim, *config.success_hidden)
+            self.outcome_hidden = _stacked_mlp(config.members, outcome_sizes, rngs)
+            self.outcome_head = StackedLinear(config.members, outcome_sizes[-1], 2, rngs)
         self.max_log_variance = nnx.Param(jnp.full(obs_dim, config.max_log_variance, jnp.float32))
         self.min_log_variance = nnx.Param(jnp.full(obs_dim, config.min_log_variance, jnp.float32))
         self.obs_dim = obs_dim
+        self.joint = joint
 
     def __call__(self, x):
-        """x [members, batch, inputs] (see network_inputs)
-        -> mean, log_variance [members, batch, obs_dim], success, termination logits."""
+        """x [members, batch, inputs] (see network_inputs) -> mean, log_variance
+        [members, batch, obs_dim], and for success_from="transition" the success and
+        termination logits [members, batch] (else None, None: see `outcome`)."""
+        inputs = x
         for layer in self.hidden:
             x = jax.nn.silu(layer(x))
         out = self.head(x)
         mean, raw = out[..., : self.obs_dim], out[..., self.obs_dim : 2 * self.obs_dim]
+        if hasattr(self, "skip"):
+            mean = mean + self.skip(inputs)
         upper, lower = self.max_log_variance[...], self.min_log_variance[...]
         log_variance = upper - jax.nn.softplus(upper - raw)
         log_variance = lower + jax.nn.softplus(log_variance - lower)
-        return mean, log_variance, out[..., -2], out[..., -1]
+        if self.joint:
+            return mean, log_variance, out[..., -2], out[..., -1]
+        return mean, log_variance, None, None
+
+    def outcome(self, next_obs):
+        """next_obs [members, batch, obs_dim] normalised -> success and termination
+        logits [members, batch] of that observation."""
+        x = next_obs
+        for layer in self.outcome_hidden:
+            x = jax.nn.silu(layer(x))
+        out = self.outcome_head(x)
+        return out[..., 0], out[..., 1]
 
 
 def network_graph(obs_dim: int, action_dim: int, config: EnsembleConfig):
@@ -166,20 +235,36 @@ def init_network_params(obs_dim: int, action_dim: int, config: EnsembleConfig, s
     return nnx.to_pure_dict(nnx.state(network))
 
 
-def make_forward(obs_dim: int, action_dim: int, config: EnsembleConfig):
-    """forward(network_params, inputs [m, b, inputs]) as a pure function."""
+def make_forward(obs_dim: int, action_dim: int, config: EnsembleConfig, method: str = "__call__"):
+    """forward(network_params, inputs [m, b, ...]) as a pure function: the network's
+    dynamics (`__call__`) or its success head (`outcome`)."""
     graph, abstract_state = network_graph(obs_dim, action_dim, config)
 
     def forward(network_params, inputs):
         state = jax.tree_util.tree_map(lambda x: x, abstract_state)
         nnx.replace_by_pure_dict(state, network_params)
-        return nnx.merge(graph, state)(inputs)
+        return getattr(nnx.merge(graph, state), method)(inputs)
 
     return forward
 
 
+def make_outcome(obs_dim: int, action_dim: int, config: EnsembleConfig):
+    """outcome(network_params, norm, next_obs [m, b, obs_dim]) -> success and termination
+    logits [m, b], from the success head (success_from="next")."""
+    head = make_forward(obs_dim, action_dim, config, "outcome")
+
+    def outcome(network_params, norm, next_obs):
+        return head(network_params, (next_obs - norm["obs_mean"]) / norm["obs_std"])
+
+    return outcome
+
+
 def normalizer_from_data(observations, actions, next_observations, config: EnsembleConfig) -> dict:
-    """Mean and std of observations, of their one-step changes and of the features."""
+    """Mean and std of observations, of their one-step changes and of the features;
+    with dynamics_inputs="changing", also the mask of entries that never change
+    (`static`). An entry that never varies at all (an unused slot) gets the scale 1:
+    it has none of its own, and a floor of 1e-6 would make the rounding of a float
+    look like a large step to everything that measures in these units."""
     floor = 1e-6
 
     def stats(values):
@@ -188,21 +273,50 @@ def normalizer_from_data(observations, actions, next_observations, config: Ensem
 
     prior = prior_function(config)
     known = 0.0 if prior is None else np.asarray(jax.jit(prior)(observations, actions))
-    statistics = {"obs": observations, "delta": next_observations - observations - known}
+    delta = next_observations - observations - known
+    statistics = {"obs": observations, "delta": delta}
     features = feature_function(config)
     if features is not None:  # Orbax cannot save empty arrays: no entry without features
         statistics["feature"] = np.asarray(jax.jit(features)(observations, actions))
-    return {
+    normalizer = {
         f"{name}_{kind}": array
         for name, data in statistics.items()
         for kind, array in zip(("mean", "std"), stats(data), strict=True)
     }
+    if config.dynamics_inputs == "changing":
+        static = np.all(delta == 0.0, axis=0)
+        normalizer["static"] = static.astype(np.float32)
+        constant = static & np.all(observations == observations[:1], axis=0)
+        normalizer["obs_std"] = np.where(constant, 1.0, normalizer["obs_std"]).astype(np.float32)
+    if config.whiten:
+        standardised = (observations - normalizer["obs_mean"]) / normalizer["obs_std"]
+        if "static" in normalizer:
+            standardised = standardised * (1.0 - normalizer["static"])
+        normalizer["whiten"] = whitening_matrix(standardised)
+    return normalizer
+
+
+WHITEN_FLOOR = 1e-5
+"""Directions of the standardised observation with less variance than this share of
+the largest are scaled as if they had this much: exact copies and unused entries
+have none, and float32 rounding must not be blown up into a signal."""
+
+
+def whitening_matrix(standardised: np.ndarray) -> np.ndarray:
+    """ZCA whitening [d, d] of standardised observations [N, d] (float64 maths): the
+    symmetric matrix that gives them unit covariance, so near-copies of an entry
+    become their difference and their mean, each of unit spread."""
+    covariance = np.cov(np.asarray(standardised, np.float64), rowvar=False)
+    values, vectors = np.linalg.eigh(np.atleast_2d(covariance))
+    values = np.maximum(values, WHITEN_FLOOR * max(values.max(), 1e-12))
+    return ((vectors / np.sqrt(values)) @ vectors.T).astype(np.float32)
 
 
 def make_world_model(params: dict, obs_dim: int, action_dim: int, config: EnsembleConfig,
                      metadata: dict | None = None) -> WorldModel:  # fmt: skip
     """The WorldModel of an ensemble with `params` = {"network": ..., "normalizer": ...}."""
     forward = make_forward(obs_dim, action_dim, config)
+    outcome = make_outcome(obs_dim, action_dim, config) if config.success_from == "next" else None
     features = feature_function(config)
     prior = prior_function(config)
     members = config.members
@@ -218,20 +332,27 @@ def make_world_model(params: dict, obs_dim: int, action_dim: int, config: Ensemb
         inputs = jnp.broadcast_to(inputs, (members, 1, inputs.shape[-1]))
         mean, log_variance, success, termination = forward(params["network"], inputs)
         mean, log_variance = mean[:, 0], log_variance[:, 0]  # [members, obs_dim]
-        success, termination = success[:, 0], termination[:, 0]  # [members]
         chosen = carry["member"]
-        if config.sampling == "mean":
-            delta = mean.mean(0)
-            success_logit, termination_logit = success.mean(), termination.mean()
-        else:
-            delta = mean[chosen]
-            if config.sampling == "ts1-noise":
-                noise = jax.random.normal(key, delta.shape)
-                delta = delta + jnp.exp(0.5 * log_variance[chosen]) * noise
-            success_logit, termination_logit = success[chosen], termination[chosen]
+        delta = mean.mean(0) if config.sampling == "mean" else mean[chosen]
+        if config.sampling == "ts1-noise":
+            noise = jax.random.normal(key, delta.shape)
+            delta = delta + jnp.exp(0.5 * log_variance[chosen]) * noise
         base = obs if prior is None else obs + prior(obs, jnp.asarray(action, jnp.float32))
         next_obs = base + norm["delta_mean"] + norm["delta_std"] * delta
-        uncertainty = jnp.mean(jnp.std(mean, axis=0))  # disagreement, normalised units
+        changing = 1.0 - norm["static"] if "static" in norm else jnp.ones(obs_dim)
+        next_obs = jnp.where(changing > 0, next_obs, obs)  # never-changing entries stay
+        if outcome is not None:  # logits of the observation the model predicts
+            success, termination = outcome(params["network"], norm,
+                                           jnp.broadcast_to(next_obs, (members, 1, obs_dim)))  # fmt: skip
+        success, termination = success[:, 0], termination[:, 0]  # [members]
+        if config.sampling == "mean":
+            success_logit, termination_logit = success.mean(), termination.mean()
+        else:
+            success_logit, termination_logit = success[chosen], termination[chosen]
+        spread = jnp.std(mean, axis=0)  # disagreement on the change, in its normalised units
+        if config.uncertainty_units == "observation":
+            spread = spread * norm["delta_std"] / norm["obs_std"]
+        uncertainty = jnp.sum(spread * changing) / jnp.maximum(jnp.sum(changing), 1.0)
         return Prediction(
             {"obs": next_obs, "member": chosen}, next_obs, success_logit, uncertainty,
             termination_logit,
@@ -278,9 +399,13 @@ def make_loss(obs_dim: int, action_dim: int, config: EnsembleConfig, normalizer:
     predicted current one. Returns (loss, metrics).
     """
     forward = make_forward(obs_dim, action_dim, config)
+    outcome = make_outcome(obs_dim, action_dim, config) if config.success_from == "next" else None
     features = feature_function(config)
     prior = prior_function(config)
     norm = jax.tree_util.tree_map(jnp.asarray, normalizer)
+    # the never-changing entries are copied, not predicted: no loss on them
+    changing = 1.0 - norm["static"] if "static" in norm else jnp.ones(obs_dim)
+    changing_share = jnp.maximum(changing.sum(), 1.0) / obs_dim
 
     def loss(network_params, window):
         def one_step(obs, inputs):
@@ -290,10 +415,12 @@ def make_loss(obs_dim: int, action_dim: int, config: EnsembleConfig, normalizer:
             base = obs if prior is None else obs + prior(obs, action)
             target = (next_obs - base - norm["delta_mean"]) / norm["delta_std"]
             weight = jax.lax.stop_gradient(jnp.exp(config.nll_beta * log_variance))
-            nll = 0.5 * jnp.mean(
-                weight * (jnp.square(target - mean) * jnp.exp(-log_variance) + log_variance)
-            )
-            mse = jnp.mean(jnp.square(target - mean))
+            nll = 0.5 * jnp.mean(changing * weight * (
+                jnp.square(target - mean) * jnp.exp(-log_variance) + log_variance
+            )) / changing_share  # fmt: skip
+            mse = jnp.mean(changing * jnp.square(target - mean)) / changing_share
+            if outcome is not None:  # the success head reads the real next observation
+                success, termination = outcome(network_params, norm, next_obs)
             bce = jnp.mean(optax.sigmoid_binary_cross_entropy(success, next_success))
             bce_term = jnp.mean(optax.sigmoid_binary_cross_entropy(termination, terminated))
             predicted = base + norm["delta_mean"] + norm["delta_std"] * mean
@@ -315,9 +442,17 @@ def make_loss(obs_dim: int, action_dim: int, config: EnsembleConfig, normalizer:
     return loss
 
 
+LEGACY_DEFAULTS = {"prior": "none", "dynamics_inputs": "all", "success_from": "transition",
+                   "uncertainty_units": "delta", "whiten": False, "linear_skip": False}  # fmt: skip
+"""What a checkpoint saved before each setting existed was trained with."""
+
+
 def config_from_dict(values: dict) -> EnsembleConfig:
-    """A saved config (checkpoints from before priors existed had none)."""
-    return EnsembleConfig(**{"prior": "none", **values, "hidden": tuple(values["hidden"])})
+    """A saved config (checkpoints of worldgym 0.2 had none of the later settings)."""
+    values = {**LEGACY_DEFAULTS, **values, "hidden": tuple(values["hidden"])}
+    if "success_hidden" in values:
+        values["success_hidden"] = tuple(values["success_hidden"])
+    return EnsembleConfig(**values)
 
 
 def like_params(obs_dim: int, action_dim: int, config: EnsembleConfig) -> dict:
@@ -334,6 +469,10 @@ def like_params(obs_dim: int, action_dim: int, config: EnsembleConfig) -> dict:
         for name, size in sizes.items()
         for kind in ("mean", "std")
     }
+    if config.dynamics_inputs == "changing":
+        normalizer["static"] = np.zeros(obs_dim, np.float32)
+    if config.whiten:
+        normalizer["whiten"] = np.zeros((obs_dim, obs_dim), np.float32)
     return {"network": network, "normalizer": normalizer}
 
 

@@ -12,8 +12,9 @@ mypkg.agents:explorer=0.5`). A NAME is
 - `pink`: pink (1/f) noise over the episode (Eberhard et al., ICLR 2023), which
   covers more of the state space than white or OU noise on many robot tasks;
 - where the task has an oracle: `perturbed-oracle` (the oracle with randomly drawn
-  faults: gain, noise, jitter, target bias, latency and the task's own knobs, each
-  switched on with probability 0.35 over ranges that bracket the zoo's faults),
+  faults: gain, noise, jitter, target bias, latency, pauses, quantised or bang-bang
+  motion and the task's own knobs, each switched on with probability 0.35 over
+  ranges that bracket the zoo's faults),
   `noisy-oracle-<std>` (the oracle plus Gaussian action noise) and `play` (the
   oracle sent to random waypoints across the whole workspace, with random grip
   levels, pauses and correlated noise: see policies/exploration.py);
@@ -141,7 +142,14 @@ def draw_perturbation(task_name: str, rng: np.random.Generator) -> dict:
         "random_prob": rng.uniform(0.0, 0.5) if on() else 0.0,
         "latency": rng.uniform(0.0, 0.3) if on() else 0.0,
         "target_bias": rng.normal(0.0, 0.03, goal_dim) if on() else np.zeros(goal_dim),
+        # standing still and coarse commands, which experts never show (issue #22)
+        "pause": rng.uniform(0.0, 0.6) if on() else 0.0,
     }
+    if on():  # quantised or bang-bang motion
+        if rng.uniform() < 0.5:
+            faults["levels"] = float(rng.choice([1.0, 2.0, 4.0]))
+        else:
+            faults["bang"], faults["deadband"] = 1.0, rng.uniform(0.05, 0.5)
     for knob, (low, high) in spec.knob_ranges.items():
         if on():
             value = rng.uniform(low, high)

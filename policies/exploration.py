@@ -168,8 +168,8 @@ def lockstep(behaviours, seeds) -> Callable:
     def act(observations, episodes, steps, active):
         del active  # every row is computed: schedules are cheap to index
         steps = np.minimum(steps, behaviour.horizon - 1)
-        return behaviour.act(observations,
-                             {key: value[episodes, steps] for key, value in stacked.items()})  # fmt: skip
+        rows = {key: value[episodes, steps] for key, value in stacked.items()}
+        return behaviour.act(observations, rows)
 
     return act
 

@@ -18,33 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from worldgym.envs import pick_place, push, reach
+from worldgym.policies.perturbed import STYLE, shape_action
 from worldgym.policies.protocol import Policy
 
 f32 = np.float32
-
-STYLE = {"levels": f32(0.0), "bang": f32(0.0), "deadband": f32(0.0), "pause": f32(0.0)}
-"""Action style: quantise to `levels` steps per unit (0: off); bang-bang (1: each
-entry becomes +-1 beyond `deadband`, else 0); `pause`: chance per step of a zero
-motion (the grip, for PickPlace, is held)."""
-
-
-def shape_action(action, params, key, motion_dims: int):
-    """Apply the action style to the first `motion_dims` entries (the motion)."""
-    motion = action[:motion_dims]
-    levels = params["levels"]
-    quantised = jnp.where(levels > 0, jnp.round(motion * levels) / jnp.maximum(levels, 1.0),
-                          motion)  # fmt: skip
-    bang = jnp.where(jnp.abs(motion) > params["deadband"], jnp.sign(motion), 0.0)
-    motion = jnp.where(params["bang"] > 0, bang, quantised)
-    paused = jax.random.uniform(key) < params["pause"]
-    motion = jnp.where(paused, 0.0, motion)
-    return jnp.clip(action.at[:motion_dims].set(motion), -1.0, 1.0)
-
 
 def _variants(act, **defaults) -> Callable[..., Policy]:
     """A maker of named policies running `act`, each overriding some of `defaults`

@@ -30,9 +30,8 @@ from worldgym.policies.experts import (
     fetch_reach_expert,
     metaworld_expert,
 )
-from worldgym.policies.novel import STYLE, shape_action
 from worldgym.policies.oracles import OracleSpec, register_oracle
-from worldgym.policies.perturbed import perturbation_params, perturbed_act
+from worldgym.policies.perturbed import perturbed_policy
 from worldgym.policies.protocol import Policy
 from worldgym.policies.sets import register_policy_set
 
@@ -117,27 +116,9 @@ SUITE_ORACLES = {
 }  # fmt: skip
 
 
-@cache
-def graded_act(task_name: str):
-    """The expert with faults (perturbed_act), then an action style (quantised,
-    bang-bang, paused: novel.shape_action) on the hand's motion."""
-    faulty = perturbed_act(task_name)
-
-    def act(params, obs, key):
-        fault_key, style_key = jax.random.split(key)
-        action = faulty(params["faults"], obs, fault_key)
-        return shape_action(action, params["style"], style_key, MOTION_DIMS)
-
-    return act
-
-
-def graded_policy(task_name: str, name: str, description: str, levels=0.0, bang=0.0,
-                  deadband=0.0, pause=0.0, **faults) -> Policy:  # fmt: skip
-    """The task's expert with `faults` (see perturbation_params) and an action style."""
-    style = {**STYLE, "levels": np.float32(levels), "bang": np.float32(bang),
-             "deadband": np.float32(deadband), "pause": np.float32(pause)}  # fmt: skip
-    params = {"faults": perturbation_params(task_name, **faults), "style": style}
-    return Policy(name, graded_act(task_name), params, description)
+def graded_policy(task_name: str, name: str, description: str, **perturbation) -> Policy:
+    """The task's expert with faults and an action style (see perturbation_params)."""
+    return perturbed_policy(task_name, name, description, **perturbation)
 
 
 def graded_set(task_name: str, split: str) -> list[Policy]:

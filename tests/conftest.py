@@ -1,8 +1,8 @@
 """Shared fixtures: every task-level test runs over every task."""
 
-import pytest
-
 import importlib.util
+
+import pytest
 
 from worldgym.envs.registry import NATIVE_TASKS, SUITE_TASKS, task_names
 

@@ -180,7 +180,8 @@ def format_runner(rows: list[RunnerRow]) -> str:
     lines = ["Real rollouts and collection, steps/s per worker (in brackets: of the bare loop "
              "of the same episodes, the suite's environment made once and stepped through "
              "the same actions):",
-             "| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]  # fmt: skip
+             "| " + " | ".join(header) + " |",
+             "|---" + "|---:" * (len(header) - 1) + "|"]  # fmt: skip
     for row in rows:
         bare, own = row.bare_steps_per_s, row.own_loop_steps_per_s
         cells = [f"{row.task} ({row.policy})", f"{bare:,.0f}",

@@ -43,3 +43,29 @@ def recorded_frame_stacks(data: EpisodeDataset, observation_index, stack: int):
         return None
     return frame_stacks(data.images, previous_observations(data), np.asarray(observation_index),
                         stack)  # fmt: skip
+
+
+def recorded_previous_actions(data: EpisodeDataset, observation_index, history: int):
+    """The `history` actions recorded before these observations [N, h, action_dim],
+    oldest first; zeros before each episode's reset."""
+    observation_index = np.asarray(observation_index)
+    episode = np.searchsorted(data.observation_starts, observation_index, side="right") - 1
+    step = observation_index - data.observation_starts[episode]  # steps since the reset
+    back = step[:, None] - np.arange(history, 0, -1)[None, :]  # [N, h]
+    index = data.transition_starts[episode][:, None] + np.maximum(back, 0)
+    return np.where((back >= 0)[..., None], data.actions[index], 0.0).astype(np.float32)
+
+
+def recorded_inputs(model, data: EpisodeDataset, observation_index):
+    """What `model` starts from at these recorded observations, where that is more
+    than the observation: the frame stacks ending there (a model that starts from
+    frames), or the observation with the actions before it (a model that reads
+    previous actions); None where the observation is all it needs."""
+    if model.frame_stack:
+        return recorded_frame_stacks(data, observation_index, model.frame_stack)
+    if model.action_history:
+        observation_index = np.asarray(observation_index)
+        return {"obs": data.observations[observation_index],
+                "previous_actions": recorded_previous_actions(data, observation_index,
+                                                              model.action_history)}  # fmt: skip
+    return None

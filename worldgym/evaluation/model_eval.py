@@ -26,7 +26,7 @@ import numpy as np
 
 from worldgym.data.dataset import EpisodeDataset, find_dataset, load_dataset, read_header
 from worldgym.data.foreign import dataset_task
-from worldgym.data.frames import recorded_frame_stacks
+from worldgym.data.frames import recorded_inputs
 from worldgym.data.splits import run_split, trained_episodes, window_starts
 from worldgym.evaluation.calibrate import pearson, spearman
 from worldgym.files import atomic_file
@@ -90,15 +90,15 @@ held-out transition of 2,500 Push episodes at once took 17 GB and were killed.""
 
 
 def _one_step_predictions(model, data, starts, obs, actions, key):
-    """One open-loop step from each start; a frame model's in chunks (each chunk's
-    frame stacks gathered only when it runs), so memory does not grow with the data."""
-    if not model.frame_stack or data.images is None:
+    """One open-loop step from each start, from what the model starts from there
+    (recorded frames, previous actions), in chunks (each chunk's frame stacks
+    gathered only when it runs), so memory does not grow with the data."""
+    if not ((model.frame_stack and data.images is not None) or model.action_history):
         return open_loop(model, obs, actions[:, None], key)
     parts = []
     for number, begin in enumerate(range(0, len(starts), FRAME_CHUNK)):
         chunk = starts[begin : begin + FRAME_CHUNK]
-        inputs = recorded_frame_stacks(data, chunk + data.episode_index()[chunk],
-                                       model.frame_stack)  # fmt: skip
+        inputs = recorded_inputs(model, data, chunk + data.episode_index()[chunk])
         part = open_loop(model, obs[begin : begin + FRAME_CHUNK],
                          actions[begin : begin + FRAME_CHUNK, None],
                          jax.random.fold_in(key, number), inputs)  # fmt: skip
@@ -158,7 +158,7 @@ def open_loop_metrics(model, data, episodes, linear, scale, key) -> dict:
     obs0 = data.observations[first]
     actions = data.actions[steps[:, None] + within]
     truth = data.observations[first[:, None] + 1 + within]
-    inputs = recorded_frame_stacks(data, first, model.frame_stack)
+    inputs = recorded_inputs(model, data, first)
     predicted = np.asarray(open_loop(model, obs0, actions, key, inputs).obs)
     linear_path = [obs0]
     for t in range(horizon):
@@ -216,7 +216,7 @@ def frame_metrics(model, data, episodes, key) -> dict | None:
     steps = data.transition_starts[episodes]
     within = np.minimum(np.arange(horizon)[None, :], lengths[:, None] - 1)
     actions = data.actions[steps[:, None] + within]
-    inputs = recorded_frame_stacks(data, first, model.frame_stack)
+    inputs = recorded_inputs(model, data, first)
     imagined = np.asarray(open_loop_frames(model, inputs, actions, key))  # [E, T + 1, ...]
     shown = np.concatenate([np.zeros((len(episodes), 1), int), within + 1], axis=1)
     recorded = data.images[first[:, None] + shown]
@@ -295,7 +295,7 @@ def continuation_video(model, task, data, episodes, path: Path, size: int, key) 
         middle = len(recorded["actions"]) // 2
         actions = recorded["actions"][middle:]
         start = int(data.observation_starts[episode]) + middle
-        inputs = recorded_frame_stacks(data, np.array([start]), model.frame_stack)
+        inputs = recorded_inputs(model, data, np.array([start]))
         if model.decode_fn is not None and data.images is not None:
             frames = np.asarray(open_loop_frames(model, inputs, actions[None], key)[0])
             real = data.images[start : start + len(actions) + 1]

@@ -26,6 +26,19 @@ state with their recorded actions). A policy with more than FLAG_SHARE of its
 episodes such successes is flagged as *optimistic*: its imagined success exceeds
 what the model's own uncertainty supports.
 
+A model can also be wrong in a way it is sure of: it answers the policy's actions
+unlike the robot does (a model that learned "the hand goes to the goal" moves the
+hand there whatever the policy commands; one that never saw small commands
+ignores them). The *action probe* asks the model, at each probed step of a
+policy's imagined path, how the next observation changes when the action is
+nudged (a fixed random half-range nudge), and compares that with what the data
+says such a nudge does (a least-squares linear fit of the training transitions'
+changes on observation and action). On held-out steps the ratio of the two has a
+range; a step whose ratio falls outside what all but 1 - OUTLIER_QUANTILE of
+held-out steps show (on either side) is *mis-responding*, and a policy with more
+than FLAG_SHARE of its probed steps so is flagged: its imagined future does not
+follow its actions as the data says it should.
+
 All thresholds are fixed from held-out data and these rules, not from the
 policies being judged.
 
@@ -71,6 +84,8 @@ class SupportReference:
     episode_uncertainty_level: float  # OUTLIER_QUANTILE of held-out episodes' mean uncertainty
     action_center: np.ndarray  # [action_dim]
     action_scale: np.ndarray  # [action_dim]
+    response: np.ndarray | None = None  # [action_dim, obs_dim] the data's linear response
+    response_levels: np.ndarray | None = None  # [2] low and high held-out ratio quantiles
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,15 @@ class PolicySupport:
     unsupported_success: float = 0.0
     """Share of its episodes that are imagined successes along which the model is
     more uncertain than along all but OUTLIER_QUANTILE of held-out episodes."""
+    misresponding_share: float = 0.0
+    """Share of its probed steps where the model's answer to a nudged action is
+    unlike the data's, beyond what held-out steps show (the action probe)."""
+
+    @property
+    def misresponding(self) -> bool:
+        """misresponding_share > FLAG_SHARE: the model does not answer its actions
+        as the data says it should."""
+        return self.misresponding_share > FLAG_SHARE
 
     @property
     def outside(self) -> bool:
@@ -100,14 +124,15 @@ class PolicySupport:
 
     @property
     def flagged(self) -> bool:
-        """Outside or optimistic: the imagined rate is not to be trusted."""
-        return self.outside or self.optimistic
+        """Outside, optimistic or mis-responding: the imagined rate is not trusted."""
+        return self.outside or self.optimistic or self.misresponding
 
     def summary(self) -> dict:
         return {"support_score": self.outside_share, "uncertain_share": self.uncertain_share,
                 "distant_share": self.distant_share, "trusted": not self.flagged,
                 "outside": self.outside, "unsupported_success": self.unsupported_success,
-                "optimistic": self.optimistic}  # fmt: skip
+                "optimistic": self.optimistic, "misresponding_share": self.misresponding_share,
+                "misresponding": self.misresponding}  # fmt: skip
 
 
 def _features(model, observations, actions, action_scaling) -> np.ndarray:
@@ -160,6 +185,57 @@ def one_step_uncertainty(model, observations, actions, seed: int = 0,
                                   keys))  # fmt: skip
 
 
+PROBE_NUDGE = 0.5
+"""Size of the action probe's nudge, in units of each action entry's half-range."""
+PROBE_STEPS = 2000
+"""Steps of a policy's imagined path (at most) the action probe asks about."""
+
+
+def linear_response(observations, actions, next_observations) -> np.ndarray:
+    """[action_dim, obs_dim]: the change of the next observation per unit of each
+    action entry, by least squares over (observation, action, 1) (ridge 1e-6)."""
+    inputs = np.concatenate([observations, actions, np.ones((len(actions), 1))], axis=1)
+    inputs = inputs.astype(np.float64)
+    gram = inputs.T @ inputs + 1e-6 * np.eye(inputs.shape[1])
+    weights = np.linalg.solve(gram, inputs.T @ (next_observations - observations))
+    obs_dim = observations.shape[1]
+    return weights[obs_dim : obs_dim + actions.shape[1]].astype(np.float32)
+
+
+def probe_nudges(count: int, action_dim: int, seed: int = 0) -> np.ndarray:
+    """[count, action_dim] random +-PROBE_NUDGE nudges (in half-range units)."""
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], (count, action_dim))
+    return (PROBE_NUDGE * signs).astype(np.float32)
+
+
+def response_ratios(model, reference_response, starts, actions, action_scaling,
+                    seed: int = 0) -> np.ndarray:  # fmt: skip
+    """[N] how much the model's next observation moves when each action is nudged,
+    over how much the data's linear response says it should (both in the model's
+    observation units). `starts`: what the model starts from at each step (the
+    observations, or what recorded_inputs gives)."""
+    center, scale = action_scaling
+    actions = np.asarray(actions, np.float32)
+    nudged = np.clip(actions + probe_nudges(len(actions), actions.shape[1], seed) * scale,
+                     center - scale, center + scale)  # fmt: skip
+    key = jax.random.key(seed)
+
+    @jax.jit
+    def next_obs(params, start, action):
+        keys = jax.random.split(key, action.shape[0])
+        carry = jax.vmap(model.init_fn, in_axes=(None, 0, 0))(params, start, keys)
+        return jax.vmap(model.step_fn, in_axes=(None, 0, 0, 0))(params, carry, action, keys).obs
+
+    starts = jax.tree_util.tree_map(jnp.asarray, starts)
+    moved = np.asarray(next_obs(model.params, starts, jnp.asarray(nudged))
+                       - next_obs(model.params, starts, jnp.asarray(actions)))  # fmt: skip
+    expected = (nudged - actions) @ reference_response
+    units = model.observation_scale
+    model_size = np.linalg.norm(moved / units, axis=1)
+    data_size = np.linalg.norm(expected / units, axis=1)
+    return model_size / np.maximum(data_size, 1e-9)
+
+
 def build_reference(model, task, data, train_episodes, held_out_episodes,
                     seed: int = 0) -> SupportReference:  # fmt: skip
     """Levels from held-out episodes and a sample of training transitions."""
@@ -182,17 +258,22 @@ def build_reference(model, task, data, train_episodes, held_out_episodes,
     queries = _features(model, transitions["observations"][held], transitions["actions"][held],
                         scaling)  # fmt: skip
     distances = nearest_distances(queries, points)
-    from worldgym.data.frames import recorded_frame_stacks
+    from worldgym.data.frames import recorded_inputs
 
-    recorded = recorded_frame_stacks(data, held + data.episode_index()[held], model.frame_stack)
+    recorded = recorded_inputs(model, data, held + data.episode_index()[held])
     uncertainty = one_step_uncertainty(model, transitions["observations"][held],
                                        transitions["actions"][held], inputs=recorded)  # fmt: skip
+    response = linear_response(transitions["observations"][train], transitions["actions"][train],
+                               transitions["next_observations"][train])  # fmt: skip
+    starts = recorded if recorded is not None else transitions["observations"][held]
+    ratios = response_ratios(model, response, starts, transitions["actions"][held], scaling, seed)
+    levels = np.quantile(ratios, [1.0 - OUTLIER_QUANTILE, OUTLIER_QUANTILE]).astype(np.float32)
     return SupportReference(
         points, float(np.quantile(uncertainty, OUTLIER_QUANTILE)),
         float(np.quantile(distances, OUTLIER_QUANTILE)),
         float(np.quantile(episode_uncertainty(model, data, held_out_episodes[:HELD_OUT_EPISODES],
                                               seed), OUTLIER_QUANTILE)),
-        action_center, action_scale,
+        action_center, action_scale, response, levels,
     )  # fmt: skip
 
 
@@ -200,7 +281,7 @@ def episode_uncertainty(model, data, episodes, seed: int = 0) -> np.ndarray:
     """The model's mean uncertainty along each episode [E], imagined open loop from
     its first state with its recorded actions (what familiar behaviour looks like
     over a whole episode, to compare a policy's imagined episodes with)."""
-    from worldgym.data.frames import recorded_frame_stacks
+    from worldgym.data.frames import recorded_inputs
     from worldgym.imagination.engine import open_loop
 
     episodes = np.asarray(episodes)
@@ -208,7 +289,7 @@ def episode_uncertainty(model, data, episodes, seed: int = 0) -> np.ndarray:
     within = np.minimum(np.arange(int(lengths.max()))[None, :], lengths[:, None] - 1)  # [E, T]
     first = data.observation_starts[episodes]
     actions = data.actions[data.transition_starts[episodes][:, None] + within]
-    inputs = recorded_frame_stacks(data, first, model.frame_stack)
+    inputs = recorded_inputs(model, data, first)
     uncertainty = np.asarray(open_loop(model, data.observations[first], actions,
                                        jax.random.key(seed), inputs).uncertainty)  # fmt: skip
     valid = np.arange(within.shape[1])[None, :] < lengths[:, None]
@@ -226,12 +307,14 @@ def load_or_build_reference(model, task, run: Path, dataset: str | None = None,
     path = Path(run) / REFERENCE_FILE
     stored = read_npz(path)  # None if missing or damaged: then rebuilt, as a stale one is
     fields = ("train_points", "uncertainty_level", "distance_level",
-              "episode_uncertainty_level", "action_center", "action_scale")  # fmt: skip
+              "episode_uncertainty_level", "action_center", "action_scale", "response",
+              "response_levels")  # fmt: skip
     if stored is not None and str(stored.get("key")) == key and all(f in stored for f in fields):
         return SupportReference(
             stored["train_points"], float(stored["uncertainty_level"]),
             float(stored["distance_level"]), float(stored["episode_uncertainty_level"]),
-            stored["action_center"], stored["action_scale"],
+            stored["action_center"], stored["action_scale"], stored["response"],
+            stored["response_levels"],
         )  # fmt: skip
     provenance = model.metadata.get("provenance", {})
     source = dataset or provenance.get("dataset")
@@ -250,7 +333,8 @@ def load_or_build_reference(model, task, run: Path, dataset: str | None = None,
                  distance_level=reference.distance_level,
                  episode_uncertainty_level=reference.episode_uncertainty_level,
                  action_center=reference.action_center,
-                 action_scale=reference.action_scale)  # fmt: skip
+                 action_scale=reference.action_scale, response=reference.response,
+                 response_levels=reference.response_levels)  # fmt: skip
     return reference
 
 
@@ -270,5 +354,28 @@ def policy_support(reference: SupportReference, model, imagined) -> PolicySuppor
     distant = distances > reference.distance_level
     uncertain = imagined.step_uncertainty[active] > reference.uncertainty_level
     outside = float(np.mean(distant | uncertain))
+    misresponding = misresponding_share(reference, model, imagined, active)
     return PolicySupport(outside, float(np.mean(uncertain)), float(np.mean(distant)),
-                         unsupported)  # fmt: skip
+                         unsupported, misresponding)  # fmt: skip
+
+
+def misresponding_share(reference: SupportReference, model, imagined, active) -> float:
+    """Share of a sample of the policy's imagined steps where the action probe finds
+    the model answering a nudge unlike the data (see the module docstring)."""
+    if reference.response is None or model.frame_stack:  # frame models start from frames
+        return 0.0
+    rows, steps = np.nonzero(active)
+    if len(rows) > PROBE_STEPS:
+        chosen = np.random.default_rng(0).choice(len(rows), PROBE_STEPS, replace=False)
+        rows, steps = rows[np.sort(chosen)], steps[np.sort(chosen)]
+    observations = imagined.observations[rows, steps]
+    starts = observations
+    if model.action_history:  # the imagined actions before each step, zeros before the start
+        back = steps[:, None] - np.arange(model.action_history, 0, -1)[None, :]
+        previous = imagined.actions[rows[:, None], np.maximum(back, 0)]
+        starts = {"obs": observations,
+                  "previous_actions": np.where((back >= 0)[..., None], previous, 0.0)}  # fmt: skip
+    ratios = response_ratios(model, reference.response, starts, imagined.actions[rows, steps],
+                             (reference.action_center, reference.action_scale))  # fmt: skip
+    low, high = reference.response_levels
+    return float(np.mean((ratios < low) | (ratios > high)))

@@ -80,6 +80,10 @@ class WorldModel:
     decode_fn: Callable[..., Any] | None = None
     """decode(params, carry) -> the frame [H, W, 3] uint8 the model imagines, for
     families that draw frames (None for the others)."""
+    action_history: int = 0
+    """For a model that reads previous actions: how many. It starts at a reset with
+    zeros; a start in the middle of an episode gives init_fn {"obs",
+    "previous_actions" [h, action_dim]} instead (worldgym.data.frames.recorded_inputs)."""
     frame_stack: int = 0
     """For a model that starts from camera frames: how many (the current one and
     those before it, channels stacked oldest first, as the trainer gathers them), so

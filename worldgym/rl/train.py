@@ -80,9 +80,9 @@ def dataset_starts(model, task, count: int, seed: int) -> Starts:
     observations = data.observations[index]
     inputs = None
     if model.initial_input is not None:
-        from worldgym.data.frames import recorded_frame_stacks
+        from worldgym.data.frames import recorded_inputs
 
-        inputs = recorded_frame_stacks(data, index, model.frame_stack)
+        inputs = recorded_inputs(model, data, index)
         inputs = model.initial_inputs(observations) if inputs is None else np.asarray(inputs)
     return Starts(jnp.asarray(observations), inputs)
 

@@ -91,7 +91,8 @@ def dataset_fingerprint(data: EpisodeDataset) -> str:
     return data.fingerprint()
 
 
-def gather_windows(arrays: dict, starts, steps: int, frame_stack: int = 0) -> dict:
+def gather_windows(arrays: dict, starts, steps: int, frame_stack: int = 0,
+                   history: int = 0) -> dict:  # fmt: skip
     """k-step windows (start obs, actions, next obs, ...) at transition indices `starts`.
 
     Works on any leading shape of `starts` ([members, batch] during training). With
@@ -110,6 +111,11 @@ def gather_windows(arrays: dict, starts, steps: int, frame_stack: int = 0) -> di
         "next_success": arrays["success"][next_index],
         "terminations": arrays["terminations"][transitions],
     }
+    if history:  # the actions before the start, oldest first; zeros before the reset
+        back = starts[..., None] - jnp.arange(history, 0, -1)  # [..., h]
+        first = arrays["episode_first"][starts][..., None]
+        recorded = arrays["actions"][jnp.maximum(back, 0)]
+        window["previous_actions"] = jnp.where((back >= first)[..., None], recorded, 0.0)
     if frame_stack:
         ends = jnp.concatenate([obs_index[..., None], next_index], axis=-1)  # [..., k + 1]
         window["frames"] = frame_stacks(arrays["frames"], arrays["previous"], ends, frame_stack)
@@ -202,6 +208,7 @@ def load_training_data(config: TrainConfig, frames: tuple[int, int, int] | None 
         "success": jnp.asarray(data.success),
         "terminations": jnp.asarray(data.terminations),
         "episode_of": jnp.asarray(data.episode_index()),
+        "episode_first": jnp.asarray(data.transition_starts[data.episode_index()]),
     }
     if frames is not None:
         check_frames(data, config.dataset, frames)
@@ -242,6 +249,7 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
     members = family.member_count(model_config)
     learn_termination = bool(training.data.terminations.any())
     loss_fn = family.loss(model_config, task, normalizer, learn_termination)
+    history = family.action_history(model_config) if hasattr(family, "action_history") else 0
     rng = np.random.default_rng(config.seed)
     train_starts = training.train_starts
     weights = window_weights(config, training)
@@ -256,11 +264,13 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
     # The dataset's arrays are arguments of the jitted functions, never closed over: a
     # closure bakes them into the program as constants (2.5 GB for 2,500 episodes of
     # 64x64 frames), which slows compilation and, on a GPU, the first epoch (147 s).
-    def train_step(arrays, carry, batch_starts):  # batch_starts [members, batch]
+    def train_step(arrays, carry, batch):  # batch_starts [members, batch]
         params, opt_state = carry
+        batch_starts, key = batch
         if sharding is not None:
             batch_starts = jax.lax.with_sharding_constraint(batch_starts, sharding)
-        window = gather_windows(arrays, batch_starts, steps, training.frame_stack)
+        window = gather_windows(arrays, batch_starts, steps, training.frame_stack, history)
+        window["key"] = key  # for losses that draw (e.g. the ensemble's input noise)
         (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, window)
         updates, opt_state = optimiser.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
@@ -271,9 +281,12 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
         order = jax.vmap(jax.random.permutation)(keys, bootstraps)  # each member's bootstrap
         batches = order[:, : steps_per_epoch * config.batch_size]
         batches = train_starts[batches].reshape(members, steps_per_epoch, -1)
+        step_keys = jax.random.split(jax.random.fold_in(jax.random.key(config.seed + 1), epoch),
+                                     steps_per_epoch)  # fmt: skip
         (params, opt_state), losses = jax.lax.scan(
-            partial(train_step, arrays), (params, opt_state), jnp.moveaxis(batches, 1, 0)
-        )
+            partial(train_step, arrays), (params, opt_state),
+            (jnp.moveaxis(batches, 1, 0), step_keys),
+        )  # fmt: skip
         return params, opt_state, losses.mean()
 
     def run_epoch(params, opt_state, epoch):
@@ -281,7 +294,7 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
 
     @jax.jit
     def validate_chunk(params, starts, arrays):
-        window = gather_windows(arrays, starts, steps, training.frame_stack)
+        window = gather_windows(arrays, starts, steps, training.frame_stack, history)
         window = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (members, *x.shape)), window)
         return loss_fn(params, window)
 

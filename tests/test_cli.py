@@ -111,22 +111,29 @@ def test_demo_compares_families_on_request(tmp_path, capsys):
     assert labels == ["state-ensemble", "latent"]
 
 
+def test_runner_bench_measures_the_runner_and_collection_against_a_bare_loop():
+    from worldgym.runner_bench import format_runner, measure_runner
+
+    row = measure_runner("Reach", 6, (1, 2))
+    assert row.policy == "oracle" and row.own_loop_steps_per_s is None  # a native task
+    for rate in (row.bare_steps_per_s, row.collect_bare_steps_per_s,
+                 *row.runner_steps_per_s.values(), *row.collect_steps_per_s.values()):  # fmt: skip
+        assert rate > 0
+    assert set(row.runner_steps_per_s) == {1, 2} and row.runner_first_call_s[2] > 0
+    table = format_runner([row])
+    assert "| Reach (oracle) |" in table and "runner, 2 workers" in table
+
+
 def test_bench_measures_every_figure():
     from worldgym.bench import BenchConfig, format_imagination, run_imagination_bench
 
     config = BenchConfig(tasks=("Reach",), steps=40, frames=5, batch=8, vector_envs=2,
-                         imagination_task="Reach", scaling_batches=(1, 16),
-                         real_episodes=2)  # fmt: skip
+                         imagination_task="Reach", scaling_batches=(1, 16))  # fmt: skip
     row = run_imagination_bench(config)
     for name in ("engine_transitions_per_s", "imagined_env_steps_per_s",
                  "imagined_vector_env_steps_per_s", "real_env_steps_per_s",
                  "matmul_flops_per_s"):  # fmt: skip
         assert row[name] > 0, name
-    assert [run["workers"] for run in row["real_runner"]][0] == 1
-    assert len(row["real_runner"]) == 2 and row["real_runner"][1]["workers"] >= 2
-    for run in row["real_runner"]:
-        assert run["episodes"] == 4 and run["steps_per_s"] > 0  # oracle and noisy, 2 each
-    assert "worldgym's runner, 1 worker (4 episodes)" in format_imagination(row)
     assert 0 < row["fraction_of_matmul_rate"] and row["flops_per_transition"] > 1e5
     assert "of the machine's rate" in format_imagination(row)
     assert [r["batch"] for r in row["scaling"]] == [1, 16]

@@ -19,7 +19,6 @@ import numpy as np
 from worldgym.envs import get_task
 from worldgym.envs.registry import NATIVE_TASKS
 from worldgym.envs.rendering import close_renderer, make_renderer, render_frame
-from worldgym.evaluation.real import EPISODES_PER_JOB
 
 
 @dataclass(frozen=True)
@@ -48,9 +47,11 @@ class BenchConfig:
     """Task of the latent family's figures ("" to skip them)."""
     latent_batch: int = 256
     """Episodes per engine call for the latent family."""
-    real_episodes: int = 400
-    """Episodes per policy (oracle and noisy) timed through the real runner with one
-    worker and with one per core, start-up included; 0 to skip."""
+    runner_tasks: tuple[str, ...] = tuple(NATIVE_TASKS)
+    """Tasks whose real rollouts and collection are timed against a bare loop of the
+    same episodes (outside suites too, where installed: e.g. MetaWorld-reach-v3)."""
+    runner_episodes: int = 200
+    """Episodes per runner and collection measurement; 0 to skip the table."""
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -210,7 +211,6 @@ def fresh_model(task, family_name: str | None = None):
 def run_imagination_bench(config: BenchConfig) -> dict:
     import jax
 
-    from worldgym.data.workers import default_workers
     from worldgym.imagination.engine import initial_observations, rollout_policy
     from worldgym.imagination.env import ImaginedEnv, ImaginedVectorEnv
     from worldgym.policies import load_policy
@@ -249,7 +249,6 @@ def run_imagination_bench(config: BenchConfig) -> dict:
     vector_rate = len(batch_actions) * config.vector_envs / (time.perf_counter() - start)
 
     real_single = env_steps_per_second(task.name, config.steps, config.seed)
-    workers = max(2, default_workers())
     return {
         "task": task.name, "model": source, "batch": config.batch,
         "engine_transitions_per_s": engine_rate, "flops_per_transition": flops,
@@ -257,26 +256,9 @@ def run_imagination_bench(config: BenchConfig) -> dict:
         "fraction_of_matmul_rate": engine_rate * flops / matmul_rate,
         "imagined_env_steps_per_s": single_rate, "vector_envs": config.vector_envs,
         "imagined_vector_env_steps_per_s": vector_rate, "real_env_steps_per_s": real_single,
-        "real_runner": [real_runner_rate(task, config.real_episodes, count, config.seed)
-                        for count in (1, workers)] if config.real_episodes else [],
         "scaling": engine_scaling(model, task, policy, config.scaling_batches, config.seed),
         "training": training_step_rate(task, model.family, config.seed),
     }  # fmt: skip
-
-
-def real_runner_rate(task, episodes: int, workers: int, seed: int = 0) -> dict:
-    """Steps/s of the ground truth as an evaluation runs it (worldgym's runner: jobs of
-    whole episodes in lockstep over worker processes, the oracle and a noisy policy),
-    start-up of the workers included: how real rollouts scale with cores."""
-    from worldgym.evaluation.real import real_episodes
-    from worldgym.policies import policy_names
-
-    names = [name for name in ("oracle", "noisy") if name in policy_names(task)]
-    start = time.perf_counter()
-    outcomes = real_episodes(task, names, range(seed, seed + episodes), workers, progress=False)
-    seconds = time.perf_counter() - start
-    steps = sum(int(result.lengths.sum()) for result in outcomes.values())
-    return {"workers": workers, "episodes": episodes * len(names), "steps_per_s": steps / seconds}
 
 
 def training_step_rate(task, family_name: str | None = None, seed: int = 0) -> dict:
@@ -428,10 +410,6 @@ def format_imagination(row: dict) -> str:
         f"| {row['imagined_vector_env_steps_per_s'] / row['imagined_env_steps_per_s']:.0f}x |",
         f"| ImaginedEnv.step loop | 1 | {row['imagined_env_steps_per_s']:,.0f} | 1x |",
         f"| ground truth, single env | 1 | {row['real_env_steps_per_s']:,.0f} | |",
-        *[f"| ground truth, worldgym's runner, {run['workers']} worker"
-          f"{'s' if run['workers'] > 1 else ''} ({run['episodes']} episodes) "
-          f"| {EPISODES_PER_JOB} per job "
-          f"| {run['steps_per_s']:,.0f} | |" for run in row["real_runner"]],
         "",
         f"model FLOPs per transition: {row['flops_per_transition'] / 1e6:.2f} MFLOP; "
         f"engine {engine * row['flops_per_transition'] / 1e9:.1f} GFLOP/s vs measured dense "

@@ -231,13 +231,24 @@ def cmd_bench(args) -> int:
     if config.latent_task:
         print()
         print(format_latent(run_latent_bench(config)))
+    if config.runner_episodes and config.runner_tasks:
+        from worldgym.data.workers import default_workers
+        from worldgym.runner_bench import format_runner, measure_runner
+
+        workers = (1, max(2, default_workers()))
+        rows = [measure_runner(name, config.runner_episodes, workers, config.seed)
+                for name in config.runner_tasks]  # fmt: skip
+        print()
+        print(format_runner(rows))
     return 0
 
 
 def cmd_collect(args) -> int:
+    from worldgym.data.advice import format_advice
     from worldgym.data.collect import collect
 
     summary = collect(config_from_args(CollectConfig, args))
+    print(format_advice(summary["advice"]))
     print(
         f"collected {summary['episodes']} episodes, {summary['transitions']} transitions in "
         f"{summary['seconds']:.1f} s ({summary['transitions_per_second']:.0f} transitions/s) "

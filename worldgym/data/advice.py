@@ -56,6 +56,12 @@ class DataAdvice:
     """Share of steps with every motion entry within STILL_LEVEL of the middle."""
     coverage: list[float]
     """Per action entry: share of its range (ten bins) the data visits."""
+    history_gain: float
+    """The largest share of an entry's one-step change that a linear fit on the
+    observation and action leaves unexplained and the three previous actions
+    explain: the robot has state its observation does not show (a lagging
+    controller), which a model reads from its past actions (the default state
+    ensemble reads three)."""
     advice: list[str]
     """One sentence per problem found (empty: nothing to say)."""
 
@@ -94,7 +100,7 @@ def data_advice(data, task, motion_dims: int | None = None, seed: int = 0) -> Da
     transitions = data.transitions()
     rng = np.random.default_rng(seed)
     count = len(transitions["actions"])
-    rows = rng.choice(count, min(count, SAMPLE), replace=False) if count > SAMPLE else slice(None)
+    rows = np.sort(rng.choice(count, SAMPLE, replace=False)) if count > SAMPLE else np.arange(count)
     obs = np.asarray(transitions["observations"][rows], np.float64)
     actions = np.asarray(transitions["actions"][rows], np.float64)
     delta = transitions["next_observations"] - transitions["observations"]
@@ -138,7 +144,53 @@ def data_advice(data, task, motion_dims: int | None = None, seed: int = 0) -> Da
             f"Action entries {entries} visit less than {COVERAGE:.0%} of their range: a model "
             "will guess what the rest does; add uniform random or ou behaviour."
         )
-    return DataAdvice(action_r2, goal_r2, float(still.mean()), coverage, advice)
+    gain = history_gain(data, rows)
+    if gain > HIDDEN_STATE_GAIN:
+        advice.append(
+            f"The last three actions explain {gain:.0%} of what the observation and action "
+            "leave unexplained of some entry's change: the robot has state its observation "
+            "does not show (a lagging controller); models must read past actions (the "
+            "default state ensemble reads three: --action-history)."
+        )
+    return DataAdvice(action_r2, goal_r2, float(still.mean()), coverage, gain, advice)
+
+
+HIDDEN_STATE_GAIN = 0.3
+"""Share of the unexplained change the previous actions explain above which the
+data shows hidden state."""
+
+
+def _linear_r2(inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Held-out R² of a least-squares fit per target column (fit on even rows, scored
+    on odd ones; 1 for a column that never varies)."""
+    inputs = np.concatenate([inputs, np.ones((len(inputs), 1))], axis=1)
+    weights = np.linalg.lstsq(inputs[::2], targets[::2], rcond=None)[0]
+    residual = np.sum(np.square(targets[1::2] - inputs[1::2] @ weights), axis=0)
+    total = np.sum(np.square(targets[1::2] - targets[1::2].mean(0)), axis=0)
+    varies = total > 0
+    return np.where(varies, 1.0 - residual / np.where(varies, total, 1.0), 1.0)
+
+
+def history_gain(data, rows, history: int = 3) -> float:
+    """The largest share, over the observation's entries, of an entry's one-step
+    change left unexplained by a linear fit on (observation, action) that the
+    `history` previous actions explain (entries the fit leaves less than 1% of
+    unexplained are skipped: their share is noise)."""
+    transitions = data.transitions()
+    obs = transitions["observations"][rows].astype(np.float64)
+    change = (transitions["next_observations"][rows] - transitions["observations"][rows])
+    change = change / np.maximum(change.std(0), 1e-12)
+    actions = data.actions
+    index = np.arange(len(actions))[rows]
+    first = data.transition_starts[data.episode_index()][index]
+    back = index[:, None] - np.arange(1, history + 1)[None, :]
+    previous = np.where((back >= first[:, None])[..., None], actions[np.maximum(back, 0)], 0.0)
+    base = np.concatenate([obs, actions[index]], axis=1)
+    with_history = np.concatenate([base, previous.reshape(len(index), -1)], axis=1)
+    before, after = _linear_r2(base, change), _linear_r2(with_history, change)
+    unexplained = 1.0 - before
+    shares = np.where(unexplained > 0.01, (after - before) / np.maximum(unexplained, 0.01), 0.0)
+    return float(max(0.0, shares.max()))
 
 
 def format_advice(advice: DataAdvice) -> str:
@@ -147,6 +199,7 @@ def format_advice(advice: DataAdvice) -> str:
         f"(by the goal-like entries {advice.goal_r2:.2f}); standing still "
         f"{advice.still_share:.1%} of steps; action range visited "
         + ", ".join(f"{share:.0%}" for share in advice.coverage)
+        + f"; previous actions explain {advice.history_gain:.0%} of the rest of a change"
     ]
     lines += [f"  - {sentence}" for sentence in advice.advice] or ["  nothing to add."]
     return "\n".join(lines)

@@ -243,4 +243,15 @@ def collect(config: CollectConfig, progress: bool = True) -> dict:
         "transitions": total_steps,
         "seconds": seconds,
         "transitions_per_second": total_steps / seconds,
+        "advice": dataset_advice(out, task),
     }
+
+
+def dataset_advice(path: Path, task):
+    """The data advice (worldgym.data.advice) of a dataset on disk."""
+    from worldgym.data.advice import data_advice
+    from worldgym.data.dataset import load_dataset
+    from worldgym.policies.oracles import oracle_spec
+
+    spec = oracle_spec(task.name)
+    return data_advice(load_dataset(path, task), task, spec.motion_dims if spec else None)

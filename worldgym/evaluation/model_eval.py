@@ -350,6 +350,7 @@ def evaluate_model(config: ModelEvalConfig) -> dict:
         "one_step": one_step_metrics(model, task, data, episodes, linear, scale, key),
         "open_loop": open_loop_metrics(model, data, episodes, linear, scale, key),
         "frames": frame_metrics(model, data, episodes, key),
+        "data_advice": training_data_advice(data, task),
     }
     out = Path(config.out) if config.out else Path(config.checkpoint) / "eval"
     out.mkdir(parents=True, exist_ok=True)
@@ -367,6 +368,15 @@ def evaluate_model(config: ModelEvalConfig) -> dict:
         temp.write_text(json.dumps(metrics, indent=2))
     metrics["out"] = str(out)
     return metrics
+
+
+def training_data_advice(data, task) -> dict:
+    """The data advice of the dataset (measured on all of it, as before training)."""
+    from worldgym.data.advice import data_advice
+    from worldgym.policies.oracles import oracle_spec
+
+    spec = oracle_spec(task.name)
+    return data_advice(data, task, spec.motion_dims if spec else None).summary()
 
 
 def format_metrics(metrics: dict) -> str:
@@ -399,6 +409,7 @@ def format_metrics(metrics: dict) -> str:
             f"model uncertainty vs error: Pearson {one['disagreement_error_pearson']:.2f}, "
             f"Spearman {one['disagreement_error_spearman']:.2f}",
             *frame_lines(metrics.get("frames")),
+            *[f"data: {sentence}" for sentence in metrics["data_advice"]["advice"]],
             f"written to {metrics['out']}",
         ]
     )

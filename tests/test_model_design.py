@@ -132,7 +132,8 @@ def test_training_windows_carry_the_actions_before_their_start():
     arrays = {"observations": jnp.asarray(data.observations), "actions": jnp.asarray(data.actions),
               "success": jnp.asarray(data.success), "terminations": jnp.asarray(data.terminations),
               "episode_of": jnp.asarray(data.episode_index()),
-              "episode_first": jnp.asarray(data.transition_starts[data.episode_index()])}  # fmt: skip
+              "episode_first": jnp.asarray(data.transition_starts[data.episode_index()]),
+              }  # fmt: skip
     window = gather_windows(arrays, jnp.array([0, 2, 3, 4]), 1, history=2)
     a = data.actions
     expected = [np.zeros((2, ACT)), a[0:2], np.zeros((2, ACT)), np.stack([np.zeros(ACT), a[3]])]
@@ -141,7 +142,8 @@ def test_training_windows_carry_the_actions_before_their_start():
 
 def test_a_checkpoint_config_of_worldgym_0_2_loads_with_its_own_settings():
     old = {"members": 5, "hidden": [256, 256, 256], "min_log_variance": -10.0,
-           "max_log_variance": 0.5, "sampling": "mean", "nll_beta": 0.5, "features": "none"}  # fmt: skip
+           "max_log_variance": 0.5, "sampling": "mean", "nll_beta": 0.5,
+           "features": "none"}  # fmt: skip
     config = config_from_dict(old)
     assert (config.dynamics_inputs, config.success_from, config.action_history) == \
         ("all", "transition", 0)  # fmt: skip

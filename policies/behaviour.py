@@ -142,18 +142,19 @@ def draw_perturbation(task_name: str, rng: np.random.Generator) -> dict:
         "random_prob": rng.uniform(0.0, 0.5) if on() else 0.0,
         "latency": rng.uniform(0.0, 0.3) if on() else 0.0,
         "target_bias": rng.normal(0.0, 0.03, goal_dim) if on() else np.zeros(goal_dim),
-        # standing still and coarse commands, which experts never show (issue #22)
-        "pause": rng.uniform(0.0, 0.6) if on() else 0.0,
     }
+    for knob, (low, high) in spec.knob_ranges.items():
+        if on():
+            value = rng.uniform(low, high)
+            faults[knob] = float(round(value)) if knob in ROUNDED_KNOBS else value
+    # standing still and coarse commands, which experts never show (issue #22)
+    if on():
+        faults["pause"] = rng.uniform(0.0, 0.6)
     if on():  # quantised or bang-bang motion
         if rng.uniform() < 0.5:
             faults["levels"] = float(rng.choice([1.0, 2.0, 4.0]))
         else:
             faults["bang"], faults["deadband"] = 1.0, rng.uniform(0.05, 0.5)
-    for knob, (low, high) in spec.knob_ranges.items():
-        if on():
-            value = rng.uniform(low, high)
-            faults[knob] = float(round(value)) if knob in ROUNDED_KNOBS else value
     return faults
 
 

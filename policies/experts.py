@@ -26,9 +26,9 @@ def metaworld_expert(env_name: str) -> Expert:
     """Meta-World's own scripted policy for `env_name` (e.g. "push-v3"), batched."""
     import warnings
 
-    from metaworld.policies import ENV_POLICY_MAP
+    from worldgym.envs.suites import require
 
-    policy = ENV_POLICY_MAP[env_name]()
+    policy = require("metaworld.policies", "Meta-World").ENV_POLICY_MAP[env_name]()
 
     def act(observations: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings():  # "Constant(s) may be too high": by design

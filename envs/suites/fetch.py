@@ -20,6 +20,7 @@ from __future__ import annotations
 import gymnasium
 
 from worldgym.envs.adapters import adapt_gym_env
+from worldgym.envs.suites import require
 from worldgym.envs.task import Task
 
 ACHIEVED, DESIRED, GRIP = slice(0, 3), slice(3, 6), slice(6, 9)
@@ -31,15 +32,14 @@ OBJECT = slice(9, 12)
 
 def make_env(env_id: str, **kwargs) -> gymnasium.Env:
     """gymnasium.make of a Fetch id, registering Gymnasium-Robotics' ids first."""
-    import gymnasium_robotics
-
-    gymnasium.register_envs(gymnasium_robotics)
+    gymnasium.register_envs(require("gymnasium_robotics", "Gymnasium-Robotics"))
     return gymnasium.make(env_id, **kwargs)
 
 
 def _task(env_id: str, description: str) -> Task:
     from functools import partial
 
+    require("gymnasium_robotics", "Gymnasium-Robotics")
     return adapt_gym_env(
         partial(make_env, env_id),
         name=env_id,

@@ -26,6 +26,7 @@ import gymnasium
 import jax.numpy as jnp
 
 from worldgym.envs.adapters import adapt_gym_env
+from worldgym.envs.suites import require
 from worldgym.envs.task import Task
 
 HORIZONS = {"reach-v3": 100, "push-v3": 150}
@@ -54,8 +55,7 @@ def make_env(env_name: str, render_mode: str | None = None, width: int = 480,
     """Meta-World's goal-observable `env_name` (e.g. "reach-v3") that draws a new goal
     and object position from its own generator on every reset (Meta-World's
     `seeded_rand_vec`), so reset(seed=s) always gives the same start."""
-    from metaworld.env_dict import ALL_V3_ENVIRONMENTS
-
+    ALL_V3_ENVIRONMENTS = require("metaworld.env_dict", "Meta-World").ALL_V3_ENVIRONMENTS
     if env_name not in ALL_V3_ENVIRONMENTS:
         raise ValueError(f"Meta-World has no environment {env_name!r}.")
     env = ALL_V3_ENVIRONMENTS[env_name](render_mode=render_mode, width=width, height=height,
@@ -113,6 +113,7 @@ def apply_observation(model, data, obs) -> None:
 def _task(env_name: str, name: str, success_fn, reward_fn, description: str) -> Task:
     from functools import partial
 
+    require("metaworld", "Meta-World")
     return adapt_gym_env(
         partial(make_env, env_name),
         name=name,

@@ -234,6 +234,8 @@ def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
         {"policy": p.name, "support_score": p.support.outside_share,
          "outside": p.support.outside, "optimistic": p.support.optimistic,
          "unsupported_success": p.support.unsupported_success,
+         "misresponding": p.support.misresponding,
+         "misresponding_share": p.support.misresponding_share,
          "imagined": p.imagined_rate, "real": p.real_rate}
         for p in flagged
     ]  # fmt: skip

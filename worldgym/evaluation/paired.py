@@ -382,4 +382,6 @@ def support_label(row: dict) -> str:
     labels = [f"OUTSIDE ({steps})"] if row["outside"] else []
     if row["optimistic"]:
         labels.append(f"OPTIMISTIC ({unsupported})")
+    if row.get("misresponding"):
+        labels.append(f"MIS-RESPONDING ({row['misresponding_share']:.0%} of probed steps)")
     return ", ".join(labels)

@@ -118,7 +118,8 @@ REFINE_EPISODES = 20
 
 
 def flagged_sentence(calibration: dict) -> str:
-    """The policies outside the model's experience or optimistic, and what to do."""
+    """The policies outside the model's experience, optimistic or mis-responding, and
+    what to do."""
     flagged = calibration.get("flagged") or []
     if not calibration.get("support_checked", True):
         return (
@@ -156,6 +157,18 @@ def flagged_sentence(calibration: dict) -> str:
             f"uncertainty supports: {names}. That is how a policy optimised against the "
             "model looks: it exploits the model's errors, so its imagined success is not "
             "trusted. "
+        )
+    misresponding = [row for row in flagged if row.get("misresponding")]
+    if misresponding:
+        one = len(misresponding) == 1
+        names = ", ".join(f"{row['policy']} ({row['misresponding_share']:.0%} of its probed "
+                          "steps)" for row in misresponding)  # fmt: skip
+        text += (
+            f"Along the imagined path of {len(misresponding)} "
+            f"{'policy' if one else 'policies'} the model answers a nudged action unlike "
+            "its data says such a nudge acts (beyond 99% of its held-out steps), so "
+            f"{'its' if one else 'their'} imagined future does not follow "
+            f"{'its' if one else 'their'} actions and is not trusted: {names}. "
         )
     one = len(flagged) == 1
     specs = " ".join(row["policy"] for row in flagged)

@@ -68,7 +68,7 @@ def plot_scatter(evaluation, path: Path) -> None:
     if not all(policy.trusted for policy in evaluation.policies):
         axes.plot([], [], "o", color=REAL_COLOUR, label="trusted")
         axes.plot([], [], "o", color=IMAGINED_COLOUR, markerfacecolor="white",
-                  label="not trusted: outside its experience or optimistic")  # fmt: skip
+                  label="not trusted (outside, optimistic or mis-responding)")  # fmt: skip
         axes.legend(loc="upper left", fontsize=8)
     # Policies on the same spot (e.g. several at 100% in both worlds) share one label.
     spots: dict = {}

@@ -14,8 +14,9 @@ export MUJOCO_GL ?= egl
 demo: $(STAMP)
 	$(VENV)/bin/worldgym demo
 
+# Two processes (one per core), each test file whole in one of them.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
 
 # The outside suites' worked examples (Meta-World, Gymnasium-Robotics), and the
 # front door they go through, in their own environment.

@@ -1,8 +1,19 @@
 """Shared fixtures: every task-level test runs over every task."""
 
 import importlib.util
+import os
+import tempfile
+from pathlib import Path
 
-import pytest
+# Compiled XLA programs are kept on disk for the session: many tests (and the
+# worker processes and CLI subprocesses they start) compile the same tiny
+# programs; JAX keys each entry by the program and its devices, so a hit gives
+# the very same executable (results are unchanged, only compile time is saved).
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR", str(Path(tempfile.gettempdir()) / "worldgym-tests-jax-cache")
+)
+
+import pytest  # noqa: E402
 
 from worldgym.envs.registry import NATIVE_TASKS, SUITE_TASKS, task_names
 

@@ -6,7 +6,7 @@ motion, up to 1 cm per step, and the grip), a 39-entry observation (hand, grip,
 two object slots of position and quaternion, the same 18 entries of the
 previous step, and the goal), and a scripted expert for each of its 50 tasks.
 It pins its own MuJoCo (3.3.0), so it lives in an optional extra
-(`pip install -e ".[metaworld]"`, best in a second virtual environment; `make
+(`pip install -e ".[suites]"`, best in a second virtual environment; `make
 test-suites` makes one).
 
 Meta-World registers its environments with callable entry points

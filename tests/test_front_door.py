@@ -183,3 +183,30 @@ def test_worker_processes_are_kept_for_the_next_call():
     np.testing.assert_array_equal(first["oracle"].success, second["oracle"].success)
     workers.close_shared_pool()
     assert "pool" not in workers._shared
+
+
+def test_a_callable_entry_point_task_trains_evaluates_and_calibrates(lab_on_path, tmp_path):
+    """The whole path for a task Minari cannot serialise (a lambda entry point with
+    Dict observations): collect, train from the dataset alone (the task found from
+    worldgym's record), evaluate in both worlds from the same seeds, calibrate."""
+    from worldgym.data.collect import CollectConfig, collect
+    from worldgym.evaluation.calibrate import calibrate
+    from worldgym.evaluation.paired import EvaluateConfig, evaluate
+    from worldgym.models.ensemble import EnsembleConfig
+    from worldgym.training.train import TrainConfig, train
+
+    data, run = tmp_path / "data", tmp_path / "model"
+    collect(CollectConfig(task=DICT_TASK, episodes=12, out=str(data), workers=1), progress=False)
+    train(TrainConfig(dataset=str(data), out=str(run), epochs=2, batch_size=32, warmup_steps=5),
+          EnsembleConfig(members=2, hidden=(32, 32)), progress=False)  # fmt: skip
+    policies = ("lab_reacher.policies:pd_numpy", "lab_reacher.policies:gentle_jax")
+    evaluation = evaluate(EvaluateConfig(task=DICT_TASK, checkpoint=str(run), policies=policies,
+                                         episodes=3, workers=1, cache=str(tmp_path / "cache")))
+    assert [p.name for p in evaluation.policies] == list(policies)
+    for policy in evaluation.policies:
+        assert len(policy.real.success) == len(policy.imagined.success) == 3
+        assert policy.real.observations.shape[-1] == 14  # the flattened Dict observation
+        np.testing.assert_allclose(policy.imagined.observations[:, 0],
+                                   policy.real.observations[:, 0])  # same starts  # fmt: skip
+    result = calibrate(evaluation, bootstrap=20)
+    assert result["episodes_per_policy"] == 3 and result["support_checked"]

@@ -156,3 +156,37 @@ def test_a_checkpoint_config_of_worldgym_0_2_loads_with_its_own_settings():
 def test_bad_design_settings_are_one_sentence(field, value):
     with pytest.raises(ValueError, match=field):
         EnsembleConfig(**{field: value})
+
+
+def test_the_validation_loss_caps_each_error_and_training_does_not():
+    """One step no model predicts (an object knocked over) must not decide which
+    epoch is kept: in validation each entry's error counts at most VALIDATION_CAP
+    standard deviations; the training loss still sees it whole."""
+    from worldgym.models.ensemble import VALIDATION_CAP, make_loss
+
+    config = EnsembleConfig(**SMALL, action_history=0)
+    obs, actions, nxt = data()
+    normalizer = normalizer_from_data(obs, actions, nxt, config)
+    loss = make_loss(OBS, ACT, config, normalizer, learn_termination=False)
+    params = init_network_params(OBS, ACT, config, seed=1)
+    members, rows = config.members, 16
+
+    def window(next_obs):
+        def stack(x):
+            return jnp.broadcast_to(jnp.asarray(x), (members, *np.shape(x)))
+
+        return {"obs": stack(obs[:rows]), "actions": stack(actions[:rows, None]),
+                "next_obs": stack(next_obs[:rows, None]),
+                "next_success": jnp.zeros((members, rows, 1), bool),
+                "terminations": jnp.zeros((members, rows, 1), bool)}  # fmt: skip
+
+    knocked = nxt.copy()
+    knocked[0, 0] += 1e4 * float(np.asarray(normalizer["delta_std"])[0])  # 10,000 std
+    plain = {name: float(loss(params, window(nxt))[1][name]) for name in ("mse", "nll")}
+    train = {name: float(loss(params, window(knocked))[1][name]) for name in ("mse", "nll")}
+    held_out = {name: float(loss(params, {**window(knocked), "validation": True})[1][name])
+                for name in ("mse", "nll")}  # fmt: skip
+    changing = OBS - 3  # the entries the loss averages over
+    assert train["mse"] > plain["mse"] + 1e7 / (rows * changing)  # the error counts whole
+    assert held_out["mse"] - plain["mse"] <= VALIDATION_CAP**2 / (rows * changing) + 1e-3
+    assert held_out["nll"] < train["nll"]

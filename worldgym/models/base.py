@@ -117,7 +117,10 @@ LossFn = Callable[[Any, dict], tuple[jax.Array, dict]]
 The window holds k-step training windows with a leading member axis (one
 bootstrap per member): obs [m, b, obs_dim] (the start), actions [m, b, k,
 action_dim], next_obs [m, b, k, obs_dim], next_success [m, b, k] and
-terminations [m, b, k] (bool)."""
+terminations [m, b, k] (bool); in training also key (a PRNG key, for losses that
+draw) and previous_actions where the family reads them; in validation
+`validation: True` (a Python bool, static), for families that score held-out
+windows robustly (the state ensemble caps each error at VALIDATION_CAP)."""
 
 
 @runtime_checkable

@@ -296,7 +296,7 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
     def validate_chunk(params, starts, arrays):
         window = gather_windows(arrays, starts, steps, training.frame_stack, history)
         window = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (members, *x.shape)), window)
-        return loss_fn(params, window)
+        return loss_fn(params, {**window, "validation": True})  # families may score robustly
 
     def validate(params) -> dict:
         rows, weights = [], []

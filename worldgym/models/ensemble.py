@@ -73,8 +73,9 @@ class EnsembleConfig:
     at a reset). Robots have state no observation shows: a mocap target or a
     position controller lagging behind its commands, a motor's current. On
     Meta-World reach the share of the hand's one-step change a linear fit leaves
-    unexplained falls from 3.3% (observation and action) to 1.2%, 0.8% and 0.7%
-    with one, two and three previous actions (README, "The world model"); without
+    unexplained falls from 3.3 per cent (observation and action) to 1.2, 0.8 and
+    0.7 per cent with one, two and three previous actions (README, "The world
+    model"); without
     them the model's hand crawls under slow commands it follows in reality."""
     input_noise: float = 0.0
     """Standard deviation, in units of each entry's one-step change, of Gaussian noise

@@ -71,7 +71,15 @@ def test_a_data_collector_dataset_loads_by_id_flattened_and_scored_by_the_task(m
         load_dataset("lab/reacher-v0")
 
 
-def test_train_takes_a_data_collector_dataset_by_id_or_path(minari_root, tmp_path):
+def test_train_takes_a_data_collector_dataset_by_id_or_path(minari_root, tmp_path,
+                                                            monkeypatch):  # fmt: skip
+    from worldgym.envs import registry
+
+    # only worldgym's own tasks: another test in this process may have registered a
+    # second Reacher-v5 task, and two matches are rightly refused as ambiguous
+    monkeypatch.setattr(registry, "_sources", {name: source for name, source
+                                               in registry._sources.items()
+                                               if name in registry._builtin})  # fmt: skip
     settings = {**TINY_TRAIN, "epochs": 2, "batch_size": 32}
     by_id = train(TrainConfig(dataset="lab/reacher-v0", task="lab_reacher.task:reacher_task",
                               out=str(tmp_path / "by-id"), **settings),

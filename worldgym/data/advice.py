@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from worldgym.data.frames import recorded_previous_actions
+
 PREDICTABLE_ACTIONS = 0.5
 """R² of the actions from the observation above which the data cannot separate
 what an action does from where the robot is."""
@@ -180,12 +182,9 @@ def history_gain(data, rows, history: int = 3) -> float:
     obs = transitions["observations"][rows].astype(np.float64)
     change = (transitions["next_observations"][rows] - transitions["observations"][rows])
     change = change / np.maximum(change.std(0), 1e-12)
-    actions = data.actions
-    index = np.arange(len(actions))[rows]
-    first = data.transition_starts[data.episode_index()][index]
-    back = index[:, None] - np.arange(1, history + 1)[None, :]
-    previous = np.where((back >= first[:, None])[..., None], actions[np.maximum(back, 0)], 0.0)
-    base = np.concatenate([obs, actions[index]], axis=1)
+    index = np.arange(len(data.actions))[rows]
+    previous = recorded_previous_actions(data, data.observation_index()[index], history)
+    base = np.concatenate([obs, data.actions[index]], axis=1)
     with_history = np.concatenate([base, previous.reshape(len(index), -1)], axis=1)
     before, after = _linear_r2(base, change), _linear_r2(with_history, change)
     unexplained = 1.0 - before

@@ -2,8 +2,9 @@
 
 The decision is either which policy is best (within a tolerance) or which
 policies clear a success threshold. Each round every policy's prediction-powered
-interval is computed (worldgym.evaluation.ppi), and the next batch of real
-episodes goes only to the policies whose intervals leave the decision open:
+confidence sequence is updated (worldgym.evaluation.sequential), and the next
+batch of real episodes goes only to the policies whose intervals leave the
+decision open:
 
 - best: the leader and its strongest challenger, the one whose interval reaches
   highest above the leader's lower bound (LUCB, Kalyanakrishnan et al., ICML
@@ -12,12 +13,14 @@ episodes goes only to the policies whose intervals leave the decision open:
 - threshold: every policy whose interval still contains the threshold; settled
   when none does.
 
-Where the model is least sure of a policy, its paired episodes disagree with
-reality more, its interval stays wider and it keeps drawing episodes: the
-model's own disagreement with reality steers the budget. The decision rule
-uses each round's nominal intervals; how often the settled answer is right is
-measured, not assumed (scripts/validate_estimates.py: every run right on every
-native task, README).
+The loop looks at its intervals after every batch and stops when they answer, a
+time chosen by the data, so they must hold at any stopping time: they are
+confidence sequences, each at (1 - confidence) / P for P policies, so all of them
+hold together, at every round, with probability at least `confidence`. (Nominal
+fixed-n intervals looked at every round declared a policy exactly at the
+threshold on one side 35% of the time.) Where the model predicts a policy's
+episodes badly, imagination's weight goes to 0 and its interval narrows only
+as fast as real episodes alone allow, so it keeps drawing episodes.
 
 `allocate` is pure apart from `draw`, the caller's source of new episodes: the
 CLI runs real ones, the validation script resamples a large ground truth.
@@ -31,7 +34,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from worldgym.evaluation.ppi import RateEstimate, estimate_rate
+from worldgym.evaluation.sequential import (
+    SequenceEstimate,
+    policy_alpha,
+    powered_estimate,
+    powered_start,
+    powered_update,
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,7 @@ def parse_threshold(text) -> float | None:
     return value
 
 
-def open_policies(estimates: list[RateEstimate], decision: Decision,
+def open_policies(estimates: list[SequenceEstimate], decision: Decision,
                   names: list[str]) -> tuple[list[int], str]:  # fmt: skip
     """The policies to run next (none once the decision is settled) and why, in words."""
     if decision.threshold is not None:
@@ -87,13 +96,13 @@ def open_policies(estimates: list[RateEstimate], decision: Decision,
     )
 
 
-def best_estimate(estimates: list[RateEstimate]) -> int:
+def best_estimate(estimates: list[SequenceEstimate]) -> int:
     """The leader: the highest estimate; among equal ones, the best-supported (highest
     lower bound), so a policy does not lead on a few lucky episodes."""
     return max(range(len(estimates)), key=lambda i: (estimates[i].rate, estimates[i].low))
 
 
-def _named(name: str, estimate: RateEstimate) -> str:
+def _named(name: str, estimate: SequenceEstimate) -> str:
     return f"{name} {estimate.rate:.0%} [{estimate.low:.0%}, {estimate.high:.0%}]"
 
 
@@ -106,6 +115,9 @@ class ActiveResult:
     settled: bool
     leader: int = -1  # finding the best: the leading policy when the loop ended
     rounds: list[dict] = field(default_factory=list)
+    estimates: list[SequenceEstimate] = field(default_factory=list)
+    """Each policy's anytime-valid estimate when the loop ended (all hold together at
+    the loop's confidence)."""
 
     @property
     def spent(self) -> int:
@@ -136,18 +148,19 @@ def allocate(draw: Draw, imagined_only: list[np.ndarray], decision: Decision, na
     if budget < first * count:
         raise ValueError(f"A budget of {budget} real episodes cannot run the first {first} of "
                          f"each of the {count} policies ({first * count}).")  # fmt: skip
-    real, paired = [], []
+    alpha = policy_alpha(confidence, count)
+    sequences = [powered_start(only, alpha) for only in imagined_only]
     for index in range(count):
         y, f = draw(index, first)
-        real.append(np.asarray(y, np.float64))
-        paired.append(np.asarray(f, np.float64))
-    result = ActiveResult(real, paired, settled=False)
+        sequences[index] = powered_update(sequences[index], y, f)
+    result = ActiveResult([], [], settled=False)
     spent = first * count
     while True:
-        estimates = [estimate_rate(real[i], paired[i], imagined_only[i], confidence)
-                     for i in range(count)]  # fmt: skip
+        estimates = [powered_estimate(sequence) for sequence in sequences]
+        result.estimates, result.leader = estimates, best_estimate(estimates)
+        result.real = [sequence.real for sequence in sequences]
+        result.paired = [sequence.paired for sequence in sequences]
         chosen, why = open_policies(estimates, decision, names)
-        result.leader = best_estimate(estimates)
         if not chosen:
             result.settled = True
             result.rounds.append({"spent": spent, "ran": [], "why": why})
@@ -162,8 +175,7 @@ def allocate(draw: Draw, imagined_only: list[np.ndarray], decision: Decision, na
         chosen = chosen[: (budget - spent) // batch]  # what the budget still pays for
         for index in chosen:
             y, f = draw(index, batch)
-            real[index] = np.concatenate([real[index], np.asarray(y, np.float64)])
-            paired[index] = np.concatenate([paired[index], np.asarray(f, np.float64)])
+            sequences[index] = powered_update(sequences[index], y, f)
         spent += batch * len(chosen)
         ran = [names[i] for i in chosen]
         result.rounds.append({"spent": spent, "ran": ran, "why": why})

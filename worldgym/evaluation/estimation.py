@@ -19,6 +19,7 @@ import numpy as np
 from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.evaluation.active import Decision, allocate, parse_threshold
 from worldgym.evaluation.ppi import RateEstimate, bootstrap_ranking, estimate_rate, real_only
+from worldgym.evaluation.sequential import SequenceEstimate, policy_alpha, real_only_sequence
 from worldgym.paths import RunPaths
 
 IMAGINED_ONLY_SEED = 5_000_000
@@ -73,8 +74,8 @@ class PolicyEstimate:
     """One policy's real success rate, estimated two ways from the same real episodes."""
 
     name: str
-    real_only: RateEstimate
-    powered: RateEstimate
+    real_only: RateEstimate | SequenceEstimate
+    powered: RateEstimate | SequenceEstimate
     imagined_rate: float  # mean of the imagined-only episodes
 
 
@@ -90,6 +91,10 @@ class Estimates:
     rounds: list[dict]  # the active loop's log (empty without --budget)
     settled: bool | None  # whether the active loop settled its decision (None: no loop)
     decision: str = ""  # the active loop's decision and outcome, in words
+    intervals: str = "fixed-n"
+    """"fixed-n": Wilson and PPI++ intervals, valid at the n fixed before the run;
+    "anytime-valid": confidence sequences, each at (1 - confidence) / P, valid
+    together at the active loop's data-chosen stopping time."""
 
     @property
     def real_episodes(self) -> int:
@@ -104,7 +109,7 @@ class Estimates:
             "beats": self.beats.tolist(), "rank_low": self.rank_low.tolist(),
             "rank_high": self.rank_high.tolist(), "rounds": self.rounds,
             "settled": self.settled, "decision": self.decision,
-            "real_episodes": self.real_episodes,
+            "real_episodes": self.real_episodes, "intervals": self.intervals,
         }  # fmt: skip
 
 
@@ -197,32 +202,68 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Est
                                                result.settled)  # fmt: skip
             outcome = decision_outcome(decision, result, names)
 
-    powered = [estimate_rate(r, p, g, config.confidence)
-               for r, p, g in zip(reals, paireds, imagined_only, strict=True)]  # fmt: skip
-    ranking = bootstrap_ranking(reals, paireds, imagined_only, [e.power for e in powered],
-                                config.bootstrap, config.seed)  # fmt: skip
+    if config.budget is None:
+        powered = [estimate_rate(r, p, g, config.confidence)
+                   for r, p, g in zip(reals, paireds, imagined_only, strict=True)]  # fmt: skip
+        real_alone = [real_only(r, config.confidence) for r in reals]
+        ranking = bootstrap_ranking(reals, paireds, imagined_only, [e.power for e in powered],
+                                    config.bootstrap, config.seed)  # fmt: skip
+        beats, rank_low, rank_high = ranking.beats, ranking.rank_low, ranking.rank_high
+        intervals = "fixed-n"
+    else:
+        # After a data-chosen stop only the confidence sequences are valid: fixed-n
+        # intervals and a bootstrap of the episodes would read the stop as a plan.
+        alpha = policy_alpha(config.confidence, len(reals))
+        powered = result.estimates
+        real_alone = [real_only_sequence(r, alpha) for r in reals]
+        rank_low, rank_high = ranks_from_intervals(powered)
+        beats = np.full((len(reals), len(reals)), np.nan)
+        intervals = "anytime-valid"
     rows = [
-        PolicyEstimate(name, real_only(r, config.confidence), e,
-                       float(np.mean(g)) if len(g) else float("nan"))
-        for name, r, e, g in zip(names, reals, powered, imagined_only, strict=True)
+        PolicyEstimate(name, alone, e, float(np.mean(g)) if len(g) else float("nan"))
+        for name, alone, e, g in zip(names, real_alone, powered, imagined_only, strict=True)
     ]  # fmt: skip
-    return Estimates(task.name, str(checkpoint), asdict(config), rows, ranking.beats,
-                     ranking.rank_low, ranking.rank_high, rounds, settled, outcome)  # fmt: skip
+    return Estimates(task.name, str(checkpoint), asdict(config), rows, beats, rank_low,
+                     rank_high, rounds, settled, outcome, intervals)  # fmt: skip
+
+
+def ranks_from_intervals(estimates) -> tuple[np.ndarray, np.ndarray]:
+    """Rank bounds (1 = best) that hold whenever every interval does: a policy ranks
+    below every policy whose interval lies wholly above its own, and above every
+    one wholly below."""
+    lows = np.array([e.low for e in estimates])
+    highs = np.array([e.high for e in estimates])
+    above = (lows[None, :] > highs[:, None]).sum(axis=1)  # [P] policies surely better
+    below = (highs[None, :] < lows[:, None]).sum(axis=1)
+    return 1.0 + above, float(len(estimates)) - below
 
 
 def decision_outcome(decision: Decision, result, names: list[str]) -> str:
-    """What the active loop decided, in one sentence."""
+    """What the active loop decided, with its guarantee, in one or two sentences."""
     state = "settled" if result.settled else "still open when the budget ran out"
+    guarantee = ("Every interval is a confidence sequence and all hold together at the "
+                 "stated confidence, whenever the loop stopped.")  # fmt: skip
     if decision.threshold is None:
-        return f"Best policy: {names[result.leader]} ({state}, {result.spent} real episodes)."
-    return f"Threshold {decision.threshold:.0%}: {state} after {result.spent} real episodes."
+        return (f"Best policy: {names[result.leader]} ({state}, {result.spent} real "
+                f"episodes). {guarantee}")  # fmt: skip
+    threshold = decision.threshold
+    sides = {"above": [], "below": [], "undecided": []}
+    for name, e in zip(names, result.estimates, strict=True):
+        side = "above" if e.low > threshold else "below" if e.high < threshold else "undecided"
+        sides[side].append(name)
+    listed = "; ".join(f"{side}: {', '.join(found)}" for side, found in sides.items() if found)
+    return (f"Threshold {threshold:.0%}: {state} after {result.spent} real episodes "
+            f"({listed}). {guarantee}")  # fmt: skip
 
 
 def format_estimates(estimates: Estimates) -> str:
     """A Markdown table: real-only and prediction-powered, with ranks."""
+    confidence = estimates.config.get("confidence", 0.95)
+    kind = (f"{confidence:.0%} interval" if estimates.intervals == "fixed-n"
+            else "anytime-valid interval")  # fmt: skip
     lines = [
-        f"| {estimates.task} policy | real episodes | real-only | 95% interval "
-        "| prediction-powered | 95% interval | width saved | lambda | imagined-only | rank |",
+        f"| {estimates.task} policy | real episodes | real-only | {kind} "
+        f"| prediction-powered | {kind} | width saved | lambda | imagined-only | rank |",
         "|---|---:|---:|---|---:|---|---:|---:|---:|---|",
     ]
     order = np.argsort([-p.powered.rate for p in estimates.policies], kind="stable")
@@ -242,6 +283,9 @@ def format_estimates(estimates: Estimates) -> str:
 
 def format_beats(estimates: Estimates, top: int = 5) -> str:
     """The probability that each of the top policies beats the next one in reality."""
+    if not np.isfinite(estimates.beats).all():
+        return ("Anytime-valid intervals: the ranks above hold together with them (a "
+                "bootstrap of adaptively drawn episodes would not).")  # fmt: skip
     order = np.argsort([-p.powered.rate for p in estimates.policies], kind="stable")[:top]
     lines = []
     for a, b in zip(order[:-1], order[1:], strict=False):

@@ -14,6 +14,7 @@ from worldgym.evaluation.calibrate import (
     pearson,
     rate_statistics,
     regret_at_k,
+    regret_interval,
     spearman,
     wilson_interval,
 )
@@ -89,9 +90,32 @@ def test_mmrv_hand_worked():
     assert mmrv(real, [0.6, 0.8, 0.2]) == pytest.approx(0.8 / 3)
     # Fully reversed: violations 0.8, 0.4 (max of 0.4, 0.4), 0.8 -> 2.0 / 3.
     assert mmrv(real, [0.1, 0.5, 0.9]) == pytest.approx(2.0 / 3)
-    # A tie in imagination where reality differs is a violation; equal reals cost nothing.
-    assert mmrv([0.5, 0.3], [0.4, 0.4]) == pytest.approx(0.2)
+    # SIMPLER's strict comparisons: a pair imagination ties, where reality differs,
+    # is a violation for the policy better in reality only (it was counted for both).
+    assert mmrv([0.5, 0.3], [0.4, 0.4]) == pytest.approx(0.2 / 2)
     assert mmrv([0.5, 0.5], [0.9, 0.1]) == 0.0
+    # A worked example from SIMPLER's definition, pair by pair:
+    # i=0: j=1 (0.5 > 0.5 false, 0.6 > 0.4 true) violated, |0.6 - 0.4| = 0.2;
+    # i=1: j=0 (false, false), j=2 (true, true): none; i=2: none. MMRV = 0.2 / 3.
+    assert mmrv([0.6, 0.4, 0.1], [0.5, 0.5, 0.2]) == pytest.approx(0.2 / 3)
+
+
+def simpler_mmrv(real, imagined):
+    """SIMPLER's loop, written out over ordered pairs."""
+    worst = []
+    for i in range(len(real)):
+        violations = [abs(real[i] - real[j]) for j in range(len(real))
+                      if (imagined[i] > imagined[j]) != (real[i] > real[j])]  # fmt: skip
+        worst.append(max(violations, default=0.0))
+    return sum(worst) / len(worst)
+
+
+def test_mmrv_matches_simpler_loop_on_random_rates_with_ties():
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        real = rng.integers(0, 5, 6) / 4  # coarse rates: many ties on both sides
+        imagined = rng.integers(0, 5, 6) / 4
+        assert mmrv(real, imagined) == pytest.approx(simpler_mmrv(real, imagined))
 
 
 def test_regret_hand_worked():
@@ -112,6 +136,31 @@ def test_episode_agreement_and_kappa_hand_worked():
     # chance agreement: 0.5 * 0.5 + 0.5 * 0.5 = 0.5 -> kappa = (0.75 - 0.5) / 0.5
     assert result["kappa"] == pytest.approx(0.5)
     assert result["false_success"] == 1 and result["false_failure"] == 1
+
+
+def test_kappa_rates_only_baseline_is_what_knowing_the_rates_alone_scores():
+    """Simulate the rate-only imagination many times: its mean kappa is the baseline."""
+    rng = np.random.default_rng(0)
+    rates = np.array([0.95, 0.9, 0.5, 0.1, 0.05])
+    real = rng.random((5, 400)) < rates[:, None]
+    result = episode_agreement(real, real)
+    assert result["kappa"] == 1.0 and result["kappa_beyond_rates"] == pytest.approx(1.0)
+    simulated = [episode_agreement(real, rng.random(real.shape) < real.mean(1, keepdims=True))
+                 for _ in range(200)]  # fmt: skip
+    baseline = result["kappa_rates_only"]
+    assert baseline > 0.4  # well above 0: rates alone look like skill
+    assert np.mean([r["kappa"] for r in simulated]) == pytest.approx(baseline, abs=0.01)
+    assert abs(np.mean([r["kappa_beyond_rates"] for r in simulated])) < 0.02
+
+
+def test_regret_interval_does_not_collapse_when_imagination_picks_the_best():
+    rng = np.random.default_rng(1)
+    real = rng.random((3, 100)) < np.array([[0.9], [0.85], [0.2]])
+    low, high = regret_interval(real, real.mean(1), 1)
+    assert low == 0.0 and high > 0.05  # the runner-up may be as good
+    wrong = regret_interval(real, [0.1, 0.2, 0.9], 1)  # imagination picks the 20% one
+    assert wrong[0] > 0.4 and wrong[1] >= regret_at_k(real.mean(1), [0.1, 0.2, 0.9], 1)
+    assert regret_interval(real, real.mean(1), 3) == (0.0, 0.0)  # all chosen
 
 
 def test_bootstrap_intervals_cover_the_estimate_and_are_reproducible():
@@ -147,8 +196,12 @@ def test_gap_interval_is_paired_and_matches_the_normal_approximation():
     from worldgym.evaluation.calibrate import gap_interval
 
     same = np.arange(40) % 3 == 0
-    assert gap_interval(same, same) == (0.0, 0.0)  # the same outcomes: no gap, no doubt
-    assert gap_interval(np.zeros(30, bool), np.ones(30, bool)) == (1.0, 1.0)
+    # No pair disagrees, yet 40 pairs cannot rule out a few points either way: the
+    # score bound is 3.84 / (40 + 3.84) (it was "0 [0, 0]").
+    low, high = gap_interval(same, same)
+    assert low == pytest.approx(-3.8415 / 43.8415, abs=1e-3) and high == pytest.approx(-low)
+    low, high = gap_interval(np.zeros(30, bool), np.ones(30, bool))
+    assert high == 1.0 and 0.7 < low < 0.9
     rng = np.random.default_rng(0)
     real = rng.random(4000) < 0.6
     imagined = np.where(rng.random(4000) < 0.9, real, ~real)  # 10% of episodes disagree

@@ -71,14 +71,14 @@ def kendall_tau(x, y) -> float:
 
 
 def mmrv(real, imagined) -> float:
-    """Mean maximum rank violation (SIMPLER):
-    (1/N) sum_i max_j |R_i - R_j| * 1[sign(S_i - S_j) != sign(R_i - R_j)],
+    """Mean maximum rank violation, by SIMPLER's definition (Li et al. 2024):
+    (1/N) sum_i max_j |R_i - R_j| * 1[(S_i > S_j) != (R_i > R_j)],
     R the real and S the imagined success rates. 0 when imagination orders every
-    pair as reality does; a violation costs as much as the real gap it hides."""
+    pair as reality does; a violation costs as much as the real gap it hides. The
+    comparisons are strict, so a pair imagination ties counts once (against the
+    policy that is better in reality), not for both policies."""
     real, imagined = np.asarray(real, np.float64), np.asarray(imagined, np.float64)
-    violated = np.sign(imagined[:, None] - imagined[None, :]) != np.sign(
-        real[:, None] - real[None, :]
-    )
+    violated = (imagined[:, None] > imagined[None, :]) != (real[:, None] > real[None, :])
     return float((np.abs(real[:, None] - real[None, :]) * violated).max(axis=1).mean())
 
 
@@ -147,17 +147,45 @@ def bootstrap_intervals(real_outcomes, imagined_outcomes, samples: int = 1000,
     return intervals
 
 
-def gap_interval(real_success, imagined_success, samples: int = 2000, seed: int = 0,
+def gap_interval(real_success, imagined_success,
                  confidence: float = 0.95) -> tuple[float, float]:  # fmt: skip
-    """Percentile bootstrap interval of one policy's imagined - real success rate,
-    resampling episodes with their pairs kept together (both worlds start episode i
-    from the same state, so the two rates are not independent)."""
-    difference = (np.asarray(imagined_success, np.float64)
-                  - np.asarray(real_success, np.float64))  # fmt: skip
-    draws = np.random.default_rng(seed).integers(0, len(difference), (samples, len(difference)))
-    replicates = difference[draws].mean(axis=1)
-    tail = 100 * (1 - confidence) / 2
-    return float(np.percentile(replicates, tail)), float(np.percentile(replicates, 100 - tail))
+    """Score interval (Tango's, for paired proportions) of one policy's imagined - real
+    success rate. Both worlds start episode i from the same state, so the two rates
+    are paired; unlike a bootstrap of the pairs it keeps a width when no pair
+    disagrees (0 of 100 discordant still allows about 4 points either way)."""
+    from worldgym.evaluation.differences import paired_difference
+
+    result = paired_difference(np.asarray(imagined_success).astype(int),
+                               np.asarray(real_success).astype(int), confidence)  # fmt: skip
+    return result.low, result.high
+
+
+def regret_interval(real_outcomes, imagined_rates, k: int = 1,
+                    confidence: float = 0.95) -> tuple[float, float]:  # fmt: skip
+    """Bounds on the real success given up by taking the best of imagination's top k
+    instead of the best policy, from paired score intervals on the shared seeds.
+
+    Regret = max_j R_j - max_{c in top k} R_c. For every pair (j, c) the interval of
+    R_j - R_c holds simultaneously (Bonferroni over the pairs), and then regret lies
+    in [max_j min_c low(j, c), max_j min_c high(j, c)], floored at 0. It does not
+    collapse when imagination picks the policy that also did best: the chosen
+    policy's lead over the others is itself uncertain.
+    """
+    from worldgym.evaluation.differences import paired_difference
+
+    real = np.asarray(real_outcomes).astype(int)  # [P, episodes]
+    count = len(real)
+    top = np.argsort(-np.asarray(imagined_rates, np.float64), kind="stable")[: min(k, count)]
+    others = [j for j in range(count) if j not in set(top.tolist())]
+    if not others:
+        return 0.0, 0.0
+    level = 1 - (1 - confidence) / (len(others) * len(top))
+    lows, highs = [], []
+    for j in others:
+        pairs = [paired_difference(real[j], real[c], level) for c in top]
+        lows.append(min(p.low for p in pairs))
+        highs.append(min(p.high for p in pairs))
+    return max(0.0, max(lows)), max(0.0, max(highs))
 
 
 def episode_agreement(real, imagined) -> dict:
@@ -166,23 +194,50 @@ def episode_agreement(real, imagined) -> dict:
     confusion: [[real fail & imagined fail, real fail & imagined success],
                 [real success & imagined fail, real success & imagined success]].
     Cohen's kappa discounts the agreement expected by chance from the marginals.
+    That is a low bar across policies: an imagination that knows each policy's
+    real rate and nothing about the episode already agrees beyond chance, because
+    good policies succeed and bad ones fail. `kappa_rates_only` is that
+    imagination's kappa (its expected confusion: each episode of policy p a
+    success with p's real rate, independently), and `kappa_beyond_rates` how much
+    of the remaining disagreement the model removes: (kappa - kappa_rates_only) /
+    (1 - kappa_rates_only), 0 for an imagination that knows only the rates.
+    real, imagined: [policies, episodes] (or flat, counted as one policy).
     """
-    real, imagined = np.asarray(real, bool).ravel(), np.asarray(imagined, bool).ravel()
+    real, imagined = np.asarray(real, bool), np.asarray(imagined, bool)
+    if real.ndim == 1:
+        real, imagined = real[None], imagined[None]
+    flat_real, flat_imagined = real.ravel(), imagined.ravel()
     confusion = np.array(
-        [[np.sum(~real & ~imagined), np.sum(~real & imagined)],
-         [np.sum(real & ~imagined), np.sum(real & imagined)]]
+        [[np.sum(~flat_real & ~flat_imagined), np.sum(~flat_real & flat_imagined)],
+         [np.sum(flat_real & ~flat_imagined), np.sum(flat_real & flat_imagined)]]
     )  # fmt: skip
-    total = confusion.sum()
-    observed = np.trace(confusion) / total
-    expected = (confusion.sum(0) * confusion.sum(1)).sum() / total**2
-    kappa = (observed - expected) / (1 - expected) if expected < 1 else float("nan")
+    kappa = _kappa(confusion)
+    rates = real.mean(axis=1, keepdims=True)  # [P, 1]
+    episodes = real.shape[1]
+    expected = episodes * np.array(
+        [[np.sum((1 - rates) ** 2), np.sum((1 - rates) * rates)],
+         [np.sum(rates * (1 - rates)), np.sum(rates**2)]]
+    )  # fmt: skip
+    baseline = _kappa(expected)
+    beyond = (kappa - baseline) / (1 - baseline) if baseline < 1 else float("nan")
     return {
         "confusion": confusion.tolist(),
-        "accuracy": float(observed),
+        "accuracy": float(np.trace(confusion) / confusion.sum()),
         "kappa": float(kappa),
+        "kappa_rates_only": float(baseline),
+        "kappa_beyond_rates": float(beyond),
         "false_success": int(confusion[0, 1]),
         "false_failure": int(confusion[1, 0]),
     }
+
+
+def _kappa(confusion) -> float:
+    """Cohen's kappa of a 2x2 confusion matrix (counts or expected counts)."""
+    confusion = np.asarray(confusion, np.float64)
+    total = confusion.sum()
+    observed = np.trace(confusion) / total
+    expected = (confusion.sum(0) * confusion.sum(1)).sum() / total**2
+    return float((observed - expected) / (1 - expected)) if expected < 1 else float("nan")
 
 
 def kappa_interval(real_outcomes, imagined_outcomes, samples: int = 1000, seed: int = 0,
@@ -252,6 +307,10 @@ def _statistics(evaluation, policies, bootstrap: int, seed: int) -> dict:
     real_rates, imagined_rates = real.mean(axis=1), imagined.mean(axis=1)
     point = rate_statistics(real_rates, imagined_rates)
     intervals = bootstrap_intervals(real, imagined, bootstrap, seed)
+    # A percentile bootstrap of regret collapses to [0, 0] when imagination's pick also
+    # did best in every resample; the paired score bounds do not.
+    intervals["regret_at_1"] = regret_interval(real, imagined_rates, 1)
+    intervals["regret_at_3"] = regret_interval(real, imagined_rates, 3)
     uncertainty = np.stack([p.uncertainty for p in policies])
     rate_error = np.abs(imagined_rates - real_rates)
     signed = imagined_rates - real_rates

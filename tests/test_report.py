@@ -39,7 +39,22 @@ def test_the_verdict_names_only_the_errors_there_are():
     assert "over-estimate is p1 (+20 points)" in both and "under-estimate is p0" in both
     exact = verdict(calibrate(evaluation([0.9, 0.5, 0.2], [0.9, 0.5, 0.2]), 50))
     assert "within half a point of its real one" in exact and "estimate is" not in exact
-    assert exact.startswith("Imagination is good enough to rank these policies")
+    assert exact.startswith("Imagination ranks these policies reliably")
+
+
+def test_the_verdict_reads_the_bounds_not_the_point():
+    """The issue's case: MMRV 0.006 [0.004, 0.065] was called "good enough to rank"."""
+    from worldgym.report.document import ranking_judgement
+
+    rates = {"spearman": {"value": 0.98, "interval": [0.95, 0.99]},
+             "mmrv": {"value": 0.006, "interval": [0.004, 0.065]}, "episodes_per_policy": 100}
+    text = ranking_judgement(rates)
+    assert text.startswith("Imagination probably ranks these policies well")
+    assert "MMRV's upper bound 0.065" in text and "real episodes per policy" in text
+    rates["mmrv"]["interval"] = [0.004, 0.03]
+    assert ranking_judgement(rates).startswith("Imagination ranks these policies reliably")
+    rates["spearman"] = {"value": 0.8, "interval": [0.6, 0.9]}
+    assert ranking_judgement(rates).startswith("Imagination is probably useful for coarse")
 
 
 def test_the_verdict_says_when_support_could_not_be_checked():

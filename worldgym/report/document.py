@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -60,21 +61,58 @@ def _points(rate: float, sign: bool = False) -> str:
     return f"{value:+d} {unit}" if sign else f"{value:d} {unit}"
 
 
+RANK_SPEARMAN, RANK_MMRV = 0.9, 0.05
+""""Ranks reliably": Spearman at least 0.9 and MMRV at most 0.05, read from the bounds."""
+SCREEN_SPEARMAN = 0.7
+""""Useful for coarse screening": Spearman at least 0.7."""
+
+
+def ranking_judgement(rates: dict) -> str:
+    """What imagination's ranking is good for, in words that follow the interval
+    bounds: a claim is made only when the whole interval supports it, "probably"
+    when only the point estimate does (with the episodes that would settle it)."""
+    rho, (rho_low, _) = rates["spearman"]["value"], rates["spearman"]["interval"]
+    mmrv_value, (_, mmrv_high) = rates["mmrv"]["value"], rates["mmrv"]["interval"]
+    if not np.isfinite(rho):
+        return ("Imagination cannot rank these policies, because one of the worlds gives them "
+                "all the same success rate")  # fmt: skip
+    if rho_low >= RANK_SPEARMAN and mmrv_high <= RANK_MMRV:
+        return "Imagination ranks these policies reliably (the interval bounds say so)"
+    if rho >= RANK_SPEARMAN and mmrv_value <= RANK_MMRV:
+        return ("Imagination probably ranks these policies well, but the intervals do not "
+                f"exclude a worse ranking (Spearman's lower bound {rho_low:.2f}, MMRV's upper "
+                f"bound {mmrv_high:.3f} against {RANK_SPEARMAN} and {RANK_MMRV})"
+                + _settle(rates, (("spearman", RANK_SPEARMAN, 0), ("mmrv", RANK_MMRV, 1))))
+    if rho_low >= SCREEN_SPEARMAN:
+        return "Imagination is useful for coarse screening, not fine ranking"
+    if rho >= SCREEN_SPEARMAN:
+        return ("Imagination is probably useful for coarse screening, not fine ranking "
+                f"(Spearman's lower bound {rho_low:.2f} is below {SCREEN_SPEARMAN})"
+                + _settle(rates, (("spearman", SCREEN_SPEARMAN, 0),)))
+    return "Imagination does not rank these policies reliably"
+
+
+def _settle(rates: dict, targets) -> str:
+    """About how many episodes per policy would bring each bound past its target,
+    if the interval narrowed as 1/sqrt(n) around the same point."""
+    episodes = rates.get("episodes_per_policy")
+    needed = []
+    for name, target, side in targets:
+        value, bound = rates[name]["value"], rates[name]["interval"][side]
+        margin, spread = abs(value - target), abs(value - bound)
+        if spread > margin > 0 and episodes:
+            needed.append(episodes * (spread / margin) ** 2)
+    if not needed:
+        return ""
+    return (f"; about {int(math.ceil(max(needed) / 10) * 10)} real episodes per policy "
+            "(if the figures hold) would settle it")
+
+
 def verdict(calibration: dict) -> str:
     """One plain-language paragraph on how far to trust imagination's verdicts."""
-    rates = calibration["rates"]
-    rho, mmrv_value = rates["spearman"]["value"], rates["mmrv"]["value"]
-    if not np.isfinite(rho):
-        judgement = (
-            "Imagination cannot rank these policies, because one of the worlds gives them "
-            "all the same success rate"
-        )
-    elif rho >= 0.9 and mmrv_value <= 0.05:
-        judgement = "Imagination is good enough to rank these policies"
-    elif rho >= 0.7:
-        judgement = "Imagination is useful for coarse screening, not fine ranking"
-    else:
-        judgement = "Imagination does not rank these policies reliably"
+    rates = dict(calibration["rates"], episodes_per_policy=calibration.get(
+        "episodes_per_policy"))  # fmt: skip
+    judgement = ranking_judgement(rates)
     over, under = calibration["largest_overestimate"], calibration["largest_underestimate"]
     episodes = calibration["episodes"]
     bias = calibration["bias"]
@@ -102,7 +140,7 @@ def verdict(calibration: dict) -> str:
         "Picking the policy "
         f"imagination likes best costs {_points(rates['regret_at_1']['value'])} of real success "
         f"(regret@1). Episode by episode the two worlds agree {episodes['accuracy']:.0%} of the "
-        f"time (Cohen's κ = {episodes['kappa']:.2f})."
+        f"time (Cohen's κ = {episodes['kappa']:.2f}{_kappa_baseline(episodes)})."
     )
     trust = calibration["trust_per_episode"]["pearson"]
     if np.isfinite(trust):
@@ -111,6 +149,14 @@ def verdict(calibration: dict) -> str:
     if calibration["diverged"]:
         text += f" {calibration['diverged']} imagined episodes diverged and count as failures."
     return flagged_sentence(calibration) + text
+
+
+def _kappa_baseline(episodes: dict) -> str:
+    """κ's rates-only baseline and the agreement beyond it, where known."""
+    if "kappa_rates_only" not in episodes:
+        return ""
+    return (f"; knowing each policy's rate alone would score {episodes['kappa_rates_only']:.2f}, "
+            f"so agreement beyond rates is {episodes['kappa_beyond_rates']:.2f}")  # fmt: skip
 
 
 REFINE_EPISODES = 20
@@ -193,6 +239,9 @@ def headline_rows(calibration: dict) -> list[tuple[str, str]]:
     episodes = calibration["episodes"]
     rows.append(("episode agreement", f"{episodes['accuracy']:.3f}"))
     rows.append(("Cohen's κ", f"{episodes['kappa']:.3f}"))
+    if "kappa_rates_only" in episodes:
+        rows.append(("κ from rates alone", f"{episodes['kappa_rates_only']:.3f}"))
+        rows.append(("agreement beyond rates", f"{episodes['kappa_beyond_rates']:.3f}"))
     every = calibration.get("all_policies")
     if every:  # the statistics above leave the flagged policies out; these do not
         rows.append(("Spearman ρ, flagged included", _interval(every["spearman"], 3)))

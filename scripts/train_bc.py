@@ -26,9 +26,10 @@ from worldgym.evaluation.real import run_episodes
 from worldgym.files import atomic_file
 from worldgym.policies.neural import params_to_arrays, train_bc
 from worldgym.policies.perturbed import oracle, perturbed_policy
+from worldgym.seeds import BEHAVIOUR_CLONING
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "policies" / "weights"
-DEMO_SEED = 100_000
+DEMO_SEED = BEHAVIOUR_CLONING.first
 
 RECIPES = {
     "bc-few": {

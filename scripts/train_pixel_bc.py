@@ -25,9 +25,10 @@ from worldgym.evaluation.real import run_episodes
 from worldgym.files import atomic_file
 from worldgym.policies.perturbed import oracle, perturbed_policy
 from worldgym.policies.pixels import cnn_to_arrays, pixel_policy, train_pixel_bc
+from worldgym.seeds import BEHAVIOUR_CLONING
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "policies" / "weights"
-DEMO_SEED = 105_000
+DEMO_SEED = BEHAVIOUR_CLONING.first + 5_000  # after train_bc.py's demonstrations
 NAME = "pixels-dart"
 
 

@@ -38,6 +38,7 @@ from worldgym.evaluation.active import Decision, allocate
 from worldgym.evaluation.estimation import predictions
 from worldgym.evaluation.ppi import estimate_rate, real_only
 from worldgym.files import atomic_file
+from worldgym.seeds import VALIDATION
 
 SAVING_REFERENCE = 100
 """Real-only with this many episodes per policy is the width PPI must reach."""
@@ -53,7 +54,7 @@ def ground_truth(args) -> tuple[list[str], list, list]:
     task = get_task(args.task)
     policies = load_policies(task, args.policies)
     model = load_world_model(resolve_checkpoint(task, args.checkpoint or None), task)
-    seeds = np.arange(args.ground_truth)
+    seeds = np.asarray(VALIDATION.seeds(args.ground_truth))
     real = real_outcomes(task, policies, seeds, args.cache)
     paired = imagined_outcomes(model, task, policies, initial_observations(task, seeds), seeds,
                                args.cache, 0)  # fmt: skip

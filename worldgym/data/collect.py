@@ -28,11 +28,12 @@ from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.files import atomic_directory
 from worldgym.paths import RunPaths
 from worldgym.provenance import library_versions
+from worldgym.seeds import COLLECTION
 
 EPISODES_PER_JOB = 50
 """Episodes per worker job; they step in lockstep, so larger jobs call the policy
 less often per transition, while enough jobs remain to keep both workers busy."""
-DEFAULT_SEED = 1_000_000
+DEFAULT_SEED = COLLECTION.first
 """First reset seed of collected data: far from the evaluation seeds (0, 1, ...),
 so no evaluation episode starts from a state the model was trained on."""
 

@@ -17,6 +17,8 @@ from statistics import NormalDist
 import numpy as np
 from scipy import stats
 
+from worldgym.seeds import describe
+
 
 def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval (low, high) of a binomial success rate.
@@ -284,6 +286,7 @@ def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
     scope = trusted if len(trusted) >= 2 else list(evaluation.policies)
     result = _statistics(evaluation, scope, bootstrap, seed)
     result["scope"] = "trusted" if len(scope) < len(evaluation.policies) else "all"
+    result["seeds"] = describe(np.asarray(evaluation.seeds).tolist())
     result["support_checked"] = all(p.support is not None for p in evaluation.policies)
     result["flagged"] = [
         {"policy": p.name, "support_score": p.support.outside_share,

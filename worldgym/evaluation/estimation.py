@@ -21,10 +21,10 @@ from worldgym.evaluation.active import Decision, allocate, parse_threshold
 from worldgym.evaluation.ppi import RateEstimate, bootstrap_ranking, estimate_rate, real_only
 from worldgym.evaluation.sequential import SequenceEstimate, policy_alpha, real_only_sequence
 from worldgym.paths import RunPaths
+from worldgym.seeds import ESTIMATE, IMAGINED_ONLY
 
-IMAGINED_ONLY_SEED = 5_000_000
-"""First reset seed of the imagined-only episodes: apart from evaluation (0, 1, ...),
-collection (1,000,000 on), behaviour cloning (100,000 on) and refine (3,000,000 on)."""
+IMAGINED_ONLY_SEED = IMAGINED_ONLY.first
+"""First reset seed of the imagined-only episodes (worldgym.seeds)."""
 
 PREDICTORS = ("success", "members")
 
@@ -41,9 +41,9 @@ class EstimateConfig:
     """n: real episodes per policy, each paired with imagination from its reset seed
     (with --budget: the first batch of every policy)."""
     imagined_episodes: int = 1000
-    """N: imagined-only episodes per policy, from reset seeds 5,000,000 on."""
-    seed: int = 0
-    """First reset seed of the real episodes."""
+    """N: imagined-only episodes per policy, from the imagined-only seed range."""
+    seed: int = ESTIMATE.first
+    """First reset seed of the real episodes (the estimate range of worldgym.seeds)."""
     budget: int | None = None
     """Spend up to this many real episodes in all, batch by batch, where the decision is
     still open, and stop when it is settled (default: exactly n per policy)."""

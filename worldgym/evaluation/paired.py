@@ -24,6 +24,7 @@ from worldgym.evaluation.cache import cached_outcomes, missing_entries, tree_fin
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.evaluation.real import EPISODES_PER_JOB, real_episodes
 from worldgym.paths import RunPaths, task_slug
+from worldgym.seeds import TEST
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,9 @@ class EvaluateConfig:
     callables obs -> action, predict() objects or torch modules); default: the zoo."""
     episodes: int = 50
     """Episodes per policy in each world, from reset seeds seed, seed+1, ..."""
-    seed: int = 0
-    """First reset seed (collection uses seeds from 1,000,000, so these are unseen)."""
+    seed: int = TEST.first
+    """First reset seed (default: the test range of worldgym.seeds, which training,
+    tuning and collection never use; pick the dev range, 200,000 on, to tune)."""
     sampling: str = ""
     """How an ensemble predicts: mean, ts1 or ts1-noise ("" keeps the checkpoint's)."""
     imagination_seed: int = 0

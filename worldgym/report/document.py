@@ -133,7 +133,7 @@ def verdict(calibration: dict) -> str:
     which = "trusted " if calibration.get("scope") == "trusted" else ""
     text = (
         f"{judgement}: it ranks these {calibration['policies']} {which}{calibration['task']} "
-        "policies "
+        f"policies{_on_seeds(calibration)} "
         f"with Spearman ρ = {_interval(rates['spearman'])} and MMRV = "
         f"{_interval(rates['mmrv'], 3)}. Its success rates are off by "
         f"{_points(rates['mae']['value'])} on average and it {overall}; {extremes}. "
@@ -149,6 +149,11 @@ def verdict(calibration: dict) -> str:
     if calibration["diverged"]:
         text += f" {calibration['diverged']} imagined episodes diverged and count as failures."
     return flagged_sentence(calibration) + text
+
+
+def _on_seeds(calibration: dict) -> str:
+    """" on test seeds 0-99", where the calibration recorded its seeds."""
+    return f" on {calibration['seeds']}" if calibration.get("seeds") else ""
 
 
 def _kappa_baseline(episodes: dict) -> str:
@@ -236,6 +241,8 @@ HEADLINE = (
 
 def headline_rows(calibration: dict) -> list[tuple[str, str]]:
     rows = [(label, _interval(calibration["rates"][key], 3)) for key, label in HEADLINE]
+    if calibration.get("seeds"):
+        rows.insert(0, ("reset seeds", calibration["seeds"]))
     episodes = calibration["episodes"]
     rows.append(("episode agreement", f"{episodes['accuracy']:.3f}"))
     rows.append(("Cohen's κ", f"{episodes['kappa']:.3f}"))

@@ -30,8 +30,9 @@ from worldgym.rl.ppo import (
     make_trainer,
     reset_starts,
 )
+from worldgym.seeds import RL_STARTS
 
-START_SEED = 1_000_000
+START_SEED = RL_STARTS.first
 """Reset seeds of the training starts begin here, far from evaluation seeds."""
 STARTS = ("resets", "dataset", "both")
 

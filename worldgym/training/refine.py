@@ -20,8 +20,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from worldgym.files import atomic_file
+from worldgym.seeds import REFINE
 
-REFINE_SEED = 3_000_000
+REFINE_SEED = REFINE.first
 """First reset seed of refine's real episodes: apart from evaluation (0, 1, ...),
 collection (1,000,000 on) and behaviour cloning's demonstrations (100,000 on)."""
 PLAN_FILE = "refine.json"

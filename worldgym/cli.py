@@ -14,6 +14,7 @@ from worldgym.config import add_config_arguments, config_from_args
 from worldgym.data.collect import CollectConfig
 from worldgym.demo import DemoConfig
 from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.evaluation.audit import ImagineConfig
 from worldgym.evaluation.estimation import EstimateConfig
 from worldgym.evaluation.model_eval import ModelEvalConfig
 from worldgym.evaluation.paired import EvaluateConfig
@@ -213,6 +214,13 @@ def cmd_estimate(args) -> int:
     return 0
 
 
+def cmd_imagine(args) -> int:
+    from worldgym.evaluation.audit import format_judgement, imagine
+
+    print(format_judgement(imagine(config_from_args(ImagineConfig, args))))
+    return 0
+
+
 def cmd_bench(args) -> int:
     from worldgym.bench import (
         format_imagination,
@@ -321,6 +329,8 @@ def subcommands(family: str = DEFAULT_FAMILY) -> tuple:
          cmd_report, ((EvaluateConfig, task), (ReportConfig, ()))),
         ("estimate", "Real success rates from few real and many imagined episodes (PPI).",
          cmd_estimate, ((EstimateConfig, task),)),
+        ("imagine", "Judge policies in imagination, audited by k real episodes each.",
+         cmd_imagine, ((ImagineConfig, task),)),
         ("refine", "Add real episodes of chosen policies to the data, train on, re-evaluate.",
          cmd_refine, ((RefineConfig, task),)),
         ("rl", "Train a PPO agent inside a world model, then check it in both worlds.",
@@ -407,8 +417,8 @@ DISTRIBUTED_COMMANDS = ("evaluate", "calibrate")
 
 ELSEWHERE = "this process imagined its share of the episodes; process 0 prints the results"
 
-JAX_COMMANDS = ("train", "model-eval", "evaluate", "calibrate", "report", "estimate", "refine",
-                "rl", "bench", "demo")  # fmt: skip
+JAX_COMMANDS = ("train", "model-eval", "evaluate", "calibrate", "report", "estimate", "imagine",
+                "refine", "rl", "bench", "demo")  # fmt: skip
 """Commands that run JAX work: each starts by naming the devices it uses."""
 
 INTERRUPTED_KEEPS = {

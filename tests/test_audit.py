@@ -77,3 +77,30 @@ def test_imagine_runs_both_worlds_and_says_what_the_audit_can_see(tiny_run, tmp_
 def test_bad_settings_are_one_sentence(changes, message):
     with pytest.raises(ValueError, match=message):
         check_config(ImagineConfig(**changes))
+
+
+# --- worldgym compare --------------------------------------------------------------------
+def test_compare_verdicts_follow_the_interval():
+    from worldgym.evaluation.comparison import compare_outcomes
+
+    ones, zeros = np.ones(100), np.zeros(100)
+    better = compare_outcomes("a", "b", ones, np.r_[np.ones(80), np.zeros(20)])
+    assert better.verdict == "A better" and better.real.low > 0
+    worse = compare_outcomes("a", "b", np.r_[np.ones(80), np.zeros(20)], ones)
+    assert worse.verdict == "B better"
+    # identical on every seed: no discordant pair, yet an interval, inside ±5 points
+    same = compare_outcomes("a", "b", np.r_[ones[:50], zeros[:50]], np.r_[ones[:50], zeros[:50]])
+    assert same.verdict == "equivalent" and same.real.low < 0 < same.real.high
+    close = compare_outcomes("a", "b", np.r_[np.ones(3), np.zeros(7)],
+                             np.r_[np.zeros(1), np.ones(2), np.zeros(7)])  # fmt: skip
+    assert close.verdict == "UNDERPOWERED" and close.needed > 10
+    assert "UNDERPOWERED" in close.sentence() and "paired episodes" in close.sentence()
+
+
+def test_compare_runs_both_policies_on_shared_seeds(tmp_path, capsys):
+    code = main(["compare", "Push", "oracle", "frozen", "--episodes", "6", "--cache",
+                 str(tmp_path / "c")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "oracle" in out and "test seeds 0-5" in out
+    code = main(["compare", "Push", "oracle", "oracle", "--episodes", "6"])
+    assert code == 2 and "two different policies" in capsys.readouterr().err

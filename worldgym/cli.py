@@ -15,6 +15,7 @@ from worldgym.data.collect import CollectConfig
 from worldgym.demo import DemoConfig
 from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.evaluation.audit import ImagineConfig
+from worldgym.evaluation.comparison import CompareConfig
 from worldgym.evaluation.estimation import EstimateConfig
 from worldgym.evaluation.model_eval import ModelEvalConfig
 from worldgym.evaluation.paired import EvaluateConfig
@@ -221,6 +222,13 @@ def cmd_imagine(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from worldgym.evaluation.comparison import compare
+
+    print(compare(config_from_args(CompareConfig, args)).sentence())
+    return 0
+
+
 def cmd_bench(args) -> int:
     from worldgym.bench import (
         format_imagination,
@@ -331,6 +339,8 @@ def subcommands(family: str = DEFAULT_FAMILY) -> tuple:
          cmd_estimate, ((EstimateConfig, task),)),
         ("imagine", "Judge policies in imagination, audited by k real episodes each.",
          cmd_imagine, ((ImagineConfig, task),)),
+        ("compare", "Is policy A better than B in reality? Paired, with a verdict.",
+         cmd_compare, ((CompareConfig, ("task", "a", "b")),)),
         ("refine", "Add real episodes of chosen policies to the data, train on, re-evaluate.",
          cmd_refine, ((RefineConfig, task),)),
         ("rl", "Train a PPO agent inside a world model, then check it in both worlds.",
@@ -418,7 +428,7 @@ DISTRIBUTED_COMMANDS = ("evaluate", "calibrate")
 ELSEWHERE = "this process imagined its share of the episodes; process 0 prints the results"
 
 JAX_COMMANDS = ("train", "model-eval", "evaluate", "calibrate", "report", "estimate", "imagine",
-                "refine", "rl", "bench", "demo")  # fmt: skip
+                "compare", "refine", "rl", "bench", "demo")  # fmt: skip
 """Commands that run JAX work: each starts by naming the devices it uses."""
 
 INTERRUPTED_KEEPS = {

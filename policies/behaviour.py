@@ -158,6 +158,49 @@ def draw_perturbation(task_name: str, rng: np.random.Generator) -> dict:
     return faults
 
 
+def policy_identity(policy) -> str:
+    """What makes two policies the same policy: the act function and its parameters
+    (a hash). Scheduled behaviours (noise colours, play) have no parameters of an
+    evaluation policy's kind and get their name."""
+    import hashlib
+
+    act = getattr(policy, "act", None)
+    if act is None:
+        return f"behaviour:{getattr(policy, 'name', repr(policy))}"
+    digest = hashlib.sha256(f"{getattr(act, '__module__', '')}.{act.__qualname__}".encode())
+    for leaf in jax.tree_util.tree_leaves(getattr(policy, "params", None)):
+        value = np.asarray(leaf)
+        digest.update(str(value.dtype).encode() + str(value.shape).encode() + value.tobytes())
+    return digest.hexdigest()
+
+
+def evaluation_identities(task_name: str) -> dict[str, str]:
+    """{identity: "set/name"} of every policy in the task's named sets (zoo, novel,
+    dev, ...): the policies worldgym evaluates, which behaviour data must not contain."""
+    from worldgym.policies.sets import policy_set, set_names
+
+    found = {}
+    for set_name in set_names(task_name):
+        for policy in policy_set(task_name, set_name):
+            if getattr(policy, "host", None) is None:
+                found.setdefault(policy_identity(policy), f"{set_name}/{policy.name}")
+    return found
+
+
+def draw_fresh_perturbation(task_name: str, rng: np.random.Generator,
+                            forbidden: dict[str, str]) -> dict:  # fmt: skip
+    """draw_perturbation, redrawn while the faults make an evaluation policy exactly
+    (e.g. every fault off: the oracle itself)."""
+    for _ in range(1000):
+        faults = draw_perturbation(task_name, rng)
+        policy = Policy("perturbed-oracle", perturbed_act(task_name),
+                        perturbation_params(task_name, **faults), "")  # fmt: skip
+        if policy_identity(policy) not in forbidden:
+            return faults
+    raise ValueError(f"1,000 draws of perturbed-oracle faults for {task_name} were all "
+                     "evaluation policies; the fault ranges leave nothing else.")  # fmt: skip
+
+
 def uniform_act(params, obs, key):
     """Uniform random actions in the box [low, high] (params); obs unused."""
     del obs
@@ -178,9 +221,9 @@ def behaviour_policy(task, name: str, perturbation: dict | None = None):
     task_name = task.name
     has_oracle = oracle_spec(task_name) is not None
     if name == "random":
-        if has_oracle:  # the oracle's own random branch: the data of worldgym 0.1, unchanged
-            params = perturbation_params(task_name, random_prob=1.0)
-            return Policy(name, perturbed_act(task_name), params, "behaviour policy")
+        # Uniform actions in the box, not the oracle's random branch: that is the zoo's
+        # `random` policy itself, which the data must not contain (the same family,
+        # which the report says).
         space = task.action_space
         params = {"low": jnp.asarray(space.low), "high": jnp.asarray(space.high)}
         return Policy(name, uniform_act, params, "uniform random actions")

@@ -73,10 +73,9 @@ def test_the_validation_script_refuses_n_beyond_its_ground_truth_in_one_sentence
     from pathlib import Path
 
     script = Path(__file__).parents[1] / "scripts" / "validate_estimates.py"
-    result = subprocess.run([sys.executable, str(script), "Push", "--ground-truth", "50",
-                             "--ns", "5", "80"], capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run([sys.executable, str(script), "Push", "--ground-truth", "50"],
+                            capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "validate_estimates: error: each n must be between 1 and the 50 ground-truth "
-        "episodes per policy, got 5 80."
+        "validate_estimates: error: --ground-truth must be at least 100 and at least --k."
     )

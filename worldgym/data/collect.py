@@ -97,6 +97,7 @@ def behaviour_mixture(task, items: tuple[str, ...], include_zoo: bool) -> dict:
     mixture = parse_mixture(items) if items else default_mixture(task.name)
     for name in mixture:
         check_behaviour_name(task, name)
+        refuse_evaluation_policy(task, name)
     if include_zoo:
         zoo_names = [f"zoo:{name}" for name in policy_names(task)]
         if not zoo_names:
@@ -106,17 +107,42 @@ def behaviour_mixture(task, items: tuple[str, ...], include_zoo: bool) -> dict:
     return mixture
 
 
+def refuse_evaluation_policy(task, name: str) -> None:
+    """A behaviour that is one of the task's evaluation policies (same function and
+    parameters) would grade the model on its own data: refused in one sentence,
+    unless asked for by name with the zoo: prefix (--include-zoo)."""
+    from worldgym.policies.behaviour import (
+        behaviour_policy,
+        evaluation_identities,
+        policy_identity,
+    )
+
+    if name.startswith("zoo:") or name == "perturbed-oracle":  # the latter: per draw
+        return
+    same = evaluation_identities(task.name).get(policy_identity(behaviour_policy(task, name)))
+    if same is not None:
+        raise ValueError(f"Behaviour {name!r} is the evaluation policy {same} of {task.name} "
+                         "(same function and parameters), so the model would be graded on "
+                         "its own data; use another behaviour, or --include-zoo to mix the "
+                         "zoo in on purpose.")  # fmt: skip
+
+
 def plan_episodes(task_name: str, episodes: int, seed: int, mixture: dict):
-    """Which behaviour (and drawn faults) runs from which reset seed, per episode."""
-    from worldgym.policies.behaviour import draw_perturbation
+    """Which behaviour (and drawn faults) runs from which reset seed, per episode.
+
+    Perturbed-oracle faults that would make an evaluation policy exactly (every
+    fault off is the oracle) are drawn again."""
+    from worldgym.policies.behaviour import draw_fresh_perturbation, evaluation_identities
 
     names = list(mixture)
     probabilities = np.array([mixture[name] for name in names])
     rng = np.random.default_rng(seed)
+    forbidden = evaluation_identities(task_name) if "perturbed-oracle" in names else {}
     plan = []
     for index in range(episodes):
         behaviour = names[rng.choice(len(names), p=probabilities / probabilities.sum())]
-        perturbation = draw_perturbation(task_name, rng) if behaviour == "perturbed-oracle" else {}
+        perturbation = (draw_fresh_perturbation(task_name, rng, forbidden)
+                        if behaviour == "perturbed-oracle" else {})  # fmt: skip
         plan.append(PlannedEpisode(index, seed + index, behaviour, perturbation))
     return plan
 

@@ -187,6 +187,28 @@ def evaluation_identities(task_name: str) -> dict[str, str]:
     return found
 
 
+ORACLE_DATA = ("perturbed-oracle", "play")
+
+
+def data_family(task_name: str, policy, mixture: dict | None) -> str:
+    """How an evaluated policy relates to the behaviour data, for the report's column:
+    "in the data" (mixed in on purpose with --include-zoo), "family: ..." (a
+    behaviour of the same kind with other parameters is in the data, e.g. the
+    oracle's faults), "-" (nothing like it), or "unknown" (no dataset header)."""
+    if mixture is None:
+        return "unknown"
+    names = set(mixture)
+    if f"zoo:{policy.name}" in names:
+        return "in the data"
+    if oracle_spec(task_name) is None or getattr(policy, "act", None) is not \
+            perturbed_act(task_name):  # fmt: skip
+        return "-"
+    if float(np.asarray(policy.params["random_prob"])) >= 1.0:
+        return "family: random actions" if "random" in names else "-"
+    oracle_based = [n for n in names if n in ORACLE_DATA or n.startswith("noisy-oracle-")]
+    return f"family: {', '.join(sorted(oracle_based))}" if oracle_based else "-"
+
+
 def draw_fresh_perturbation(task_name: str, rng: np.random.Generator,
                             forbidden: dict[str, str]) -> dict:  # fmt: skip
     """draw_perturbation, redrawn while the faults make an evaluation policy exactly

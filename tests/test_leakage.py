@@ -60,3 +60,16 @@ def test_faults_that_make_the_oracle_are_drawn_again(monkeypatch):
     monkeypatch.setattr(behaviour, "FAULT_PROBABILITY", 0.0)
     with pytest.raises(ValueError, match="were all evaluation policies"):
         behaviour.draw_fresh_perturbation("Push", rng, forbidden)
+
+
+def test_the_report_column_names_each_policys_relation_to_the_data():
+    from worldgym.policies.behaviour import data_family
+
+    zoo = {p.name: p for p in policy_set("Push", "zoo")}
+    mixture = behaviour_mixture(get_task("Push"), (), include_zoo=False)
+    assert data_family("Push", zoo["noisy"], mixture).startswith("family: ")
+    assert "perturbed-oracle" in data_family("Push", zoo["noisy"], mixture)
+    assert data_family("Push", zoo["random"], mixture) == "family: random actions"
+    assert data_family("Push", zoo["bc-dart"], mixture) == "-"
+    assert data_family("Push", zoo["noisy"], {"zoo:noisy": 1.0}) == "in the data"
+    assert data_family("Push", zoo["noisy"], None) == "unknown"

@@ -68,6 +68,9 @@ class PolicyEvaluation:
     experience? None when the model's training data was not available to judge."""
     looks_at_frames: bool = False
     """The policy acts on camera frames (Policy.frame_size), not on the state."""
+    data_family: str = "unknown"
+    """How the policy relates to the model's behaviour data (policies.behaviour.data_family):
+    the same kind of policy in the data makes a good figure easier to earn."""
 
     @property
     def trusted(self) -> bool:
@@ -129,6 +132,7 @@ class PolicyEvaluation:
             "real_return": float(self.real.returns.mean()),
             "imagined_return": float(self.imagined.returns.mean()),
             "episode_agreement": float((self.real.success == self.imagined.success).mean()),
+            "data_family": self.data_family,
             **(self.support.summary() if self.support is not None else {"trusted": True}),
         }
 
@@ -290,6 +294,7 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
     from worldgym.envs.registry import task_spec
     from worldgym.evaluation.support import policy_support
     from worldgym.imagination.engine import initial_observations
+    from worldgym.policies.behaviour import data_family
     from worldgym.policies.host import host_errors
     from worldgym.policies.sets import find_policy
     from worldgym.specs import is_attribute_spec
@@ -317,14 +322,27 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
         if not is_main_process():
             return None  # it imagined its share; process 0 gathers, runs the real side, writes
         real = real_outcomes(task, policies, seeds, cache, workers, progress)
+    mixture = training_mixture(model)
     evaluations = [
         PolicyEvaluation(policy.name, policy.description, policy.path, real_world, dreamt,
                          policy_support(reference, model, dreamt) if reference else None,
-                         policy.looks_at_frames)
+                         policy.looks_at_frames, data_family(task.name, policy, mixture))
         for policy, real_world, dreamt in zip(policies, real, imagined, strict=True)
     ]  # fmt: skip
     return Evaluation(task.name, checkpoint, model_fingerprint(model), np.asarray(seeds),
                       evaluations, spec)  # fmt: skip
+
+
+def training_mixture(model) -> dict | None:
+    """The behaviour mixture of the dataset the model was trained on (None: unknown)."""
+    from worldgym.data.dataset import find_dataset, read_header
+
+    source = model.metadata.get("provenance", {}).get("dataset")
+    try:
+        header = read_header(find_dataset(source)) if source else {}
+    except (ValueError, OSError):
+        return None
+    return header.get("worldgym", {}).get("behaviour_mixture")
 
 
 def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation | None:

@@ -262,7 +262,7 @@ def policy_rows(evaluation) -> list[list[str]]:
         (rl, rh), (il, ih) = row["real_interval"], row["imagined_interval"]
         low, high = row["member_success_range"]
         rows.append([
-            row["policy"], row["path"], support_label(row),
+            row["policy"], row["path"], support_label(row), row.get("data_family", "unknown"),
             f"{row['real_success']:.0%} [{rl:.0%}, {rh:.0%}]",
             f"{row['imagined_success']:.0%} [{il:.0%}, {ih:.0%}]", f"{low:.0%}–{high:.0%}",
             f"{row['episode_agreement']:.0%}", f"{row['mean_uncertainty']:.3f}",
@@ -278,7 +278,7 @@ RUNS_AS = (
 )
 
 POLICY_COLUMNS = (
-    "policy", "runs as", "model's experience", "real success", "imagined success",
+    "policy", "runs as", "model's experience", "in the data?", "real success", "imagined success",
     "members' range", "episode agreement", "uncertainty", "diverged", "real return",
     "imagined return",
 )  # fmt: skip
@@ -290,7 +290,10 @@ SUPPORT = (
     "is optimistic when more than 5% of its episodes are imagined successes along which the "
     "model is less sure than along 99.5% of its held-out episodes: the mark of a policy "
     "optimised against the model. Either way its imagined rate is not trusted, and the "
-    "headline statistics leave it out."
+    "headline statistics leave it out. In the data?: whether the model's behaviour data "
+    "holds this policy (only with --include-zoo) or policies of its family with other "
+    "parameters (the oracle's random faults, random actions): such a policy is nearer the "
+    "model's experience than a stranger would be."
 )
 
 

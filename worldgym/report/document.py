@@ -18,6 +18,7 @@ import numpy as np
 
 from worldgym.evaluation.model_eval import plot_error_growth
 from worldgym.evaluation.paired import support_label
+from worldgym.evaluation.ranking import RANKING_COLUMNS, paired_ranking, ranking_rows
 from worldgym.files import atomic_file
 from worldgym.paths import RunPaths
 from worldgym.report.budget import FIGURE as BUDGET_FIGURE
@@ -297,6 +298,22 @@ SUPPORT = (
 )
 
 
+PAIRED_RANKING_TITLE = "Ranking from paired real outcomes (Bradley-Terry)"
+PAIRED_RANKING_NOTE = (
+    "Every policy ran from the same reset seeds, so on each seed a policy that succeeds "
+    "beats one that fails. Bradley-Terry strengths from those wins (maximum likelihood, one "
+    "pseudo-game each against a reference), with 95% intervals and rank ranges from a "
+    "bootstrap over seeds: the order reality gives, with how sure it is."
+)
+
+
+def real_ranking(evaluation):
+    """Bradley-Terry over the evaluation's real outcomes."""
+    return paired_ranking([p.name for p in evaluation.policies],
+                          np.stack([p.real.success for p in evaluation.policies]),
+                          resamples=200)  # fmt: skip
+
+
 def _markdown_table(header, rows) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -392,6 +409,9 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
         "<h2>Policies</h2>",
         f"<p class='sub'>{html.escape(RUNS_AS)} {html.escape(SUPPORT)}</p>",
         _html_table(POLICY_COLUMNS, policy_rows(evaluation)),
+        f"<h2>{PAIRED_RANKING_TITLE}</h2>",
+        f"<p class='sub'>{html.escape(PAIRED_RANKING_NOTE)}</p>",
+        _html_table(RANKING_COLUMNS, ranking_rows(real_ranking(evaluation))),
         *(budget_html(budget, _html_table, html.escape) if budget else []),
         "<h2>Figures</h2>",
     ]
@@ -442,6 +462,8 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics,
         _markdown_table(("statistic", "value [95% interval]"), headline_rows(calibration)),
         "", "## Policies", "", RUNS_AS, "", SUPPORT, "",
         _markdown_table(POLICY_COLUMNS, policy_rows(evaluation)), "",
+        f"## {PAIRED_RANKING_TITLE}", "", PAIRED_RANKING_NOTE, "",
+        _markdown_table(RANKING_COLUMNS, ranking_rows(real_ranking(evaluation))), "",
         *(budget_markdown(budget, _markdown_table) if budget else []),
         "## Figures", "",
     ]  # fmt: skip

@@ -48,6 +48,9 @@ from worldgym.files import atomic_file
 from worldgym.seeds import VALIDATION, describe
 
 NS = (5, 10, 20, 50, 100)
+POOL = 16
+"""Imagined-only samples drawn per policy and reused across runs (each bounds
+imagination's mean once; the real pairs are drawn afresh every run)."""
 THRESHOLDS = (0.5, 0.6, 0.4, 0.7, 0.3, 0.8)
 """Candidates for the threshold decision: the one farthest from every policy's true
 rate is used (a policy exactly at the threshold can never be settled by anyone)."""
@@ -105,7 +108,7 @@ def sequence_coverage(reals, paireds, imagined: int, resamples: int, rng) -> dic
     for p, (real, paired) in enumerate(zip(reals, paireds, strict=True)):
         for _ in range(resamples):
             rows_ = rng.integers(0, len(real), last)
-            sequence = powered_start(paired[rng.integers(0, len(paired), imagined)], 0.05)
+            sequence = powered_start(pooled(paired, imagined, rng), 0.05)
             ok, done = True, 0
             for n in sorted(set(range(5, last + 1, 5)) | set(NS)):
                 sequence = powered_update(sequence, real[rows_[done:n]], paired[rows_[done:n]])
@@ -115,6 +118,17 @@ def sequence_coverage(reals, paireds, imagined: int, resamples: int, rng) -> dic
                 if n in covered:
                     covered[n][p] += ok / resamples
     return covered
+
+
+_pools: dict = {}
+
+
+def pooled(paired: np.ndarray, imagined: int, rng) -> np.ndarray:
+    """One of POOL imagined-only samples of this policy (drawn once, then reused)."""
+    key = (id(paired), imagined)
+    if key not in _pools:
+        _pools[key] = [paired[rng.integers(0, len(paired), imagined)] for _ in range(POOL)]
+    return _pools[key][rng.integers(POOL)]
 
 
 # --- 2-4. the active loop ---------------------------------------------------------------------
@@ -143,7 +157,7 @@ def active_runs(names, reals, paireds, decision, imagined: int, runs: int, budge
     covered = np.zeros(len(reals))
     together = 0
     for _ in range(runs):
-        onlys = [p[rng.integers(0, len(p), imagined)] for p in paireds]
+        onlys = [pooled(p, imagined, rng) for p in paireds]
         result = allocate(sampler(reals, paireds, rng), onlys, decision, names, budget)
         inside = np.array([e.low <= t <= e.high for e, t in
                            zip(result.estimates, truths, strict=True)])  # fmt: skip
@@ -193,7 +207,7 @@ def boundary(real, imagined_pair, imagined: int, runs: int, budget: int, rng) ->
         threshold = truth + points / 100
         wrong = 0
         for _ in range(runs):
-            only = [imagined_pair[rng.integers(0, len(imagined_pair), imagined)]]
+            only = [pooled(imagined_pair, imagined, rng)]
             result = allocate(sampler([real], [imagined_pair], rng), only,
                               Decision(threshold=threshold), ["p"], budget)  # fmt: skip
             e = result.estimates[0]

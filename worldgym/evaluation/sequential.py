@@ -43,6 +43,7 @@ it is narrower; these are for loops that stop when their answer looks settled.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -101,32 +102,32 @@ def bet(state: BettingState, outcomes, low=0.0, high=1.0) -> BettingState:
             or np.any(values < lows - 1e-9) or np.any(values > highs + 1e-9):  # fmt: skip
         raise ValueError("Each outcome must lie in its range, and each range must hold "
                          "[0, 1].")  # fmt: skip
-    grid = state.grid
-    log_up, log_down = state.log_up.copy(), state.log_down.copy()
-    peak_up, peak_down = state.peak_up.copy(), state.peak_down.copy()
-    count, total, squares = state.count, state.total, state.squares
-    for x, a, b in zip(np.clip(values, lows, highs), lows, highs, strict=True):
-        mean = (0.5 + total) / (count + 1)
-        variance = (0.25 + squares) / (count + 1)
-        # aGRAPA (WSR, Sec. 5.2): per candidate, the growth-optimal stake of a bettor
-        # who believes the regularised mean and variance so far, truncated so that the
-        # worst outcome in [a, b] loses at most STAKE_CAP of the wealth.
-        gap = mean - grid
-        stake = gap / (variance + gap**2)
-        with np.errstate(divide="ignore"):
-            up_cap = STAKE_CAP / np.maximum(grid - a, 1e-12)
-            down_cap = STAKE_CAP / np.maximum(b - grid, 1e-12)
-        up_stake = np.minimum(np.maximum(stake, 0.0), up_cap)
-        down_stake = np.minimum(np.maximum(-stake, 0.0), down_cap)
-        log_up += np.log1p(up_stake * (x - grid))
-        log_down += np.log1p(-down_stake * (x - grid))
-        np.maximum(peak_up, log_up, out=peak_up)
-        np.maximum(peak_down, log_down, out=peak_down)
-        count, total = count + 1, total + x
-        squares += (x - mean) ** 2
-    return replace(state, log_up=log_up, log_down=log_down, peak_up=peak_up,
-                   peak_down=peak_down, count=count, total=total,
-                   squares=squares)  # fmt: skip
+    x = np.clip(values, lows, highs)[:, None]  # [T, 1]
+    grid = state.grid[None, :]  # [1, M]
+    # The stakes depend on the earlier outcomes only, so all T of them come from
+    # running sums at once: the regularised mean and variance before each outcome.
+    before = state.count + np.arange(len(values))  # outcomes seen before each one
+    totals = state.total + np.concatenate([[0.0], np.cumsum(values)[:-1]])
+    means = (0.5 + totals) / (before + 1)
+    deviations = (values - means) ** 2
+    squares = state.squares + np.concatenate([[0.0], np.cumsum(deviations)[:-1]])
+    variances = ((0.25 + squares) / (before + 1))[:, None]
+    # aGRAPA (WSR, Sec. 5.2): per candidate, the growth-optimal stake of a bettor who
+    # believes the regularised mean and variance so far, truncated so that the worst
+    # outcome in [a, b] loses at most STAKE_CAP of the wealth.
+    gap = means[:, None] - grid
+    stake = gap / (variances + gap**2)
+    up_cap = STAKE_CAP / np.maximum(grid - lows[:, None], 1e-12)
+    down_cap = STAKE_CAP / np.maximum(highs[:, None] - grid, 1e-12)
+    up = np.minimum(np.maximum(stake, 0.0), up_cap)
+    down = np.minimum(np.maximum(-stake, 0.0), down_cap)
+    log_up = state.log_up + np.cumsum(np.log1p(up * (x - grid)), axis=0)  # [T, M]
+    log_down = state.log_down + np.cumsum(np.log1p(-down * (x - grid)), axis=0)
+    return replace(state, log_up=log_up[-1], log_down=log_down[-1],
+                   peak_up=np.maximum(state.peak_up, log_up.max(axis=0)),
+                   peak_down=np.maximum(state.peak_down, log_down.max(axis=0)),
+                   count=state.count + len(values), total=state.total + float(values.sum()),
+                   squares=state.squares + float(deviations.sum()))  # fmt: skip
 
 
 def bounds(state: BettingState) -> tuple[float, float]:
@@ -195,7 +196,7 @@ def powered_start(imagined_only, alpha: float,
     imagined_only = np.asarray(imagined_only, np.float64).reshape(-1)
     if len(imagined_only):
         imagined_alpha = IMAGINED_SHARE * alpha
-        g_low, g_high = betting_interval(imagined_only, imagined_alpha, grid_step=grid_step)
+        g_low, g_high = _imagined_bounds(imagined_only.tobytes(), imagined_alpha, grid_step)
         real_alpha = alpha - imagined_alpha
         mean = float(imagined_only.mean())
     else:
@@ -209,43 +210,71 @@ def powered_start(imagined_only, alpha: float,
                            len(imagined_only), empty, empty, empty)  # fmt: skip
 
 
+@functools.lru_cache(maxsize=1024)
+def _imagined_bounds(imagined_bytes: bytes, alpha: float, grid_step: float):
+    """Bounds on imagination's mean (memoised: a loop starts every policy's sequence
+    from the same imagined-only sample, and the validation reuses its draws)."""
+    return betting_interval(np.frombuffer(imagined_bytes, np.float64), alpha, grid_step)
+
+
 def next_power(sequence: PoweredSequence) -> float:
     """lambda for the next pair, from the earlier pairs only (so x stays a martingale
-    difference): PPI++'s cov(y, f) / var(f) with the two disagreeing pseudo-pairs
-    of worldgym.evaluation.ppi, which keep it near 0 while pairs are few."""
-    if sequence.imagined_count == 0:
+    difference): PPI++'s cov(y, f) / ((1 + n/N) var(f)) with the two disagreeing
+    pseudo-pairs of worldgym.evaluation.ppi, which keep it near 0 while pairs are few."""
+    return _power(sequence.real, sequence.paired, sequence.imagined_count)
+
+
+def _power(real: np.ndarray, paired: np.ndarray, imagined_count: int) -> float:
+    if imagined_count == 0:
         return 0.0
-    y = np.concatenate([sequence.real, PSEUDO_REAL])
-    f = np.concatenate([sequence.paired, PSEUDO_IMAGINED])
+    y = np.concatenate([real, PSEUDO_REAL])
+    f = np.concatenate([paired, PSEUDO_IMAGINED])
     spread = f.var(ddof=1)
     if spread <= 1e-12:
         return 0.0
     covariance = np.cov(y, f, ddof=1)[0, 1]
-    shrink = 1.0 + len(y) / sequence.imagined_count
-    return float(np.clip(covariance / (shrink * spread), 0.0, 1.0))
+    return float(np.clip(covariance / ((1.0 + len(y) / imagined_count) * spread), 0.0, 1.0))
+
+
+def _powers(real: np.ndarray, paired: np.ndarray, first: int, imagined_count: int) -> np.ndarray:
+    """_power before each of the pairs first, first + 1, ..., from running sums (the same
+    numbers, without recomputing the covariance over all earlier pairs each time)."""
+    if imagined_count == 0:
+        return np.zeros(len(real) - first)
+    # sums over the pseudo-pairs (1, 0) and (0, 1) and the pairs before each new one
+    y = np.concatenate([PSEUDO_REAL, real])
+    f = np.concatenate([PSEUDO_IMAGINED, paired])
+    count = np.arange(first + 2, len(y))  # pairs (with pseudo) before each new pair
+    sum_y, sum_f = np.cumsum(y)[count - 1], np.cumsum(f)[count - 1]
+    sum_yf, sum_ff = np.cumsum(y * f)[count - 1], np.cumsum(f * f)[count - 1]
+    spread = (sum_ff - sum_f**2 / count) / (count - 1)
+    covariance = (sum_yf - sum_y * sum_f / count) / (count - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        power = covariance / ((1.0 + count / imagined_count) * spread)
+    return np.where(spread > 1e-12, np.clip(power, 0.0, 1.0), 0.0)
 
 
 def powered_update(sequence: PoweredSequence, real, paired) -> PoweredSequence:
-    """Add new pairs one at a time, each with the lambda the pairs before it chose."""
+    """Add new pairs in order, each with the lambda the pairs before it chose."""
     real = np.asarray(real, np.float64).reshape(-1)
     paired = np.asarray(paired, np.float64).reshape(-1)
     if len(real) != len(paired):
         raise ValueError(f"Each real episode needs its imagined twin: got {len(real)} real and "
                          f"{len(paired)} paired imagined outcomes.")  # fmt: skip
-    for y, f in zip(real, paired, strict=True):
-        power = next_power(sequence)
-        # x = y - lambda f + lambda c lies in [lambda (c - 1), 1 + lambda c], known
-        # before the pair is seen: the stakes are truncated to that range.
-        low_c, high_c = sequence.imagined_low, sequence.imagined_high
-        lower = bet(sequence.lower, [y - power * f + power * low_c],
-                    power * (low_c - 1.0), 1.0 + power * low_c)  # fmt: skip
-        upper = bet(sequence.upper, [y - power * f + power * high_c],
-                    power * (high_c - 1.0), 1.0 + power * high_c)  # fmt: skip
-        sequence = replace(
-            sequence, lower=lower, upper=upper, real=np.append(sequence.real, y),
-            paired=np.append(sequence.paired, f), powers=np.append(sequence.powers, power),
-        )  # fmt: skip
-    return sequence
+    if not len(real):
+        return sequence
+    all_real = np.concatenate([sequence.real, real])
+    all_paired = np.concatenate([sequence.paired, paired])
+    power = _powers(all_real, all_paired, len(sequence.real), sequence.imagined_count)
+    # x = y - lambda f + lambda c lies in [lambda (c - 1), 1 + lambda c], known before
+    # the pair is seen: the stakes are truncated to that range.
+    low_c, high_c = sequence.imagined_low, sequence.imagined_high
+    lower = bet(sequence.lower, real - power * paired + power * low_c, power * (low_c - 1.0),
+                1.0 + power * low_c)  # fmt: skip
+    upper = bet(sequence.upper, real - power * paired + power * high_c,
+                power * (high_c - 1.0), 1.0 + power * high_c)  # fmt: skip
+    return replace(sequence, lower=lower, upper=upper, real=all_real, paired=all_paired,
+                   powers=np.concatenate([sequence.powers, power]))  # fmt: skip
 
 
 def powered_estimate(sequence: PoweredSequence) -> SequenceEstimate:

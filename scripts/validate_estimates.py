@@ -51,7 +51,7 @@ NS = (5, 10, 20, 50, 100)
 POOL = 16
 """Imagined-only samples drawn per policy and reused across runs (each bounds
 imagination's mean once; the real pairs are drawn afresh every run)."""
-THRESHOLDS = (0.5, 0.6, 0.4, 0.7, 0.3, 0.8)
+THRESHOLDS = (0.5, 0.55, 0.45, 0.6, 0.4, 0.65, 0.35, 0.7, 0.3, 0.75, 0.8)
 """Candidates for the threshold decision: the one farthest from every policy's true
 rate is used (a policy exactly at the threshold can never be settled by anyone)."""
 TOLERANCE = 0.05
@@ -274,10 +274,10 @@ def main() -> None:
     parser.add_argument("--policies", nargs="*", default=("zoo",))
     parser.add_argument("--ground-truth", type=int, default=200)
     parser.add_argument("--imagined", type=int, default=1000)
-    parser.add_argument("--resamples", type=int, default=300)
-    parser.add_argument("--loop-runs", type=int, default=200)
+    parser.add_argument("--resamples", type=int, default=200)
+    parser.add_argument("--loop-runs", type=int, default=100)
     parser.add_argument("--boundary-runs", type=int, default=2000)
-    parser.add_argument("--audit-runs", type=int, default=400)
+    parser.add_argument("--audit-runs", type=int, default=200)
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--cache", default="runs/eval")
     parser.add_argument("--out", default="runs/validation")
@@ -312,7 +312,7 @@ def main() -> None:
     steps.update()
     middle = int(np.argmin([abs(t - 0.5) for t in truths]))
     summary["boundary"] = boundary(reals[middle], paireds[middle], args.imagined,
-                                   args.boundary_runs, 300, rng)  # fmt: skip
+                                   args.boundary_runs, 200, rng)  # fmt: skip
     summary["boundary"]["policy"] = names[middle]
     steps.update()
     summary["audit"] = audit_rates(names, reals, imagined_success, paireds, args.k,
@@ -322,7 +322,7 @@ def main() -> None:
                                         args.audit_runs, rng)  # fmt: skip
     steps.update()
     summary["seconds"] = time.perf_counter() - start_time
-    out = Path(args.out) / f"{args.task.lower()}.json"
+    out = Path(args.out) / f"{args.task.lower()}-{'+'.join(args.policies)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(out) as temp:
         temp.write_text(json.dumps(summary, indent=2))

@@ -55,7 +55,7 @@ def test_the_command_prints_the_table(tiny_run, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "| Push policy | real episodes | real-only |" in out and "| slow | 3 |" in out
-    assert "P(" in out and "6 real episodes in all." in out
+    assert "P(" in out and "6 real episodes in all, on estimate seeds 4,000,000-4,000,002." in out
 
 
 def test_bad_settings_on_the_command_line_are_one_sentence(tiny_run, tmp_path, capsys):

@@ -209,7 +209,7 @@ def cmd_estimate(args) -> int:
     print(format_estimates(estimates))
     print()
     print(format_beats(estimates))
-    print(f"\n{estimates.real_episodes} real episodes in all.")
+    print(f"\n{estimates.real_episodes} real episodes in all, on {estimates.seeds}.")
     if estimates.decision:
         print(estimates.decision)
     return 0

@@ -21,7 +21,7 @@ from worldgym.evaluation.active import Decision, allocate, parse_threshold
 from worldgym.evaluation.ppi import RateEstimate, bootstrap_ranking, estimate_rate, real_only
 from worldgym.evaluation.sequential import SequenceEstimate, policy_alpha, real_only_sequence
 from worldgym.paths import RunPaths
-from worldgym.seeds import ESTIMATE, IMAGINED_ONLY
+from worldgym.seeds import ESTIMATE, IMAGINED_ONLY, describe
 
 IMAGINED_ONLY_SEED = IMAGINED_ONLY.first
 """First reset seed of the imagined-only episodes (worldgym.seeds)."""
@@ -91,6 +91,8 @@ class Estimates:
     rounds: list[dict]  # the active loop's log (empty without --budget)
     settled: bool | None  # whether the active loop settled its decision (None: no loop)
     decision: str = ""  # the active loop's decision and outcome, in words
+    seeds: str = ""
+    """Which reset seeds the real episodes used (worldgym.seeds.describe)."""
     intervals: str = "fixed-n"
     """"fixed-n": Wilson and PPI++ intervals, valid at the n fixed before the run;
     "anytime-valid": confidence sequences, each at (1 - confidence) / P, valid
@@ -110,6 +112,7 @@ class Estimates:
             "rank_high": self.rank_high.tolist(), "rounds": self.rounds,
             "settled": self.settled, "decision": self.decision,
             "real_episodes": self.real_episodes, "intervals": self.intervals,
+            "seeds": self.seeds,
         }  # fmt: skip
 
 
@@ -172,11 +175,13 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Est
         if config.imagined_episodes:
             imagined_only = imagined(policies, only_seeds, config.imagination_seed + 1)
         next_seed = [config.seed] * len(policies)
+        used_seeds: list[list[int]] = []
         batches = [0] * len(policies)
 
         def draw(index: int, count: int):
             seeds = np.arange(next_seed[index], next_seed[index] + count)
             next_seed[index] += count
+            used_seeds.append(seeds.tolist())
             real = real_outcomes(task, [policies[index]], seeds, cache, config.workers, progress)
             # The model's own randomness: batch k uses seed + 2k (the first batch matches
             # a fixed-n run; seed + 1 is the imagined-only episodes').
@@ -187,6 +192,7 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Est
 
         if config.budget is None:
             seeds = config.seed + np.arange(config.real_episodes)
+            used_seeds.append(seeds.tolist())
             reals = [o.success.astype(np.float64)
                      for o in real_outcomes(task, policies, seeds, cache, config.workers,
                                             progress)]  # fmt: skip
@@ -223,8 +229,9 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Est
         PolicyEstimate(name, alone, e, float(np.mean(g)) if len(g) else float("nan"))
         for name, alone, e, g in zip(names, real_alone, powered, imagined_only, strict=True)
     ]  # fmt: skip
+    used = sorted({seed for seeds in used_seeds for seed in seeds}) if used_seeds else []
     return Estimates(task.name, str(checkpoint), asdict(config), rows, beats, rank_low,
-                     rank_high, rounds, settled, outcome, intervals)  # fmt: skip
+                     rank_high, rounds, settled, outcome, describe(used), intervals)  # fmt: skip
 
 
 def ranks_from_intervals(estimates) -> tuple[np.ndarray, np.ndarray]:

@@ -104,3 +104,23 @@ def test_compare_runs_both_policies_on_shared_seeds(tmp_path, capsys):
     assert code == 0 and "oracle" in out and "test seeds 0-5" in out
     code = main(["compare", "Push", "oracle", "oracle", "--episodes", "6"])
     assert code == 2 and "two different policies" in capsys.readouterr().err
+
+
+def test_the_reports_top_pairs_say_where_real_episodes_decide():
+    from worldgym.evaluation.comparison import top_pairs
+    from worldgym.evaluation.outcomes import Outcomes
+    from worldgym.evaluation.paired import Evaluation, PolicyEvaluation
+
+    def outcomes(successes):
+        success = np.asarray(successes, bool)
+        return Outcomes(success, np.zeros(len(success)), np.zeros((len(success), 2, 1)),
+                        np.ones(len(success), int))  # fmt: skip
+
+    high, low = np.r_[np.ones(90), np.zeros(10)], np.r_[np.ones(30), np.zeros(70)]
+    close = np.r_[np.ones(88), np.zeros(12)]
+    policies = [PolicyEvaluation(name, "", "compiled", outcomes(real), outcomes(dreamt))
+                for name, real, dreamt in (("a", high, high), ("b", close, close),
+                                           ("c", low, low))]  # fmt: skip
+    rows = top_pairs(Evaluation("Task", "run", "f", np.arange(100), policies), count=2)
+    assert rows[0][0] == "a vs b" and rows[0][2] == "close: real episodes decide"
+    assert rows[1][0] == "b vs c" and rows[1][2] == "separated" and rows[1][4] == "A better"

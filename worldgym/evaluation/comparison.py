@@ -149,3 +149,27 @@ def compare(config: CompareConfig, progress: bool = True) -> Comparison:
                                          config.confidence)  # fmt: skip
     return compare_outcomes(config.a, config.b, real[0].success, real[1].success, config.margin,
                             config.confidence, describe(seeds), imagined)  # fmt: skip
+
+
+TOP_PAIRS_COLUMNS = ("pair (by imagined rate)", "imagined difference", "imagination says",
+                     "real difference", "verdict from real episodes")
+
+
+def top_pairs(evaluation, count: int = 4, margin: float = 0.05) -> list[list[str]]:
+    """The neighbouring pairs among the policies imagination ranks highest: where
+    imagination already separates them (its paired interval clear of ±margin) real
+    episodes are only a check; where it does not, they are what decides, and the
+    real verdict is given with its interval."""
+    order = sorted(evaluation.policies, key=lambda p: -p.imagined_rate)[: count + 1]
+    rows = []
+    for a, b in zip(order[:-1], order[1:], strict=False):
+        dreamt = paired_difference(a.imagined.success.astype(int), b.imagined.success.astype(int))
+        separated = dreamt.low > margin or dreamt.high < -margin
+        real = compare_outcomes(a.name, b.name, a.real.success, b.real.success, margin)
+        needed = f" (about {real.needed} paired episodes)" if real.needed else ""
+        rows.append([f"{a.name} vs {b.name}",
+                     f"{dreamt.difference:+.0%} [{dreamt.low:+.0%}, {dreamt.high:+.0%}]",
+                     "separated" if separated else "close: real episodes decide",
+                     f"{real.real.difference:+.0%} [{real.real.low:+.0%}, {real.real.high:+.0%}]",
+                     real.verdict + needed])  # fmt: skip
+    return rows

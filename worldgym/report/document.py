@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from worldgym.evaluation.comparison import TOP_PAIRS_COLUMNS, top_pairs
 from worldgym.evaluation.model_eval import plot_error_growth
 from worldgym.evaluation.paired import support_label
 from worldgym.evaluation.ranking import RANKING_COLUMNS, paired_ranking, ranking_rows
@@ -307,6 +308,16 @@ PAIRED_RANKING_NOTE = (
 )
 
 
+TOP_PAIRS_TITLE = "The top pairs: does imagination separate them?"
+TOP_PAIRS_NOTE = (
+    "Neighbours among the policies imagination ranks highest. Where imagination's own "
+    "paired interval is clear of ±5 points it separates them, and real episodes are a "
+    "check; where it is not, real episodes decide: the real difference on the shared "
+    "seeds has Tango's score interval, and the verdict reads it (A better, B better, "
+    "equivalent within ±5 points, or UNDERPOWERED with the episodes that would settle it)."
+)
+
+
 def real_ranking(evaluation):
     """Bradley-Terry over the evaluation's real outcomes."""
     return paired_ranking([p.name for p in evaluation.policies],
@@ -412,6 +423,8 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
         f"<h2>{PAIRED_RANKING_TITLE}</h2>",
         f"<p class='sub'>{html.escape(PAIRED_RANKING_NOTE)}</p>",
         _html_table(RANKING_COLUMNS, ranking_rows(real_ranking(evaluation))),
+        f"<h2>{TOP_PAIRS_TITLE}</h2>", f"<p class='sub'>{html.escape(TOP_PAIRS_NOTE)}</p>",
+        _html_table(TOP_PAIRS_COLUMNS, top_pairs(evaluation)),
         *(budget_html(budget, _html_table, html.escape) if budget else []),
         "<h2>Figures</h2>",
     ]
@@ -464,6 +477,8 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics,
         _markdown_table(POLICY_COLUMNS, policy_rows(evaluation)), "",
         f"## {PAIRED_RANKING_TITLE}", "", PAIRED_RANKING_NOTE, "",
         _markdown_table(RANKING_COLUMNS, ranking_rows(real_ranking(evaluation))), "",
+        f"## {TOP_PAIRS_TITLE}", "", TOP_PAIRS_NOTE, "",
+        _markdown_table(TOP_PAIRS_COLUMNS, top_pairs(evaluation)), "",
         *(budget_markdown(budget, _markdown_table) if budget else []),
         "## Figures", "",
     ]  # fmt: skip

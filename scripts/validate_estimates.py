@@ -237,9 +237,9 @@ def injected_bias(names, reals, imagined_success, paireds, k: int, runs: int, rn
     """Flag rate of one policy whose imagination is made wrong by d points (failures
     turned into imagined successes, or successes into failures, on a share of seeds),
     the other policies as they are; averaged over which policy is made wrong."""
-    rows = {}
+    rows, unadjusted = {}, {}
     for points in (5, 10, 20, 30, 40, 50):
-        flagged, tried = 0, 0
+        flagged, tried, alone = 0, 0, 0
         for victim in range(len(names)):
             real = reals[victim]
             fails, wins = np.flatnonzero(real == 0), np.flatnonzero(real == 1)
@@ -262,9 +262,11 @@ def injected_bias(names, reals, imagined_success, paireds, k: int, runs: int, rn
                     pred.append(f[order])
                 audit = audit_policies(names, real_k, dreamt, pred, [True] * len(names))
                 flagged += audit[victim].contradicted
+                alone += audit[victim].p_value <= 0.05
                 tried += 1
         rows[points] = flagged / tried if tried else None
-    return rows
+        unadjusted[points] = alone / tried if tried else None
+    return {"fdr": rows, "per_policy_5": unadjusted}
 
 
 def main() -> None:
@@ -359,8 +361,11 @@ def format_summary(s: dict) -> str:
     lines += ["", "audit at k = {}: flagged share by how far imagination is off: ".format(
         s["args"]["k"]) + ", ".join(f"{k} points: {np.mean(v):.1%} of {len(v)}"
                                      for k, v in buckets.items() if v)]  # fmt: skip
-    lines.append("injected bias (one policy made wrong by d points): " + ", ".join(
-        f"d={d}: {v:.0%}" for d, v in s["injected"].items() if v is not None))  # fmt: skip
+    injected = s["injected"]
+    for label, key in (("FDR 5% over the set", "fdr"), ("each policy at 5%, no multiplicity "
+                                                        "control", "per_policy_5")):  # fmt: skip
+        lines.append(f"injected bias (one policy made wrong by d points), {label}: " + ", ".join(
+            f"d={d}: {v:.0%}" for d, v in injected[key].items() if v is not None))  # fmt: skip
     lines.append(f"({s['seconds']:.0f} s)")
     return "\n".join(lines)
 

@@ -105,3 +105,9 @@ def test_among_equal_estimates_the_best_supported_leads():
     few = RateEstimate(1.0, 0.57, 1.0, 5, 0, 0.0)
     many = RateEstimate(1.0, 0.96, 1.0, 90, 0, 0.0)
     assert best_estimate([few, many]) == 1 and best_estimate([many, few]) == 0
+
+
+def test_an_interval_touching_the_threshold_leaves_it_open():
+    touching = [RateEstimate(0.5, 0.3, 0.7, 20, 0, 0.0)]
+    chosen, _ = open_policies(touching, Decision(threshold=0.3), ["a"])
+    assert chosen == [0]

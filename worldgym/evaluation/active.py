@@ -77,7 +77,9 @@ def open_policies(estimates: list[SequenceEstimate], decision: Decision,
     """The policies to run next (none once the decision is settled) and why, in words."""
     if decision.threshold is not None:
         threshold = decision.threshold
-        open_ = [i for i, e in enumerate(estimates) if e.low < threshold < e.high]
+        # An interval that touches the threshold does not exclude it (sequence bounds
+        # sit on a grid that holds round thresholds).
+        open_ = [i for i, e in enumerate(estimates) if e.low <= threshold <= e.high]
         if not open_:
             return [], f"every interval is on one side of {threshold:.0%}"
         listed = ", ".join(_named(names[i], estimates[i]) for i in open_)

@@ -281,6 +281,8 @@ def main() -> None:
     parser.add_argument("--boundary-runs", type=int, default=2000)
     parser.add_argument("--audit-runs", type=int, default=200)
     parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--skip-loop", action="store_true",
+                        help="coverage at fixed n and the audit only (steps 1 and 5)")
     parser.add_argument("--cache", default="runs/eval")
     parser.add_argument("--out", default="runs/validation")
     parser.add_argument("--seed", type=int, default=0)
@@ -301,22 +303,12 @@ def main() -> None:
     steps.update()
     budget = len(names) * 200
     summary["active"] = {}
-    threshold = max(THRESHOLDS, key=lambda t: min(abs(t - truth) for truth in truths))
-    summary["threshold"] = threshold
-    for label, decision in (("best", Decision(None, TOLERANCE)),
-                            ("threshold", Decision(threshold))):  # fmt: skip
-        loop = active_runs(names, reals, paireds, decision, args.imagined, args.loop_runs,
-                           budget, rng)  # fmt: skip
-        fixed = fixed_n_protocol(reals, decision, loop["settled"], args.loop_runs, rng)
-        loop["fixed_n_hindsight"] = fixed
-        loop["ratio"] = loop["episodes"] / fixed["episodes"] if fixed["episodes"] else None
-        summary["active"][label] = loop
-    steps.update()
-    middle = int(np.argmin([abs(t - 0.5) for t in truths]))
-    summary["boundary"] = boundary(reals[middle], paireds[middle], args.imagined,
-                                   args.boundary_runs, 200, rng)  # fmt: skip
-    summary["boundary"]["policy"] = names[middle]
-    steps.update()
+    if args.skip_loop:
+        summary["threshold"] = None
+        summary["boundary"] = None
+    else:
+        loop_steps(summary, names, reals, paireds, truths, args, budget, rng)
+    steps.update(3)
     summary["audit"] = audit_rates(names, reals, imagined_success, paireds, args.k,
                                    args.audit_runs, rng)  # fmt: skip
     steps.update()
@@ -329,6 +321,25 @@ def main() -> None:
     with atomic_file(out) as temp:
         temp.write_text(json.dumps(summary, indent=2))
     print(format_summary(summary))
+
+
+def loop_steps(summary, names, reals, paireds, truths, args, budget, rng) -> None:
+    """Steps 2-4: the active loop's coverage, its episodes against fixed n, and the
+    boundary."""
+    threshold = max(THRESHOLDS, key=lambda t: min(abs(t - truth) for truth in truths))
+    summary["threshold"] = threshold
+    for label, decision in (("best", Decision(None, TOLERANCE)),
+                            ("threshold", Decision(threshold))):  # fmt: skip
+        loop = active_runs(names, reals, paireds, decision, args.imagined, args.loop_runs,
+                           budget, rng)  # fmt: skip
+        fixed = fixed_n_protocol(reals, decision, loop["settled"], args.loop_runs, rng)
+        loop["fixed_n_hindsight"] = fixed
+        loop["ratio"] = loop["episodes"] / fixed["episodes"] if fixed["episodes"] else None
+        summary["active"][label] = loop
+    middle = int(np.argmin([abs(t - 0.5) for t in truths]))
+    summary["boundary"] = boundary(reals[middle], paireds[middle], args.imagined,
+                                   args.boundary_runs, 200, rng)  # fmt: skip
+    summary["boundary"]["policy"] = names[middle]
 
 
 def format_summary(s: dict) -> str:
@@ -349,7 +360,7 @@ def format_summary(s: dict) -> str:
                      f"| {row['right_when_settled']:.1%} | {row['worst_policy_coverage']:.1%} "
                      f"| {row['all_covered']:.1%} | {fixed['n']} | {fixed['episodes']} "
                      f"| {ratio} |")  # fmt: skip
-    b = s["boundary"]
+    b = s["boundary"] or {"policy": "-", "truth": float("nan"), "wrong_side": {}}
     lines += ["", f"boundary ({b['policy']}, true rate {b['truth']:.1%}): wrong-side "
               "declarations at threshold = truth + d points: "
               + ", ".join(f"d={d}: {v:.1%}" for d, v in b["wrong_side"].items())]  # fmt: skip

@@ -49,6 +49,12 @@ class EvaluateConfig:
     """Worker processes for the real rollouts (default: one per core)."""
     cache: str = str(RunPaths().eval_cache)
     """Folder of cached rollouts; delete it to force re-running them."""
+    real_from: str = ""
+    """Recorded real episodes (a folder in worldgym.data.recorded's layout) to use as
+    ground truth instead of running the task; imagination starts from their initial
+    observations (--episodes and --seed are then the recordings')."""
+    record_real: str = ""
+    """Also write the real episodes to this folder in the recorded layout."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,8 @@ class Evaluation:
     policies: list[PolicyEvaluation]
     task_spec: str = ""
     """The spec that rebuilds the task (for the report's renderer)."""
+    source: str = ""
+    """Where the real episodes came from when not run live (recorded rollouts)."""
 
     def summaries(self) -> list[dict]:
         return [policy.summary() for policy in self.policies]
@@ -207,7 +215,8 @@ def policy_stream(name: str) -> int:
 
 
 def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
-                      imagination_seed: int = 0, progress: bool = True) -> list:  # fmt: skip
+                      imagination_seed: int = 0, progress: bool = True,
+                      starts: str | None = None) -> list:  # fmt: skip
     """Outcomes of each policy in imagination, with member_success [M, E] (cached per
     policy). The uncached policies are one engine call with the model, then one per
     member (each member imagining alone). A stochastic policy draws the same noise
@@ -226,6 +235,8 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
             "task": _task_key(task), "model": fingerprint, "seeds": [int(s) for s in seeds],
             "policy": policy_fingerprint(policy), "imagination_seed": imagination_seed,
             "outcomes": OUTCOMES_VERSION, "policy_noise": "per reset seed",
+            # recorded starts: the episodes begin where the logs say, not at a reset
+            **({"starts": starts} if starts is not None else {}),
         })
         for policy in policies
     ]  # fmt: skip
@@ -365,10 +376,69 @@ def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation | None
     reference = load_or_build_reference(model, task, checkpoint, key=model_fingerprint(model)) \
         if main else None  # fmt: skip
     progress = progress and main
-    return evaluate_policies(
+    if config.real_from:
+        return evaluate_recorded(task, model, policies, config, str(checkpoint), reference,
+                                 progress)  # fmt: skip
+    evaluation = evaluate_policies(
         task, model, policies, seeds, config.cache, str(checkpoint), config.imagination_seed,
         config.workers, progress, reference,
     )  # fmt: skip
+    if evaluation is not None and config.record_real:
+        record_real(evaluation, config.record_real)
+    return evaluation
+
+
+def record_real(evaluation: Evaluation, folder) -> None:
+    """Write an evaluation's real episodes in the recorded layout."""
+    from worldgym.data.recorded import write_recorded
+
+    write_recorded(folder, evaluation.task, {
+        p.name: {"initial_observations": p.real.observations[:, 0], "success": p.real.success,
+                 "seeds": evaluation.seeds, "returns": p.real.returns, "lengths": p.real.lengths}
+        for p in evaluation.policies
+    })  # fmt: skip
+
+
+def evaluate_recorded(task, model, policies, config: EvaluateConfig, checkpoint: str,
+                      reference, progress: bool) -> Evaluation:  # fmt: skip
+    """Both worlds with the real side from recorded episodes: imagination starts each
+    paired episode from the recorded initial observation, with the recorded seed
+    keying the policy's noise (the row number where none was recorded)."""
+    import jax.numpy as jnp
+
+    from worldgym.data.recorded import read_recorded
+    from worldgym.envs.registry import task_spec
+    from worldgym.evaluation.support import policy_support
+    from worldgym.policies.behaviour import data_family
+    from worldgym.policies.host import host_errors
+
+    recorded = read_recorded(config.real_from, task, [p.name for p in policies])
+    counts = {name: len(r.success) for name, r in recorded.items()}
+    if len(set(counts.values())) > 1:
+        listed = ", ".join(f"{name} {count}" for name, count in counts.items())
+        raise ValueError(f"--real-from: calibration compares policies over the same number of "
+                         f"episodes, but the recordings hold {listed}.")  # fmt: skip
+    mixture = training_mixture(model)
+    evaluations = []
+    with host_errors():
+        for policy in policies:
+            episodes = recorded[policy.name]
+            starts = episodes.initial_observations
+            fingerprint = hashlib.sha256(starts.tobytes()).hexdigest()
+            dreamt = imagined_outcomes(model, task, [policy], jnp.asarray(starts), episodes.seeds,
+                                       config.cache, config.imagination_seed, progress,
+                                       starts=fingerprint)[0]  # fmt: skip
+            horizon = task.horizon + 1
+            real = Outcomes(episodes.success, episodes.returns,
+                            np.repeat(starts[:, None], horizon, axis=1), episodes.lengths)
+            support = policy_support(reference, model, dreamt) if reference else None
+            evaluations.append(PolicyEvaluation(
+                policy.name, policy.description, policy.path, real, dreamt, support,
+                policy.looks_at_frames, data_family(task.name, policy, mixture)))  # fmt: skip
+    first = recorded[policies[0].name]
+    return Evaluation(task.name, checkpoint, model_fingerprint(model), first.seeds,
+                      evaluations, task_spec(task),
+                      source=f"recorded episodes in {config.real_from}")  # fmt: skip
 
 
 def format_evaluation(evaluation: Evaluation) -> str:

@@ -1,0 +1,98 @@
+"""Recorded real episodes as ground truth: figure for figure the live calibration."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from worldgym.cli import main
+from worldgym.envs import get_task
+from worldgym.evaluation.calibrate import calibrate
+from worldgym.evaluation.paired import EvaluateConfig, evaluate
+
+
+def settings(run, tmp_path, **changes):
+    return EvaluateConfig(**{"task": "Push", "checkpoint": str(run),
+                             "policies": ("slow", "noisy", "oracle"), "episodes": 6,
+                             "cache": str(tmp_path / "cache"), **changes})  # fmt: skip
+
+
+def test_a_calibration_from_recordings_equals_the_live_one(tiny_run, tmp_path):
+    _, run = tiny_run
+    logs = tmp_path / "logs"
+    live = evaluate(settings(run, tmp_path, record_real=str(logs)), progress=False)
+    # a fresh cache: nothing of the live run can be reused by the replay
+    replay = evaluate(settings(run, tmp_path, real_from=str(logs), cache=str(tmp_path / "c2")),
+                      progress=False)  # fmt: skip
+    for a, b in zip(live.policies, replay.policies, strict=True):
+        np.testing.assert_array_equal(a.real.success, b.real.success)
+        np.testing.assert_array_equal(a.imagined.success, b.imagined.success)
+    first, second = calibrate(live, 50), calibrate(replay, 50)
+    assert second["seeds"].startswith("recorded episodes in")
+    first.pop("seeds"), second.pop("seeds")
+    # Imagination replays one policy per engine call instead of the whole set at once,
+    # so float32 uncertainty may differ in its last bits: figures agree to 6 decimals.
+    assert rounded(first) == rounded(second)
+
+
+def rounded(value):
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(item) for item in value]
+    if isinstance(value, float):
+        return "nan" if np.isnan(value) else round(value, 6)
+    return value
+
+
+def write_table(folder, policy, columns, task="Push", policies=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns), folder / f"{policy}.parquet")
+    manifest = {"format": "worldgym-recorded-v1", "task": task, "policies": policies or [policy]}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_recordings_without_seeds_still_pair_by_initial_observation(tiny_run, tmp_path):
+    _, run = tiny_run
+    task = get_task("Push")
+    starts = [list(np.zeros(task.obs_dim, np.float32) + 0.01 * i) for i in range(4)]
+    for policy in ("slow", "noisy"):
+        write_table(tmp_path / "lab", policy, {"initial_observation": starts,
+                                               "success": [True, False, True, False]},
+                    policies=["slow", "noisy"])  # fmt: skip
+    evaluation = evaluate(settings(run, tmp_path, policies=("slow", "noisy"),
+                                   real_from=str(tmp_path / "lab")), progress=False)  # fmt: skip
+    assert [p.real.rate for p in evaluation.policies] == [0.5, 0.5]
+    assert all(p.imagined.episodes == 4 for p in evaluation.policies)
+
+
+@pytest.mark.parametrize(
+    ("columns", "policies", "message"),
+    [({"success": [True]}, None, "lack the column\\(s\\) initial_observation"),
+     ({"initial_observation": [[0.0, 1.0]], "success": [True]}, None,
+      "initial observations of shape \\[\\(2,\\)\\]"),
+     ({"initial_observation": [[0.0] * 10], "success": [True]}, ["slow", "noisy"],
+      "the manifest lists noisy, but noisy.parquet is missing")],
+)  # fmt: skip
+def test_bad_recordings_are_one_sentence(tiny_run, tmp_path, columns, policies, message):
+    _, run = tiny_run
+    task = get_task("Push")
+    if "initial_observation" in columns and len(columns["initial_observation"][0]) == 10:
+        columns = {**columns, "initial_observation": [[0.0] * task.obs_dim]}
+    write_table(tmp_path / "lab", "slow", columns, policies=policies)
+    with pytest.raises(ValueError, match=message):
+        evaluate(settings(run, tmp_path, policies=tuple(policies or ["slow"]),
+                          real_from=str(tmp_path / "lab")), progress=False)  # fmt: skip
+
+
+def test_policies_the_logs_do_not_hold_and_missing_folders(tiny_run, tmp_path, capsys):
+    _, run = tiny_run
+    write_table(tmp_path / "lab", "slow", {"initial_observation": [[0.0]], "success": [True]})
+    code = main(["calibrate", "Push", "--checkpoint", str(run), "--policies", "slow", "noisy",
+                 "--real-from", str(tmp_path / "lab")])  # fmt: skip
+    assert code == 2 and "has no episodes of noisy (it holds slow)" in capsys.readouterr().err
+    code = main(["calibrate", "Push", "--checkpoint", str(run), "--real-from",
+                 str(tmp_path / "nowhere")])  # fmt: skip
+    assert code == 2 and "no manifest.json there" in capsys.readouterr().err

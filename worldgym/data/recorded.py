@@ -1,0 +1,144 @@
+"""Real episodes a lab already ran, as ground truth: the recorded-rollouts layout.
+
+A lab evaluating policies on a robot has logs, not a reset-by-seed simulator. This
+module reads (and, from a live evaluation, writes) a plain layout any logger can
+produce: a folder with
+
+- `manifest.json`: {"format": "worldgym-recorded-v1", "task": NAME, "policies": [...]};
+- one Parquet table per policy, `<policy>.parquet`, one row per episode, with
+  columns
+  - `initial_observation` (list of floats, the task's observation size): required;
+    imagination starts the paired episode here;
+  - `success` (bool): required; the episode's label (from the task's rule, an info
+    key or the person who judged it);
+  - `seed` (int, may be null): the reset seed where there was one; it also keys the
+    policy's noise in imagination, so a stochastic policy draws the same noise in
+    both worlds; without it the episode's row number does;
+  - `return` (float) and `length` (int): optional.
+
+`worldgym evaluate --record-real FOLDER` writes this layout from live episodes,
+and `--real-from FOLDER` reads it instead of running the task (calibrate, report
+and estimate take it too). Read with pyarrow, already a dependency through
+Minari.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "worldgym-recorded-v1"
+REQUIRED = ("initial_observation", "success")
+
+
+@dataclass(frozen=True)
+class RecordedEpisodes:
+    """One policy's recorded real episodes."""
+
+    policy: str
+    initial_observations: np.ndarray  # [E, obs_dim] float32
+    success: np.ndarray  # [E] bool
+    seeds: np.ndarray  # [E] int: reset seeds, or row numbers where none was recorded
+    returns: np.ndarray  # [E] float64 (0 where not recorded)
+    lengths: np.ndarray  # [E] int (0 where not recorded)
+    seeded: bool  # whether the seeds are real reset seeds
+
+
+def write_recorded(folder, task_name: str, episodes: dict[str, dict]) -> Path:
+    """Write {policy: {"initial_observations", "success", "seeds", "returns",
+    "lengths"}} in the recorded layout (atomically: a temporary folder, renamed)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from worldgym.files import atomic_directory
+
+    with atomic_directory(Path(folder), overwrite=True) as out:
+        for policy, columns in episodes.items():
+            table = pa.table({
+                "initial_observation": [list(map(float, row))
+                                        for row in columns["initial_observations"]],
+                "success": [bool(v) for v in columns["success"]],
+                "seed": [int(v) for v in columns["seeds"]],
+                "return": [float(v) for v in columns["returns"]],
+                "length": [int(v) for v in columns["lengths"]],
+            })  # fmt: skip
+            pq.write_table(table, out / f"{_file_name(policy)}.parquet")
+        manifest = {"format": FORMAT, "task": task_name, "policies": list(episodes)}
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return Path(folder)
+
+
+def read_recorded(folder, task, policies) -> dict[str, RecordedEpisodes]:
+    """The recorded episodes of `policies` (names) for `task`; one sentence for a
+    missing folder, manifest or field, a policy the logs do not hold, or
+    observations of the wrong size."""
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise ValueError(f"--real-from {folder}: no manifest.json there; recorded rollouts are "
+                         f"a folder with manifest.json and one <policy>.parquet per policy "
+                         f"(worldgym.data.recorded).")  # fmt: skip
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--real-from {folder}: manifest.json is not valid JSON ({error}).") \
+            from None  # fmt: skip
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"--real-from {folder}: manifest.json says format "
+                         f"{manifest.get('format')!r}, expected {FORMAT!r}.")  # fmt: skip
+    if manifest.get("task") not in (task.name, task.spec):
+        raise ValueError(f"--real-from {folder} holds episodes of task {manifest.get('task')!r}, "
+                         f"not {task.name}.")  # fmt: skip
+    held = manifest.get("policies", [])
+    missing = [name for name in policies if name not in held]
+    if missing:
+        raise ValueError(f"--real-from {folder} has no episodes of {', '.join(missing)} (it "
+                         f"holds {', '.join(held) or 'none'}).")  # fmt: skip
+    found = {}
+    for name in policies:
+        path = folder / f"{_file_name(name)}.parquet"
+        if not path.is_file():
+            raise ValueError(f"--real-from {folder}: the manifest lists {name}, but "
+                             f"{path.name} is missing.")  # fmt: skip
+        try:
+            table = pq.read_table(path).to_pydict()
+        except Exception as error:  # pyarrow raises several kinds for a damaged file
+            raise ValueError(f"--real-from {folder}: {path.name} cannot be read ({error}).") \
+                from None  # fmt: skip
+        found[name] = _episodes(name, table, task, path.name)
+    return found
+
+
+def _episodes(name: str, table: dict, task, file: str) -> RecordedEpisodes:
+    absent = [column for column in REQUIRED if column not in table]
+    if absent:
+        raise ValueError(f"Recorded episodes {file} lack the column(s) {', '.join(absent)}.")
+    count = len(table["success"])
+    if count == 0:
+        raise ValueError(f"Recorded episodes {file} hold no episode.")
+    observations = [np.asarray(row, np.float32) for row in table["initial_observation"]]
+    sizes = {o.shape for o in observations}
+    if sizes != {(task.obs_dim,)}:
+        raise ValueError(f"Recorded episodes {file} have initial observations of shape "
+                         f"{sorted(sizes)}, but task {task.name} observes "
+                         f"({task.obs_dim},).")  # fmt: skip
+    if any(value is None for value in table["success"]):
+        raise ValueError(f"Recorded episodes {file} have episodes without a success label.")
+    seeds = table.get("seed")
+    seeded = seeds is not None and all(value is not None for value in seeds)
+    return RecordedEpisodes(
+        name, np.stack(observations), np.asarray(table["success"], bool),
+        np.asarray(seeds if seeded else np.arange(count), np.int64),
+        np.asarray(table.get("return") or np.zeros(count), np.float64),
+        np.asarray(table.get("length") or np.zeros(count), np.int64), seeded,
+    )  # fmt: skip
+
+
+def _file_name(policy: str) -> str:
+    """A policy name as a file name (module:attribute specs hold ':' and '.')."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in policy)

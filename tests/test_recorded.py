@@ -96,3 +96,16 @@ def test_policies_the_logs_do_not_hold_and_missing_folders(tiny_run, tmp_path, c
     code = main(["calibrate", "Push", "--checkpoint", str(run), "--real-from",
                  str(tmp_path / "nowhere")])  # fmt: skip
     assert code == 2 and "no manifest.json there" in capsys.readouterr().err
+
+
+def test_a_report_from_recordings_writes_no_real_film(tiny_run, tmp_path):
+    _, run = tiny_run
+    logs = tmp_path / "logs"
+    evaluate(settings(run, tmp_path, record_real=str(logs)), progress=False)
+    out = tmp_path / "report"
+    code = main(["report", "Push", "--checkpoint", str(run), "--policies", "slow", "noisy",
+                 "oracle", "--real-from", str(logs), "--cache", str(tmp_path / "cache"),
+                 "--out", str(out), "--bootstrap", "50"])  # fmt: skip
+    assert code == 0 and (out / "report.html").exists()
+    assert not list(out.glob("video-*"))
+    assert "recorded episodes in" in (out / "report.md").read_text()

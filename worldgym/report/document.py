@@ -517,7 +517,9 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
         figures.append(FIGURES[4])
     if budget:
         plot_width_curve(budget, out / BUDGET_FIGURE[0], task.name)
-    written = write_videos(evaluation, task, out, size) if videos else []
+    # Recorded real episodes keep their initial observation only: no real film to show.
+    written = write_videos(evaluation, task, out, size) if videos and not evaluation.source \
+        else []  # fmt: skip
     section = None
     if families:
         from worldgym.report.families import family_section

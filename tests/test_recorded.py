@@ -109,3 +109,19 @@ def test_a_report_from_recordings_writes_no_real_film(tiny_run, tmp_path):
     assert code == 0 and (out / "report.html").exists()
     assert not list(out.glob("video-*"))
     assert "recorded episodes in" in (out / "report.md").read_text()
+
+
+def test_estimate_takes_the_recorded_episodes_as_its_fixed_n(tiny_run, tmp_path, capsys):
+    from worldgym.evaluation.estimation import EstimateConfig, estimate
+
+    _, run = tiny_run
+    logs = tmp_path / "logs"
+    evaluate(settings(run, tmp_path, record_real=str(logs)), progress=False)
+    result = estimate(EstimateConfig(task="Push", checkpoint=str(run), policies=("slow", "noisy"),
+                                     imagined_episodes=20, bootstrap=20, real_from=str(logs),
+                                     cache=str(tmp_path / "cache")), progress=False)  # fmt: skip
+    assert [p.real_only.real_episodes for p in result.policies] == [6, 6]
+    assert result.seeds == "test seeds 0-5" and result.intervals == "fixed-n"
+    code = main(["estimate", "Push", "--checkpoint", str(run), "--real-from", str(logs),
+                 "--budget", "20"])  # fmt: skip
+    assert code == 2 and "drop --budget" in capsys.readouterr().err

@@ -67,6 +67,10 @@ class EstimateConfig:
     """Worker processes for the real rollouts (default: one per core)."""
     cache: str = str(RunPaths().eval_cache)
     """Folder of cached rollouts."""
+    real_from: str = ""
+    """Recorded real episodes (worldgym.data.recorded's layout) as the n real episodes,
+    each paired with imagination from its recorded start, instead of running the task
+    (a fixed n: all recorded episodes of each policy)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,9 @@ def check_config(config: EstimateConfig) -> None:
     if config.predictor not in PREDICTORS:
         raise ValueError(f"--predictor is one of {', '.join(PREDICTORS)}, got "
                          f"{config.predictor!r}.")  # fmt: skip
+    if config.real_from and config.budget is not None:
+        raise ValueError("--budget runs new real episodes where the decision is open; with "
+                         "--real-from the recorded episodes are a fixed n: drop --budget.")
     if config.threshold and config.budget is None:
         raise ValueError("--threshold is the decision of an active run: give --budget too.")
     if not 0 <= config.tolerance < 1:
@@ -190,7 +197,11 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Est
             batches[index] += 1
             return real[0].success.astype(np.float64), paired[0]
 
-        if config.budget is None:
+        if config.real_from:
+            reals, paireds, used_seeds = recorded_pairs(config, task, model, policies,
+                                                        progress)  # fmt: skip
+            rounds, settled, outcome = [], None, ""
+        elif config.budget is None:
             seeds = config.seed + np.arange(config.real_episodes)
             used_seeds.append(seeds.tolist())
             reals = [o.success.astype(np.float64)
@@ -232,6 +243,25 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Est
     used = sorted({seed for seeds in used_seeds for seed in seeds}) if used_seeds else []
     return Estimates(task.name, str(checkpoint), asdict(config), rows, beats, rank_low,
                      rank_high, rounds, settled, outcome, describe(used), intervals)  # fmt: skip
+
+
+def recorded_pairs(config, task, model, policies, progress):
+    """Real outcomes from the recordings and imagination's predictions from each
+    recorded start: (reals, paireds, seeds used)."""
+    from worldgym.data.recorded import read_recorded
+    from worldgym.evaluation.paired import imagine_recorded
+
+    recorded = read_recorded(config.real_from, task, [p.name for p in policies])
+    reals, paireds, used = [], [], []
+    for policy in policies:
+        episodes = recorded[policy.name]
+        dreamt = imagine_recorded(model, task, policy, episodes, config.cache,
+                                  config.imagination_seed, progress)  # fmt: skip
+        reals.append(episodes.success.astype(np.float64))
+        paireds.append(predictions(dreamt, config.predictor))
+        if episodes.seeded:
+            used.append(episodes.seeds.tolist())
+    return reals, paireds, used
 
 
 def ranks_from_intervals(estimates) -> tuple[np.ndarray, np.ndarray]:

@@ -399,13 +399,23 @@ def record_real(evaluation: Evaluation, folder) -> None:
     })  # fmt: skip
 
 
+def imagine_recorded(model, task, policy, episodes, cache, imagination_seed: int = 0,
+                     progress: bool = True) -> Outcomes:  # fmt: skip
+    """One policy imagined from its recorded episodes' starts (RecordedEpisodes), the
+    recorded seeds keying its noise; cached under the starts' fingerprint too."""
+    import jax.numpy as jnp
+
+    starts = episodes.initial_observations
+    return imagined_outcomes(model, task, [policy], jnp.asarray(starts), episodes.seeds,
+                             Path(cache), imagination_seed, progress,
+                             starts=hashlib.sha256(starts.tobytes()).hexdigest())[0]  # fmt: skip
+
+
 def evaluate_recorded(task, model, policies, config: EvaluateConfig, checkpoint: str,
                       reference, progress: bool) -> Evaluation:  # fmt: skip
     """Both worlds with the real side from recorded episodes: imagination starts each
     paired episode from the recorded initial observation, with the recorded seed
     keying the policy's noise (the row number where none was recorded)."""
-    import jax.numpy as jnp
-
     from worldgym.data.recorded import read_recorded
     from worldgym.envs.registry import task_spec
     from worldgym.evaluation.support import policy_support
@@ -424,10 +434,8 @@ def evaluate_recorded(task, model, policies, config: EvaluateConfig, checkpoint:
         for policy in policies:
             episodes = recorded[policy.name]
             starts = episodes.initial_observations
-            fingerprint = hashlib.sha256(starts.tobytes()).hexdigest()
-            dreamt = imagined_outcomes(model, task, [policy], jnp.asarray(starts), episodes.seeds,
-                                       config.cache, config.imagination_seed, progress,
-                                       starts=fingerprint)[0]  # fmt: skip
+            dreamt = imagine_recorded(model, task, policy, episodes, config.cache,
+                                      config.imagination_seed, progress)  # fmt: skip
             horizon = task.horizon + 1
             real = Outcomes(episodes.success, episodes.returns,
                             np.repeat(starts[:, None], horizon, axis=1), episodes.lengths)

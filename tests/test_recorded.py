@@ -125,3 +125,38 @@ def test_estimate_takes_the_recorded_episodes_as_its_fixed_n(tiny_run, tmp_path,
     code = main(["estimate", "Push", "--checkpoint", str(run), "--real-from", str(logs),
                  "--budget", "20"])  # fmt: skip
     assert code == 2 and "drop --budget" in capsys.readouterr().err
+
+
+def test_minari_logs_with_the_policy_in_episode_metadata(tmp_path, monkeypatch):
+    """A lab's Minari dataset: DataCollector around the env, the policy (and the seed)
+    added to each episode's metadata afterwards."""
+    import gymnasium
+    import minari
+    from minari import DataCollector
+
+    from worldgym.data.recorded import read_recorded
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    collector = DataCollector(gymnasium.make("worldgym/Push-v0"), record_infos=True,
+                              data_format="arrow")  # fmt: skip
+    rng = np.random.default_rng(0)
+    starts = []
+    for episode in range(4):
+        obs, _ = collector.reset(seed=episode)
+        starts.append(obs)
+        for _ in range(3):  # a short log is enough for the reader
+            collector.step(rng.uniform(-1, 1, collector.action_space.shape).astype(np.float32))
+        collector.step(np.zeros(collector.action_space.shape, np.float32))
+    collector.create_dataset("lab/push-evals-v0", algorithm_name="lab policies")
+    collector.close()
+    dataset = minari.MinariDataset(tmp_path / "lab" / "push-evals-v0" / "data")
+    dataset.storage.update_episode_metadata(
+        [{"policy": "slow" if i % 2 else "noisy", "seed": i, "success": i == 1}
+         for i in range(4)])  # fmt: skip
+    found = read_recorded(tmp_path / "lab" / "push-evals-v0", get_task("Push"),
+                          ["slow", "noisy"])  # fmt: skip
+    assert list(found["slow"].seeds) == [1, 3] and list(found["noisy"].seeds) == [0, 2]
+    assert list(found["slow"].success) == [True, False] and found["slow"].seeded
+    np.testing.assert_allclose(found["noisy"].initial_observations[1], starts[2], rtol=1e-6)
+    with pytest.raises(ValueError, match="has no episodes of oracle"):
+        read_recorded(tmp_path / "lab" / "push-evals-v0", get_task("Push"), ["oracle"])

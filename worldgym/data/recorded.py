@@ -16,6 +16,10 @@ produce: a folder with
     both worlds; without it the episode's row number does;
   - `return` (float) and `length` (int): optional.
 
+A Minari dataset works too, where each episode's metadata names its policy
+(`"policy"`), and may carry `"success"` (else the task's rule decides from the
+observations or its info key) and `"seed"`.
+
 `worldgym evaluate --record-real FOLDER` writes this layout from live episodes,
 and `--real-from FOLDER` reads it instead of running the task (calibrate, report
 and estimate take it too). Read with pyarrow, already a dependency through
@@ -79,6 +83,8 @@ def read_recorded(folder, task, policies) -> dict[str, RecordedEpisodes]:
 
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file() and _is_minari(folder):
+        return read_minari(folder, task, policies)
     if not manifest_path.is_file():
         raise ValueError(f"--real-from {folder}: no manifest.json there; recorded rollouts are "
                          f"a folder with manifest.json and one <policy>.parquet per policy "
@@ -111,6 +117,64 @@ def read_recorded(folder, task, policies) -> dict[str, RecordedEpisodes]:
             raise ValueError(f"--real-from {folder}: {path.name} cannot be read ({error}).") \
                 from None  # fmt: skip
         found[name] = _episodes(name, table, task, path.name)
+    return found
+
+
+def _is_minari(folder: Path) -> bool:
+    return (folder / "data" / "metadata.json").is_file() or (
+        (folder / "metadata.json").is_file() and (folder / "0").is_dir())
+
+
+def read_minari(folder: Path, task, policies) -> dict[str, RecordedEpisodes]:
+    """Recorded episodes from a Minari dataset whose episode metadata name the policy
+    (`"policy"`), with `"success"` there too or success from the task's rule (its
+    predicate on the observations, or its info key); `"seed"` where recorded."""
+    import minari
+
+    from worldgym.data.dataset import read_header
+    from worldgym.data.foreign import _flatten_batch, _success, check_spaces
+
+    data = folder / "data" if (folder / "data").is_dir() else folder
+    header = read_header(data)
+    try:
+        from minari.serialization import deserialize_space
+
+        observation_space = deserialize_space(header["observation_space"])
+        action_space = deserialize_space(header["action_space"])
+        dataset = minari.MinariDataset(data)
+        episodes = list(dataset.iterate_episodes())
+        metadata = list(dataset.storage.get_episode_metadata(dataset.episode_indices))
+    except Exception as error:  # Minari and its backends raise many types
+        raise ValueError(f"--real-from {folder}: Minari cannot read it ({type(error).__name__}: "
+                         f"{error}).") from None  # fmt: skip
+    check_spaces(str(folder), observation_space, action_space, task)
+    rows: dict[str, list] = {}
+    for episode, meta in zip(episodes, metadata, strict=True):
+        name = meta.get("policy")
+        if name is None:
+            raise ValueError(f"--real-from {folder}: episode {episode.id} names no policy "
+                             "(put it in the episode metadata as \"policy\").")  # fmt: skip
+        observations = _flatten_batch(observation_space, episode.observations)
+        if "success" in meta:
+            success = bool(meta["success"])
+        else:
+            steps = _success(task, observations, episode.infos, str(folder))
+            success = bool(steps.any() if task.terminate_on_success else steps[-1])
+        seed = meta.get("seed")
+        rows.setdefault(name, []).append((observations[0], success, seed,
+                                          float(np.sum(episode.rewards)), len(episode.actions)))
+    missing = [name for name in policies if name not in rows]
+    if missing:
+        raise ValueError(f"--real-from {folder} has no episodes of {', '.join(missing)} (it "
+                         f"holds {', '.join(rows)}).")  # fmt: skip
+    found = {}
+    for name in policies:
+        starts, success, seeds, returns, lengths = zip(*rows[name], strict=True)
+        seeded = all(isinstance(seed, int) for seed in seeds)
+        found[name] = RecordedEpisodes(
+            name, np.stack(starts).astype(np.float32), np.asarray(success, bool),
+            np.asarray(seeds if seeded else np.arange(len(seeds)), np.int64),
+            np.asarray(returns, np.float64), np.asarray(lengths, np.int64), seeded)  # fmt: skip
     return found
 
 

@@ -160,3 +160,45 @@ def test_minari_logs_with_the_policy_in_episode_metadata(tmp_path, monkeypatch):
     np.testing.assert_allclose(found["noisy"].initial_observations[1], starts[2], rtol=1e-6)
     with pytest.raises(ValueError, match="has no episodes of oracle"):
         read_recorded(tmp_path / "lab" / "push-evals-v0", get_task("Push"), ["oracle"])
+
+
+@pytest.mark.parametrize("version", ["v2.1", "v3.0"])
+def test_lerobot_layouts_read_with_pyarrow(tmp_path, version):
+    """A LeRobot dataset as its recorder writes it (frames in Parquet, episode metadata
+    beside), with the lab's policy name and success label per episode."""
+    from worldgym.data.recorded import read_recorded
+
+    task = get_task("Push")
+    root = tmp_path / "lerobot"
+    (root / "meta").mkdir(parents=True)
+    (root / "meta" / "info.json").write_text(json.dumps({"codebase_version": version}))
+    rng = np.random.default_rng(0)
+    states = rng.normal(size=(4, 3, task.obs_dim)).astype(np.float32)
+    episodes = [{"episode_index": i, "length": 3, "policy": ["slow", "noisy"][i % 2],
+                 **({"success": i < 2} if i != 3 else {})} for i in range(4)]  # fmt: skip
+    frames = {"observation.state": [], "episode_index": [], "frame_index": [],
+              "next.success": []}  # fmt: skip
+    for i in range(4):
+        for frame in (2, 0, 1):  # not in order: the first frame is the smallest index
+            frames["observation.state"].append(states[i, frame].tolist())
+            frames["episode_index"].append(i)
+            frames["frame_index"].append(frame)
+            frames["next.success"].append(i == 3 and frame == 2)
+    if version == "v2.1":
+        (root / "meta" / "episodes.jsonl").write_text(
+            "\n".join(json.dumps(e) for e in episodes) + "\n")  # fmt: skip
+        for i in range(4):
+            path = root / "data" / "chunk-000" / f"episode_{i:06d}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.table({k: v[3 * i:3 * i + 3] for k, v in frames.items()}), path)
+    else:
+        (root / "meta" / "episodes" / "chunk-000").mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist([{**e, "success": e.get("success")}
+                                             for e in episodes]),
+                       root / "meta" / "episodes" / "chunk-000" / "file-000.parquet")  # fmt: skip
+        (root / "data" / "chunk-000").mkdir(parents=True)
+        pq.write_table(pa.table(frames), root / "data" / "chunk-000" / "file-000.parquet")
+    found = read_recorded(root, task, ["slow", "noisy"])
+    np.testing.assert_allclose(found["slow"].initial_observations, states[[0, 2], 0])
+    assert list(found["slow"].success) == [True, False]
+    assert list(found["noisy"].success) == [True, True]  # episode 3: from next.success

@@ -16,9 +16,13 @@ produce: a folder with
     both worlds; without it the episode's row number does;
   - `return` (float) and `length` (int): optional.
 
-A Minari dataset works too, where each episode's metadata names its policy
-(`"policy"`), and may carry `"success"` (else the task's rule decides from the
-observations or its info key) and `"seed"`.
+LeRobot's layout (v2 or v3: `meta/info.json`, per-episode metadata in
+`meta/episodes.jsonl` or `meta/episodes/*.parquet`, frames as Parquet under `data/`)
+works where the episode metadata names the policy (`policy`), with `success` there or
+a per-step `next.success` column; the initial observation is `observation.state` at
+each episode's first frame. A Minari dataset works too, where each episode's
+metadata names its policy (`"policy"`), and may carry `"success"` (else the task's
+rule decides from the observations or its info key) and `"seed"`.
 
 `worldgym evaluate --record-real FOLDER` writes this layout from live episodes,
 and `--real-from FOLDER` reads it instead of running the task (calibrate, report
@@ -85,6 +89,8 @@ def read_recorded(folder, task, policies) -> dict[str, RecordedEpisodes]:
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file() and _is_minari(folder):
         return read_minari(folder, task, policies)
+    if not manifest_path.is_file() and (folder / "meta" / "info.json").is_file():
+        return read_lerobot(folder, task, policies)
     if not manifest_path.is_file():
         raise ValueError(f"--real-from {folder}: no manifest.json there; recorded rollouts are "
                          f"a folder with manifest.json and one <policy>.parquet per policy "
@@ -155,7 +161,7 @@ def read_minari(folder: Path, task, policies) -> dict[str, RecordedEpisodes]:
             raise ValueError(f"--real-from {folder}: episode {episode.id} names no policy "
                              "(put it in the episode metadata as \"policy\").")  # fmt: skip
         observations = _flatten_batch(observation_space, episode.observations)
-        if "success" in meta:
+        if meta.get("success") is not None:
             success = bool(meta["success"])
         else:
             steps = _success(task, observations, episode.infos, str(folder))
@@ -163,6 +169,71 @@ def read_minari(folder: Path, task, policies) -> dict[str, RecordedEpisodes]:
         seed = meta.get("seed")
         rows.setdefault(name, []).append((observations[0], success, seed,
                                           float(np.sum(episode.rewards)), len(episode.actions)))
+    return _grouped(folder, rows, task, policies)
+
+
+def read_lerobot(folder: Path, task, policies) -> dict[str, RecordedEpisodes]:
+    """Recorded episodes from LeRobot's dataset layout (v2: meta/episodes.jsonl and a
+    Parquet file per episode; v3: meta/episodes/*.parquet and Parquet files of many
+    episodes), read with pyarrow. The per-episode metadata names the policy
+    (`policy`) and may carry `success` and `seed`; otherwise success is the
+    per-step `next.success` column. The initial observation is `observation.state`
+    at each episode's first frame."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    meta = folder / "meta"
+    if (meta / "episodes.jsonl").is_file():
+        episodes = [json.loads(line) for line in (meta / "episodes.jsonl").read_text().splitlines()
+                    if line.strip()]  # fmt: skip
+    else:
+        files = sorted((meta / "episodes").rglob("*.parquet"))
+        if not files:
+            raise ValueError(f"--real-from {folder}: a LeRobot dataset needs "
+                             "meta/episodes.jsonl or meta/episodes/*.parquet.")  # fmt: skip
+        episodes = [row for file in files for row in pq.read_table(file).to_pylist()]
+    by_index = {int(row["episode_index"]): row for row in episodes}
+    unnamed = [index for index, row in by_index.items() if row.get("policy") is None]
+    if unnamed:
+        raise ValueError(f"--real-from {folder}: episode {unnamed[0]} names no policy (add a "
+                         "\"policy\" field to its episode metadata).")  # fmt: skip
+    files = sorted(str(path) for path in (folder / "data").rglob("*.parquet"))
+    if not files:
+        raise ValueError(f"--real-from {folder}: no Parquet files under data/.")
+    frames = ds.dataset(files, format="parquet").to_table()
+    names = set(frames.column_names)
+    if not {"observation.state", "episode_index", "frame_index"} <= names:
+        raise ValueError(f"--real-from {folder}: LeRobot frames need observation.state, "
+                         "episode_index and frame_index columns.")  # fmt: skip
+    table = frames.to_pydict()
+    first: dict[int, tuple] = {}
+    stepped_success: dict[int, bool] = {}
+    for row in range(len(table["episode_index"])):
+        episode, frame = int(table["episode_index"][row]), int(table["frame_index"][row])
+        if episode not in first or frame < first[episode][0]:
+            first[episode] = (frame, table["observation.state"][row])
+        if "next.success" in table:
+            stepped_success[episode] = stepped_success.get(episode, False) or bool(
+                table["next.success"][row])  # fmt: skip
+    rows: dict[str, list] = {}
+    for index, meta_row in sorted(by_index.items()):
+        if index not in first:
+            raise ValueError(f"--real-from {folder}: episode {index} has no frames under data/.")
+        if meta_row.get("success") is not None:  # v3 tables hold null where unlabelled
+            success = bool(meta_row["success"])
+        elif index in stepped_success:
+            success = stepped_success[index]
+        else:
+            raise ValueError(f"--real-from {folder}: episode {index} has no success label "
+                             "(a \"success\" field in its metadata or a next.success "
+                             "column).")  # fmt: skip
+        rows.setdefault(meta_row["policy"], []).append(
+            (first[index][1], success, meta_row.get("seed"), 0.0, int(meta_row.get("length", 0))))
+    return _grouped(folder, rows, task, policies)
+
+
+def _grouped(folder, rows: dict[str, list], task, policies) -> dict[str, RecordedEpisodes]:
+    """RecordedEpisodes per policy from (start, success, seed, return, length) rows."""
     missing = [name for name in policies if name not in rows]
     if missing:
         raise ValueError(f"--real-from {folder} has no episodes of {', '.join(missing)} (it "
@@ -170,6 +241,11 @@ def read_minari(folder: Path, task, policies) -> dict[str, RecordedEpisodes]:
     found = {}
     for name in policies:
         starts, success, seeds, returns, lengths = zip(*rows[name], strict=True)
+        sizes = {np.asarray(start).shape for start in starts}
+        if sizes != {(task.obs_dim,)}:
+            raise ValueError(f"--real-from {folder}: {name}'s initial observations have shape "
+                             f"{sorted(sizes)}, but task {task.name} observes "
+                             f"({task.obs_dim},).")  # fmt: skip
         seeded = all(isinstance(seed, int) for seed in seeds)
         found[name] = RecordedEpisodes(
             name, np.stack(starts).astype(np.float32), np.asarray(success, bool),

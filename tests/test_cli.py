@@ -12,7 +12,7 @@ from worldgym.envs import get_task
 
 SUBCOMMANDS = [
     "tasks", "policies", "collect", "train", "model-eval", "rollout", "bench", "demo", "evaluate",
-    "calibrate", "report", "refine", "estimate", "imagine", "compare", "rl",
+    "calibrate", "report", "refine", "estimate", "imagine", "compare", "session", "rl",
 ]  # fmt: skip
 
 

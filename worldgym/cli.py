@@ -19,6 +19,7 @@ from worldgym.evaluation.comparison import CompareConfig
 from worldgym.evaluation.estimation import EstimateConfig
 from worldgym.evaluation.model_eval import ModelEvalConfig
 from worldgym.evaluation.paired import EvaluateConfig
+from worldgym.evaluation.session import SessionConfig
 from worldgym.models import DEFAULT_FAMILY, get_family
 from worldgym.report import ReportConfig
 from worldgym.rl.ppo import PPOConfig
@@ -229,6 +230,14 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_session(args) -> int:
+    from worldgym.evaluation.session import run_session
+
+    result = run_session(config_from_args(SessionConfig, args))
+    print(f"decision: {result.folder}/decision.json")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from worldgym.bench import (
         format_imagination,
@@ -341,6 +350,8 @@ def subcommands(family: str = DEFAULT_FAMILY) -> tuple:
          cmd_imagine, ((ImagineConfig, task),)),
         ("compare", "Is policy A better than B in reality? Paired, with a verdict.",
          cmd_compare, ((CompareConfig, ("task", "a", "b")),)),
+        ("session", "Operator-run active evaluation on a slow robot, one episode at a time.",
+         cmd_session, ((SessionConfig, task),)),
         ("refine", "Add real episodes of chosen policies to the data, train on, re-evaluate.",
          cmd_refine, ((RefineConfig, task),)),
         ("rl", "Train a PPO agent inside a world model, then check it in both worlds.",
@@ -428,7 +439,7 @@ DISTRIBUTED_COMMANDS = ("evaluate", "calibrate")
 ELSEWHERE = "this process imagined its share of the episodes; process 0 prints the results"
 
 JAX_COMMANDS = ("train", "model-eval", "evaluate", "calibrate", "report", "estimate", "imagine",
-                "compare", "refine", "rl", "bench", "demo")  # fmt: skip
+                "compare", "session", "refine", "rl", "bench", "demo")  # fmt: skip
 """Commands that run JAX work: each starts by naming the devices it uses."""
 
 INTERRUPTED_KEEPS = {
@@ -439,6 +450,7 @@ INTERRUPTED_KEEPS = {
     "refine": "its plan, the episodes it had appended and its training checkpoints are "
     "kept: the same command resumes",
     "rl": "the agent's checkpoints are kept: the same command resumes",
+    "session": "every finished episode is in the session folder: the same command resumes",
     **{command: "rollouts cached before are kept: the same command runs only what is missing"
        for command in ("evaluate", "calibrate", "report", "estimate", "policies")},
 }  # fmt: skip

@@ -41,6 +41,9 @@ class RunPaths:
     def eval_cache(self) -> Path:
         return Path(self.root) / "eval"
 
+    def session(self, task_name: str) -> Path:
+        return Path(self.root) / "sessions" / task_slug(task_name)
+
     def report(self, task_name: str) -> Path:
         return Path(self.root) / "reports" / task_slug(task_name)
 

@@ -55,9 +55,11 @@ IMAGINED_ONLY = SeedRange("imagined-only", 5_000_000, 6_000_000,
                           "imagination-only episodes of prediction-powered estimates")
 VALIDATION = SeedRange("validation", 6_000_000, 7_000_000,
                        "ground truth of scripts/validate_estimates.py (fresh for the estimators)")
+SESSION = SeedRange("session", 7_000_000, 8_000_000,
+                    "real episodes of operator-run sessions (`worldgym session`)")
 
 TABLE = (TEST, BEHAVIOUR_CLONING, DEV, COLLECTION, RL_STARTS, REFINE, ESTIMATE, IMAGINED_ONLY,
-         VALIDATION)  # fmt: skip
+         VALIDATION, SESSION)  # fmt: skip
 
 TRAINING_SPLIT = ("The train/validation split of a dataset is by episode, drawn with the "
                   "training run's --seed; it uses no reset seeds.")  # fmt: skip

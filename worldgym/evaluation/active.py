@@ -134,12 +134,14 @@ episodes of that policy."""
 def allocate(draw: Draw, imagined_only: list[np.ndarray], decision: Decision, names: list[str],
              budget: int, first: int = 5, batch: int = 5, confidence: float = 0.95,
              report: Callable[[str], None] | None = None,
-             uniform: bool = False) -> ActiveResult:  # fmt: skip
+             uniform: bool = False,
+             announce: Callable[[list[str], str], None] | None = None) -> ActiveResult:  # fmt: skip
     """Run `first` episodes of every policy, then batches where the decision is open,
     until it is settled or the budget (total real episodes) is spent.
 
     uniform: the baseline that runs a batch of every policy each round, with the
-    same stopping rule.
+    same stopping rule. announce(names, why), where given, hears each round's choice
+    before its episodes are drawn (an operator-run session tells the person).
     """
     count = len(names)
     if count < 1 or len(imagined_only) != count:
@@ -175,6 +177,8 @@ def allocate(draw: Draw, imagined_only: list[np.ndarray], decision: Decision, na
         if uniform:
             chosen = list(range(count))
         chosen = chosen[: (budget - spent) // batch]  # what the budget still pays for
+        if announce is not None:
+            announce([names[i] for i in chosen], why)
         for index in chosen:
             y, f = draw(index, batch)
             sequences[index] = powered_update(sequences[index], y, f)

@@ -252,11 +252,11 @@ def recorded_pairs(config, task, model, policies, progress):
     from worldgym.evaluation.paired import imagine_recorded
 
     recorded = read_recorded(config.real_from, task, [p.name for p in policies])
+    imagined = imagine_recorded(model, task, policies, recorded, config.cache,
+                                config.imagination_seed, progress)  # fmt: skip
     reals, paireds, used = [], [], []
-    for policy in policies:
+    for policy, dreamt in zip(policies, imagined, strict=True):
         episodes = recorded[policy.name]
-        dreamt = imagine_recorded(model, task, policy, episodes, config.cache,
-                                  config.imagination_seed, progress)  # fmt: skip
         reals.append(episodes.success.astype(np.float64))
         paireds.append(predictions(dreamt, config.predictor))
         if episodes.seeded:

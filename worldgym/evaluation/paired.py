@@ -399,16 +399,30 @@ def record_real(evaluation: Evaluation, folder) -> None:
     })  # fmt: skip
 
 
-def imagine_recorded(model, task, policy, episodes, cache, imagination_seed: int = 0,
-                     progress: bool = True) -> Outcomes:  # fmt: skip
-    """One policy imagined from its recorded episodes' starts (RecordedEpisodes), the
-    recorded seeds keying its noise; cached under the starts' fingerprint too."""
+def imagine_recorded(model, task, policies, recorded, cache, imagination_seed: int = 0,
+                     progress: bool = True) -> list[Outcomes]:  # fmt: skip
+    """Each policy imagined from its recorded episodes' starts (RecordedEpisodes by
+    name), the recorded seeds keying its noise; cached under the starts' fingerprint
+    too. Policies recorded from the same starts and seeds (a live run's log) share
+    one engine call, as in a live evaluation, so the numbers are the live ones."""
     import jax.numpy as jnp
 
-    starts = episodes.initial_observations
-    return imagined_outcomes(model, task, [policy], jnp.asarray(starts), episodes.seeds,
-                             Path(cache), imagination_seed, progress,
-                             starts=hashlib.sha256(starts.tobytes()).hexdigest())[0]  # fmt: skip
+    groups: dict[bytes, list[int]] = {}
+    for index, policy in enumerate(policies):
+        episodes = recorded[policy.name]
+        key = episodes.initial_observations.tobytes() + episodes.seeds.tobytes()
+        groups.setdefault(key, []).append(index)
+    found: list[Outcomes | None] = [None] * len(policies)
+    for members in groups.values():
+        episodes = recorded[policies[members[0]].name]
+        starts = episodes.initial_observations
+        fingerprint = hashlib.sha256(starts.tobytes()).hexdigest()
+        outcomes = imagined_outcomes(model, task, [policies[i] for i in members],
+                                     jnp.asarray(starts), episodes.seeds, Path(cache),
+                                     imagination_seed, progress, starts=fingerprint)  # fmt: skip
+        for index, outcome in zip(members, outcomes, strict=True):
+            found[index] = outcome
+    return found
 
 
 def evaluate_recorded(task, model, policies, config: EvaluateConfig, checkpoint: str,
@@ -431,11 +445,11 @@ def evaluate_recorded(task, model, policies, config: EvaluateConfig, checkpoint:
     mixture = training_mixture(model)
     evaluations = []
     with host_errors():
-        for policy in policies:
+        imagined = imagine_recorded(model, task, policies, recorded, config.cache,
+                                    config.imagination_seed, progress)  # fmt: skip
+        for policy, dreamt in zip(policies, imagined, strict=True):
             episodes = recorded[policy.name]
             starts = episodes.initial_observations
-            dreamt = imagine_recorded(model, task, policy, episodes, config.cache,
-                                      config.imagination_seed, progress)  # fmt: skip
             horizon = task.horizon + 1
             real = Outcomes(episodes.success, episodes.returns,
                             np.repeat(starts[:, None], horizon, axis=1), episodes.lengths)

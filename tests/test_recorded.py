@@ -192,3 +192,19 @@ def test_lerobot_layouts_read_with_pyarrow(tmp_path, version):
     np.testing.assert_allclose(found["slow"].initial_observations, states[[0, 2], 0])
     assert list(found["slow"].success) == [True, False]
     assert list(found["noisy"].success) == [True, True]  # episode 3: from next.success
+
+
+def test_without_policies_the_recording_names_them(tiny_run, tmp_path, capsys):
+    from worldgym.data.recorded import recorded_policies
+
+    _, run = tiny_run
+    logs = tmp_path / "logs"
+    evaluate(settings(run, tmp_path, record_real=str(logs)), progress=False)
+    assert recorded_policies(logs) == ["slow", "noisy", "oracle"]
+    replay = evaluate(settings(run, tmp_path, policies=(), real_from=str(logs)), progress=False)
+    assert [p.name for p in replay.policies] == ["slow", "noisy", "oracle"]
+    manifest = json.loads((logs / "manifest.json").read_text())
+    manifest["policies"].append("made-up")
+    (logs / "manifest.json").write_text(json.dumps(manifest))
+    code = main(["calibrate", "Push", "--checkpoint", str(run), "--real-from", str(logs)])
+    assert code == 2 and "made-up" in capsys.readouterr().err

@@ -126,6 +126,32 @@ def read_recorded(folder, task, policies) -> dict[str, RecordedEpisodes]:
     return found
 
 
+def recorded_policies(folder) -> list[str]:
+    """The policy names a recording holds, in the order first met (for --real-from
+    without --policies)."""
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    if (folder / "manifest.json").is_file():
+        return list(json.loads((folder / "manifest.json").read_text()).get("policies", []))
+    if _is_minari(folder):
+        data = folder / "data" if (folder / "data").is_dir() else folder
+        metas = [json.loads((episode / "metadata.json").read_text())
+                 for episode in sorted(data.iterdir(), key=lambda p: (len(p.name), p.name))
+                 if episode.is_dir() and (episode / "metadata.json").is_file()]  # fmt: skip
+        names = [meta.get("policy") for meta in metas]
+    elif (folder / "meta" / "episodes.jsonl").is_file():
+        lines = (folder / "meta" / "episodes.jsonl").read_text().splitlines()
+        names = [json.loads(line).get("policy") for line in lines if line.strip()]
+    elif (folder / "meta" / "episodes").is_dir():
+        names = [row.get("policy") for file in sorted((folder / "meta" / "episodes").rglob(
+            "*.parquet")) for row in pq.read_table(file).to_pylist()]  # fmt: skip
+    else:
+        raise ValueError(f"--real-from {folder}: not a recording (no manifest.json, Minari "
+                         "dataset or LeRobot meta/ folder).")  # fmt: skip
+    return list(dict.fromkeys(name for name in names if name is not None))
+
+
 def _is_minari(folder: Path) -> bool:
     return (folder / "data" / "metadata.json").is_file() or (
         (folder / "metadata.json").is_file() and (folder / "0").is_dir())

@@ -368,7 +368,12 @@ def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation | None
         raise ValueError(f"Evaluation needs at least one episode, got {config.episodes}.")
 
     task = get_task(config.task)
-    policies = load_policies(task, config.policies)
+    specs = config.policies
+    if config.real_from and not specs:  # the policies the recording holds
+        from worldgym.data.recorded import recorded_policies
+
+        specs = tuple(recorded_policies(config.real_from))
+    policies = load_policies(task, specs)
     checkpoint = resolve_checkpoint(task, config.checkpoint or None)
     model = load_world_model(checkpoint, task, config.sampling or None)
     seeds = np.arange(config.seed, config.seed + config.episodes)

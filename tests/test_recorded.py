@@ -85,6 +85,10 @@ def test_policies_the_logs_do_not_hold_and_missing_folders(tiny_run, tmp_path, c
     assert code == 2 and "has no episodes of noisy (it holds slow)" in capsys.readouterr().err
     code = main(["calibrate", "Push", "--checkpoint", str(run), "--real-from",
                  str(tmp_path / "nowhere")])  # fmt: skip
+    assert code == 2 and "nowhere: no such folder." in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    code = main(["calibrate", "Push", "--checkpoint", str(run), "--policies", "slow",
+                 "--real-from", str(tmp_path / "empty")])  # fmt: skip
     assert code == 2 and "no manifest.json there" in capsys.readouterr().err
 
 

@@ -86,6 +86,8 @@ def read_recorded(folder, task, policies) -> dict[str, RecordedEpisodes]:
     import pyarrow.parquet as pq
 
     folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"--real-from {folder}: no such folder.")
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file() and _is_minari(folder):
         return read_minari(folder, task, policies)
@@ -132,6 +134,8 @@ def recorded_policies(folder) -> list[str]:
     import pyarrow.parquet as pq
 
     folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"--real-from {folder}: no such folder.")
     if (folder / "manifest.json").is_file():
         return list(json.loads((folder / "manifest.json").read_text()).get("policies", []))
     if _is_minari(folder):

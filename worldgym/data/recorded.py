@@ -113,7 +113,7 @@ def read_recorded(folder, task, policies) -> dict[str, RecordedEpisodes]:
     if missing:
         raise ValueError(f"--real-from {folder} has no episodes of {', '.join(missing)} (it "
                          f"holds {', '.join(held) or 'none'}).")  # fmt: skip
-    found = {}
+    rows = {}
     for name in policies:
         path = folder / f"{_file_name(name)}.parquet"
         if not path.is_file():
@@ -124,8 +124,8 @@ def read_recorded(folder, task, policies) -> dict[str, RecordedEpisodes]:
         except Exception as error:  # pyarrow raises several kinds for a damaged file
             raise ValueError(f"--real-from {folder}: {path.name} cannot be read ({error}).") \
                 from None  # fmt: skip
-        found[name] = _episodes(name, table, task, path.name)
-    return found
+        rows[name] = _table_rows(table, path.name)
+    return _grouped(folder, rows, task, policies)
 
 
 def recorded_policies(folder) -> list[str]:
@@ -273,7 +273,7 @@ def _grouped(folder, rows: dict[str, list], task, policies) -> dict[str, Recorde
         starts, success, seeds, returns, lengths = zip(*rows[name], strict=True)
         sizes = {np.asarray(start).shape for start in starts}
         if sizes != {(task.obs_dim,)}:
-            raise ValueError(f"--real-from {folder}: {name}'s initial observations have shape "
+            raise ValueError(f"--real-from {folder}: {name} has initial observations of shape "
                              f"{sorted(sizes)}, but task {task.name} observes "
                              f"({task.obs_dim},).")  # fmt: skip
         seeded = all(isinstance(seed, int) for seed in seeds)
@@ -284,29 +284,21 @@ def _grouped(folder, rows: dict[str, list], task, policies) -> dict[str, Recorde
     return found
 
 
-def _episodes(name: str, table: dict, task, file: str) -> RecordedEpisodes:
+def _table_rows(table: dict, file: str) -> list[tuple]:
+    """(start, success, seed, return, length) rows of one plain-layout table."""
     absent = [column for column in REQUIRED if column not in table]
     if absent:
         raise ValueError(f"Recorded episodes {file} lack the column(s) {', '.join(absent)}.")
     count = len(table["success"])
     if count == 0:
         raise ValueError(f"Recorded episodes {file} hold no episode.")
-    observations = [np.asarray(row, np.float32) for row in table["initial_observation"]]
-    sizes = {o.shape for o in observations}
-    if sizes != {(task.obs_dim,)}:
-        raise ValueError(f"Recorded episodes {file} have initial observations of shape "
-                         f"{sorted(sizes)}, but task {task.name} observes "
-                         f"({task.obs_dim},).")  # fmt: skip
     if any(value is None for value in table["success"]):
         raise ValueError(f"Recorded episodes {file} have episodes without a success label.")
-    seeds = table.get("seed")
-    seeded = seeds is not None and all(value is not None for value in seeds)
-    return RecordedEpisodes(
-        name, np.stack(observations), np.asarray(table["success"], bool),
-        np.asarray(seeds if seeded else np.arange(count), np.int64),
-        np.asarray(table.get("return") or np.zeros(count), np.float64),
-        np.asarray(table.get("length") or np.zeros(count), np.int64), seeded,
-    )  # fmt: skip
+    column = lambda name: table.get(name) or [None] * count  # noqa: E731
+    return [(start, bool(success), seed, float(value or 0.0), int(length or 0))
+            for start, success, seed, value, length in zip(
+                table["initial_observation"], table["success"], column("seed"),
+                column("return"), column("length"), strict=True)]  # fmt: skip
 
 
 def _file_name(policy: str) -> str:

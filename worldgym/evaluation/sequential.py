@@ -221,30 +221,19 @@ def next_power(sequence: PoweredSequence) -> float:
     """lambda for the next pair, from the earlier pairs only (so x stays a martingale
     difference): PPI++'s cov(y, f) / ((1 + n/N) var(f)) with the two disagreeing
     pseudo-pairs of worldgym.evaluation.ppi, which keep it near 0 while pairs are few."""
-    return _power(sequence.real, sequence.paired, sequence.imagined_count)
-
-
-def _power(real: np.ndarray, paired: np.ndarray, imagined_count: int) -> float:
-    if imagined_count == 0:
-        return 0.0
-    y = np.concatenate([real, PSEUDO_REAL])
-    f = np.concatenate([paired, PSEUDO_IMAGINED])
-    spread = f.var(ddof=1)
-    if spread <= 1e-12:
-        return 0.0
-    covariance = np.cov(y, f, ddof=1)[0, 1]
-    return float(np.clip(covariance / ((1.0 + len(y) / imagined_count) * spread), 0.0, 1.0))
+    n = len(sequence.real)
+    return float(_powers(sequence.real, sequence.paired, n, sequence.imagined_count)[-1])
 
 
 def _powers(real: np.ndarray, paired: np.ndarray, first: int, imagined_count: int) -> np.ndarray:
-    """_power before each of the pairs first, first + 1, ..., from running sums (the same
-    numbers, without recomputing the covariance over all earlier pairs each time)."""
+    """next_power before each of the pairs first, first + 1, ..., n - 1, and before the
+    next one after them ([n - first + 1]), from running sums of the pairs before."""
     if imagined_count == 0:
-        return np.zeros(len(real) - first)
-    # sums over the pseudo-pairs (1, 0) and (0, 1) and the pairs before each new one
+        return np.zeros(len(real) - first + 1)
+    # sums over the pseudo-pairs (1, 0) and (0, 1) and the pairs before each position
     y = np.concatenate([PSEUDO_REAL, real])
     f = np.concatenate([PSEUDO_IMAGINED, paired])
-    count = np.arange(first + 2, len(y))  # pairs (with pseudo) before each new pair
+    count = np.arange(first + 2, len(y) + 1)  # pairs (with pseudo) before each position
     sum_y, sum_f = np.cumsum(y)[count - 1], np.cumsum(f)[count - 1]
     sum_yf, sum_ff = np.cumsum(y * f)[count - 1], np.cumsum(f * f)[count - 1]
     spread = (sum_ff - sum_f**2 / count) / (count - 1)
@@ -265,7 +254,7 @@ def powered_update(sequence: PoweredSequence, real, paired) -> PoweredSequence:
         return sequence
     all_real = np.concatenate([sequence.real, real])
     all_paired = np.concatenate([sequence.paired, paired])
-    power = _powers(all_real, all_paired, len(sequence.real), sequence.imagined_count)
+    power = _powers(all_real, all_paired, len(sequence.real), sequence.imagined_count)[:-1]
     # x = y - lambda f + lambda c lies in [lambda (c - 1), 1 + lambda c], known before
     # the pair is seen: the stakes are truncated to that range.
     low_c, high_c = sequence.imagined_low, sequence.imagined_high

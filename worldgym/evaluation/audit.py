@@ -105,12 +105,6 @@ class Judgement:
     policies: list[PolicyAudit]
     detectable: float | None  # the smallest bias the audit can see (None: no audit)
 
-    def to_dict(self) -> dict:
-        return {"task": self.task, "checkpoint": self.checkpoint, "seeds": self.seeds,
-                "config": self.config, "detectable": self.detectable,
-                "policies": [asdict(p) | {"verdict": p.verdict, "use": p.use}
-                             for p in self.policies]}  # fmt: skip
-
 
 def audit_policies(names, real, imagined, paired_prediction, trusted, false_discovery=0.05):
     """The pure audit. real[p] [k] real outcomes; imagined[p] [N >= k] imagined outcomes

@@ -19,7 +19,7 @@ experience, rarely needs the real episodes; a close one does.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -88,9 +88,6 @@ class Comparison:
             text += (f" Imagination on the same seeds: {i.difference:+.1%} "
                      f"[{i.low:+.1%}, {i.high:+.1%}].")  # fmt: skip
         return text
-
-    def to_dict(self) -> dict:
-        return asdict(self) | {"sentence": self.sentence()}
 
 
 def compare_outcomes(a: str, b: str, real_a, real_b, margin: float = 0.05,

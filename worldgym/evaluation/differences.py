@@ -37,10 +37,6 @@ class PairedDifference:
     b_only: int  # pairs where b succeeds and a fails
     pairs: int
 
-    @property
-    def discordant(self) -> int:
-        return self.a_only + self.b_only
-
 
 def discordant_counts(a, b) -> tuple[int, int, int]:
     """(a only, b only, pairs) of two binary outcome vectors over the same seeds."""

@@ -318,6 +318,12 @@ TOP_PAIRS_NOTE = (
 )
 
 
+def paired_tables(evaluation) -> dict:
+    """Rows of the paired real ranking and of the top pairs (a bootstrap each: done once
+    per report)."""
+    return {"ranking": ranking_rows(real_ranking(evaluation)), "pairs": top_pairs(evaluation)}
+
+
 def real_ranking(evaluation):
     """Bradley-Terry over the evaluation's real outcomes."""
     return paired_ranking([p.name for p in evaluation.policies],
@@ -402,7 +408,10 @@ def _families_markdown(families: dict) -> list[str]:
 
 
 def render_html(evaluation, calibration, videos, figures, model_metrics, budget=None,
-                families=None) -> str:  # fmt: skip
+                families=None, paired=None) -> str:  # fmt: skip
+    """The report page; `paired` holds the paired-ranking and top-pairs rows (computed
+    once by write_report for both renderings)."""
+    paired = paired or paired_tables(evaluation)
     title = f"worldgym calibration report: {evaluation.task}"
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>",
@@ -422,9 +431,9 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
         _html_table(POLICY_COLUMNS, policy_rows(evaluation)),
         f"<h2>{PAIRED_RANKING_TITLE}</h2>",
         f"<p class='sub'>{html.escape(PAIRED_RANKING_NOTE)}</p>",
-        _html_table(RANKING_COLUMNS, ranking_rows(real_ranking(evaluation))),
+        _html_table(RANKING_COLUMNS, paired["ranking"]),
         f"<h2>{TOP_PAIRS_TITLE}</h2>", f"<p class='sub'>{html.escape(TOP_PAIRS_NOTE)}</p>",
-        _html_table(TOP_PAIRS_COLUMNS, top_pairs(evaluation)),
+        _html_table(TOP_PAIRS_COLUMNS, paired["pairs"]),
         *(budget_html(budget, _html_table, html.escape) if budget else []),
         "<h2>Figures</h2>",
     ]
@@ -466,7 +475,8 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
 
 
 def render_markdown(evaluation, calibration, videos, figures, model_metrics,
-                    budget=None, families=None) -> str:  # fmt: skip
+                    budget=None, families=None, paired=None) -> str:  # fmt: skip
+    paired = paired or paired_tables(evaluation)
     lines = [
         f"# worldgym calibration report: {evaluation.task}", "",
         f"World model `{evaluation.checkpoint}`; {calibration['policies']} policies × "
@@ -476,9 +486,9 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics,
         "", "## Policies", "", RUNS_AS, "", SUPPORT, "",
         _markdown_table(POLICY_COLUMNS, policy_rows(evaluation)), "",
         f"## {PAIRED_RANKING_TITLE}", "", PAIRED_RANKING_NOTE, "",
-        _markdown_table(RANKING_COLUMNS, ranking_rows(real_ranking(evaluation))), "",
+        _markdown_table(RANKING_COLUMNS, paired["ranking"]), "",
         f"## {TOP_PAIRS_TITLE}", "", TOP_PAIRS_NOTE, "",
-        _markdown_table(TOP_PAIRS_COLUMNS, top_pairs(evaluation)), "",
+        _markdown_table(TOP_PAIRS_COLUMNS, paired["pairs"]), "",
         *(budget_markdown(budget, _markdown_table) if budget else []),
         "## Figures", "",
     ]  # fmt: skip
@@ -526,6 +536,7 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
 
         bootstrap = calibration.get("bootstrap_samples", 1000)
         section = family_section(families, task, out, size, videos, bootstrap)
+    paired = paired_tables(evaluation)
     metrics = {
         "config": configs or {},
         "calibration": calibration,
@@ -535,15 +546,17 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
         "verdict": verdict(calibration),
         "real_episodes_needed": budget,
         "families": section,
+        "paired_ranking": paired["ranking"],
+        "top_pairs": paired["pairs"],
     }
     with atomic_file(out / "metrics.json") as temp:
         temp.write_text(json.dumps(metrics, indent=2, default=float))
     with atomic_file(out / "report.md") as temp:
         temp.write_text(render_markdown(evaluation, calibration, written, figures, model_metrics,
-                                        budget, section))  # fmt: skip
+                                        budget, section, paired))  # fmt: skip
     with atomic_file(out / "report.html") as temp:
         temp.write_text(render_html(evaluation, calibration, written, figures, model_metrics,
-                                    budget, section))  # fmt: skip
+                                    budget, section, paired))  # fmt: skip
     return out / "report.html"
 
 

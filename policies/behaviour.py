@@ -159,19 +159,14 @@ def draw_perturbation(task_name: str, rng: np.random.Generator) -> dict:
 
 
 def policy_identity(policy) -> str:
-    """What makes two policies the same policy: the act function and its parameters
-    (a hash). Scheduled behaviours (noise colours, play) have no parameters of an
-    evaluation policy's kind and get their name."""
-    import hashlib
+    """What makes two policies the same policy: the fingerprint the result cache keys
+    them by (act function and parameters; a host policy's own). Scheduled behaviours
+    (noise colours, play) are no evaluation policy's kind and get their name."""
+    from worldgym.evaluation.paired import policy_fingerprint
 
-    act = getattr(policy, "act", None)
-    if act is None:
+    if not isinstance(policy, Policy):
         return f"behaviour:{getattr(policy, 'name', repr(policy))}"
-    digest = hashlib.sha256(f"{getattr(act, '__module__', '')}.{act.__qualname__}".encode())
-    for leaf in jax.tree_util.tree_leaves(getattr(policy, "params", None)):
-        value = np.asarray(leaf)
-        digest.update(str(value.dtype).encode() + str(value.shape).encode() + value.tobytes())
-    return digest.hexdigest()
+    return policy_fingerprint(policy)
 
 
 def evaluation_identities(task_name: str) -> dict[str, str]:
@@ -182,8 +177,7 @@ def evaluation_identities(task_name: str) -> dict[str, str]:
     found = {}
     for set_name in set_names(task_name):
         for policy in policy_set(task_name, set_name):
-            if getattr(policy, "host", None) is None:
-                found.setdefault(policy_identity(policy), f"{set_name}/{policy.name}")
+            found.setdefault(policy_identity(policy), f"{set_name}/{policy.name}")
     return found
 
 

@@ -286,7 +286,7 @@ def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
     scope = trusted if len(trusted) >= 2 else list(evaluation.policies)
     result = _statistics(evaluation, scope, bootstrap, seed)
     result["scope"] = "trusted" if len(scope) < len(evaluation.policies) else "all"
-    result["seeds"] = getattr(evaluation, "source", "") or describe(
+    result["seeds"] = evaluation.source or describe(
         np.asarray(evaluation.seeds).tolist())  # fmt: skip
     result["support_checked"] = all(p.support is not None for p in evaluation.policies)
     result["flagged"] = [

@@ -20,7 +20,8 @@ import numpy as np
 
 import worldgym  # noqa: F401  (registers the imagined environments)
 from worldgym.envs import get_task
-from worldgym.evaluation.calibrate import gap_interval, wilson_interval
+from worldgym.evaluation.calibrate import gap_interval
+from worldgym.evaluation.differences import wilson_interval
 from worldgym.evaluation.real import run_episode
 
 

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 
 from worldgym.evaluation.active import Decision, allocate
 from worldgym.evaluation.audit import audit_policies
-from worldgym.evaluation.calibrate import wilson_interval
+from worldgym.evaluation.differences import wilson_interval
 from worldgym.evaluation.estimation import predictions
 from worldgym.evaluation.ppi import estimate_rate, real_only
 from worldgym.evaluation.sequential import powered_estimate, powered_start, powered_update

@@ -16,8 +16,8 @@ from worldgym.evaluation.calibrate import (
     regret_at_k,
     regret_interval,
     spearman,
-    wilson_interval,
 )
+from worldgym.evaluation.differences import wilson_interval
 
 
 @given(st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
@@ -211,3 +211,50 @@ def test_gap_interval_is_paired_and_matches_the_normal_approximation():
     assert low == pytest.approx(difference.mean() - half, abs=0.003)
     assert high == pytest.approx(difference.mean() + half, abs=0.003)
     assert gap_interval(real, imagined) == (low, high)  # reproducible
+
+
+def test_unequal_episode_counts_resample_each_policy_within_its_own():
+    """Recordings may hold 30 episodes of one policy and 60 of another: the bootstrap
+    resamples each policy's own, and equal counts give the rectangular draws."""
+    rng = np.random.default_rng(0)
+    truth = np.linspace(0.1, 0.9, 5)
+    real = [rng.random(n) < t for n, t in zip((30, 60, 45, 30, 80), truth, strict=True)]
+    imagined = [r ^ (rng.random(len(r)) < 0.1) for r in real]
+    ragged = bootstrap_intervals(real, imagined, samples=400, seed=2)
+    point = rate_statistics([r.mean() for r in real], [s.mean() for s in imagined])
+    for name in ("pearson", "spearman", "mae"):
+        assert ragged[name][0] <= point[name] <= ragged[name][1], name
+    # each policy's replicate rate spreads like its own count's binomial: the MAE of
+    # imagination against itself is 0 in every replicate whatever the counts
+    assert bootstrap_intervals(real, real, samples=50)["mae"] == (0.0, 0.0)
+    square = [r[:30] for r in real], [s[:30] for s in imagined]
+    stacked = np.stack(square[0]), np.stack(square[1])
+    assert bootstrap_intervals(*square, samples=100, seed=4) == \
+        bootstrap_intervals(*stacked, samples=100, seed=4)  # fmt: skip
+
+
+def test_agreement_of_unequal_counts_is_the_pooled_confusion():
+    from worldgym.evaluation.calibrate import kappa_interval
+
+    real = [np.array([1, 1, 0, 0], bool), np.array([1, 0, 0, 0, 0, 0, 1, 1], bool)]
+    imagined = [np.array([1, 0, 0, 0], bool), np.array([1, 0, 0, 1, 0, 0, 1, 1], bool)]
+    result = episode_agreement(real, imagined)
+    assert result["confusion"] == [[6, 1], [1, 4]]
+    # rates-only baseline by hand: policy 1 (4 episodes, rate 1/2), policy 2 (8, 3/8)
+    expected = np.array([[4 * 0.25 + 8 * (5 / 8) ** 2, 4 * 0.25 + 8 * 15 / 64],
+                         [4 * 0.25 + 8 * 15 / 64, 4 * 0.25 + 8 * (3 / 8) ** 2]])  # fmt: skip
+    observed = np.trace(expected) / 12
+    chance = (expected.sum(0) * expected.sum(1)).sum() / 144
+    assert result["kappa_rates_only"] == pytest.approx((observed - chance) / (1 - chance))
+    value, (low, high) = kappa_interval(real, imagined, samples=200)
+    assert value == result["kappa"] and low <= value <= high
+
+
+def test_regret_of_unpaired_policies_uses_independent_intervals():
+    rng = np.random.default_rng(1)
+    real = [rng.random(50) < 0.9, rng.random(80) < 0.85, rng.random(40) < 0.2]
+    rates = [r.mean() for r in real]
+    low, high = regret_interval(real, rates, 1, paired=False)
+    assert low == 0.0 and high > 0.05
+    wrong = regret_interval(real, [0.1, 0.2, 0.9], 1, paired=False)
+    assert wrong[0] > 0.4

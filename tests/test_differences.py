@@ -85,3 +85,31 @@ def test_mismatched_or_non_binary_pairs_are_one_sentence():
         paired_difference([1, 0], [1])
     with pytest.raises(ValueError, match="successes \\(1\\) or failures"):
         paired_difference([0.5, 1], [1, 1])
+
+
+def test_newcombe_interval_against_the_published_example():
+    """Newcombe (Stat. Med. 1998) Table II, example (b): 56/70 - 48/80, method 10
+    gives 0.2 [0.0524, 0.3339]."""
+    from worldgym.evaluation.differences import independent_difference
+
+    a = np.r_[np.ones(56), np.zeros(14)]
+    b = np.r_[np.ones(48), np.zeros(32)]
+    difference, low, high = independent_difference(a, b)
+    assert difference == pytest.approx(0.2)
+    assert (low, high) == pytest.approx((0.0524, 0.3339), abs=5e-5)
+    # 0 of 10 against 0 of 20: a width, not a point
+    assert independent_difference(np.zeros(10), np.zeros(20))[1:] != (0.0, 0.0)
+    with pytest.raises(ValueError, match="needs episodes on both sides"):
+        independent_difference([], [1, 0])
+
+
+def test_newcombe_interval_covers_at_its_level():
+    from worldgym.evaluation.differences import independent_difference
+
+    rng = np.random.default_rng(3)
+    covered = 0
+    for _ in range(2000):
+        a, b = rng.random(30) < 0.7, rng.random(45) < 0.4
+        _, low, high = independent_difference(a, b)
+        covered += low <= 0.3 <= high
+    assert covered / 2000 > 0.93

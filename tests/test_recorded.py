@@ -212,3 +212,32 @@ def test_without_policies_the_recording_names_them(tiny_run, tmp_path, capsys):
     (logs / "manifest.json").write_text(json.dumps(manifest))
     code = main(["calibrate", "Push", "--checkpoint", str(run), "--real-from", str(logs)])
     assert code == 2 and "made-up" in capsys.readouterr().err
+
+
+def test_unequal_counts_from_own_starts_calibrate_and_report(tiny_run, tmp_path):
+    """A lab's log: each policy ran a different number of episodes from its own
+    starts. The calibration takes each policy's own count, and the report says
+    there is no paired ranking instead of pairing episodes that are not pairs."""
+    _, run = tiny_run
+    task = get_task("Push")
+    rng = np.random.default_rng(0)
+    counts = {"slow": 5, "noisy": 8, "oracle": 6}
+    for policy, count in counts.items():
+        starts = [list(np.zeros(task.obs_dim) + rng.normal(0, 0.01, task.obs_dim))
+                  for _ in range(count)]  # fmt: skip
+        write_table(tmp_path / "lab", policy, {"initial_observation": starts,
+                                               "success": list(rng.random(count) < 0.5)},
+                    policies=list(counts))  # fmt: skip
+    config = settings(run, tmp_path, real_from=str(tmp_path / "lab"))
+    evaluation = evaluate(config, progress=False)
+    assert [p.episodes for p in evaluation.policies] == [5, 8, 6]
+    assert [p.imagined.episodes for p in evaluation.policies] == [5, 8, 6]
+    assert not evaluation.shared_starts
+    result = calibrate(evaluation, 50)
+    assert result["episodes_per_policy"] == [5, 8]
+    out = tmp_path / "report"
+    code = main(["report", "Push", "--checkpoint", str(run), "--real-from", str(tmp_path / "lab"),
+                 "--cache", str(tmp_path / "cache"), "--out", str(out), "--bootstrap", "50"])
+    text = (out / "report.md").read_text()
+    assert code == 0 and "3 policies × 5–8 episodes per world" in text
+    assert "no paired ranking" in text and "Bradley-Terry" not in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -419,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
             print(describe_devices(), flush=True)  # so a user sees at once if GPUs are used
         return args.run(args)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
+        if os.environ.get("WORLDGYM_DEBUG"):  # a developer wants the traceback
+            raise
         print(f"worldgym {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from worldgym.envs.registry import DEFAULT_TASK
-from worldgym.evaluation.calibrate import wilson_interval
 from worldgym.evaluation.differences import (
     PairedDifference,
     benjamini_hochberg,
     paired_difference,
     paired_test,
     smallest_detectable,
+    wilson_interval,
 )
 from worldgym.evaluation.ppi import RateEstimate, estimate_rate
 from worldgym.paths import RunPaths

@@ -12,35 +12,15 @@ kappa). Trust: does the model's own uncertainty point at its errors?
 from __future__ import annotations
 
 from math import comb
-from statistics import NormalDist
 
 import numpy as np
 from scipy import stats
 
+from worldgym.evaluation.differences import (
+    independent_difference,
+    paired_difference,
+)
 from worldgym.seeds import describe
-
-
-def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval (low, high) of a binomial success rate.
-
-    Unlike the normal approximation it stays inside [0, 1] and keeps sensible
-    width at 0 or n successes, which is where good and bad policies sit.
-    Works elementwise on arrays; trials must be positive.
-    """
-    successes = np.asarray(successes, dtype=np.float64)
-    trials = np.asarray(trials, dtype=np.float64)
-    if np.any(trials <= 0) or np.any(successes < 0) or np.any(successes > trials):
-        raise ValueError("Wilson interval needs 0 <= successes <= trials and trials > 0.")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    rate = successes / trials
-    denominator = 1 + z**2 / trials
-    center = (rate + z**2 / (2 * trials)) / denominator
-    half_width = z / denominator * np.sqrt(rate * (1 - rate) / trials + z**2 / (4 * trials**2))
-    # Exactly 0 (1) with no successes (failures): rounding would leave the bound 1e-17 off
-    # and the interval would miss a true rate of 0 (1).
-    low = np.where(successes == 0, 0.0, np.clip(center - half_width, 0.0, 1.0))
-    high = np.where(successes == trials, 1.0, np.clip(center + half_width, 0.0, 1.0))
-    return low, high
 
 
 def rank_data(values) -> np.ndarray:
@@ -119,23 +99,47 @@ def rate_statistics(real, imagined) -> dict:
     }
 
 
+def outcome_table(outcomes) -> tuple[np.ndarray, np.ndarray]:
+    """Per-policy outcome vectors, possibly of different lengths (recordings), as a
+    padded [policies, most episodes] float table and its counts [policies]."""
+    rows = [np.asarray(row, np.float64).reshape(-1) for row in outcomes]
+    counts = np.array([len(row) for row in rows])
+    table = np.zeros((len(rows), counts.max() if len(rows) else 0))
+    for index, row in enumerate(rows):
+        table[index, : len(row)] = row
+    return table, counts
+
+
+def resampled_episodes(counts, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap draws of each policy's own episodes: indices [samples, policies, most
+    episodes] into each policy's row and the mask of the draws that exist (policy p
+    draws counts[p] of its counts[p] episodes with replacement). With equal counts
+    these are numpy's draws of integers(0, episodes, (samples, policies, episodes))."""
+    counts = np.asarray(counts)
+    width = int(counts.max())
+    draws = np.random.default_rng(seed).integers(0, counts[None, :, None],
+                                                 size=(samples, len(counts), width))  # fmt: skip
+    mask = np.arange(width)[None, None, :] < counts[None, :, None]
+    return draws, np.broadcast_to(mask, draws.shape)
+
+
 def bootstrap_intervals(real_outcomes, imagined_outcomes, samples: int = 1000,
                         seed: int = 0, confidence: float = 0.95) -> dict:  # fmt: skip
     """Percentile bootstrap intervals of rate_statistics, resampling episodes.
 
-    real_outcomes, imagined_outcomes: [policies, episodes] bool. Each replicate
-    draws, for every policy, episodes with replacement and keeps the pairs
-    together (episode i's real and imagined outcome share an initial state).
-    Returns {statistic: (low, high)}; replicates where a statistic is undefined
-    (a constant side) are left out of its interval.
+    real_outcomes, imagined_outcomes: per policy, its episodes' outcomes ([policies,
+    episodes], or a list of vectors of different lengths). Each replicate draws,
+    for every policy, its episodes with replacement and keeps the pairs together
+    (episode i's real and imagined outcome share an initial state). Returns
+    {statistic: (low, high)}; replicates where a statistic is undefined (a constant
+    side) are left out of its interval.
     """
-    real = np.asarray(real_outcomes, np.float64)
-    imagined = np.asarray(imagined_outcomes, np.float64)
-    policies, episodes = real.shape
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, episodes, size=(samples, policies, episodes))
-    real_rates = np.take_along_axis(real[None], draws, axis=2).mean(axis=2)
-    imagined_rates = np.take_along_axis(imagined[None], draws, axis=2).mean(axis=2)
+    real, counts = outcome_table(real_outcomes)
+    imagined, _ = outcome_table(imagined_outcomes)
+    draws, mask = resampled_episodes(counts, samples, seed)
+    real_rates = (np.take_along_axis(real[None], draws, axis=2) * mask).sum(axis=2) / counts
+    imagined_rates = (np.take_along_axis(imagined[None], draws, axis=2) * mask).sum(axis=2) \
+        / counts  # fmt: skip
     replicates = [rate_statistics(r, s) for r, s in zip(real_rates, imagined_rates, strict=True)]
     tail = 100 * (1 - confidence) / 2
     intervals = {}
@@ -155,38 +159,43 @@ def gap_interval(real_success, imagined_success,
     success rate. Both worlds start episode i from the same state, so the two rates
     are paired; unlike a bootstrap of the pairs it keeps a width when no pair
     disagrees (0 of 100 discordant still allows about 4 points either way)."""
-    from worldgym.evaluation.differences import paired_difference
-
     result = paired_difference(np.asarray(imagined_success).astype(int),
                                np.asarray(real_success).astype(int), confidence)  # fmt: skip
     return result.low, result.high
 
 
-def regret_interval(real_outcomes, imagined_rates, k: int = 1,
-                    confidence: float = 0.95) -> tuple[float, float]:  # fmt: skip
+def regret_interval(real_outcomes, imagined_rates, k: int = 1, confidence: float = 0.95,
+                    paired: bool = True) -> tuple[float, float]:  # fmt: skip
     """Bounds on the real success given up by taking the best of imagination's top k
-    instead of the best policy, from paired score intervals on the shared seeds.
+    instead of the best policy, from intervals of the real differences.
 
     Regret = max_j R_j - max_{c in top k} R_c. For every pair (j, c) the interval of
     R_j - R_c holds simultaneously (Bonferroni over the pairs), and then regret lies
     in [max_j min_c low(j, c), max_j min_c high(j, c)], floored at 0. It does not
     collapse when imagination picks the policy that also did best: the chosen
-    policy's lead over the others is itself uncertain.
+    policy's lead over the others is itself uncertain. `paired`: the policies ran
+    from the same starts (Tango's paired interval); otherwise (recordings from
+    different starts) Newcombe's interval for independent rates.
     """
-    from worldgym.evaluation.differences import paired_difference
-
-    real = np.asarray(real_outcomes).astype(int)  # [P, episodes]
+    real = [np.asarray(row).astype(int) for row in real_outcomes]  # per policy, its episodes
     count = len(real)
     top = np.argsort(-np.asarray(imagined_rates, np.float64), kind="stable")[: min(k, count)]
     others = [j for j in range(count) if j not in set(top.tolist())]
     if not others:
         return 0.0, 0.0
     level = 1 - (1 - confidence) / (len(others) * len(top))
+
+    def bounds(j, c):
+        if paired:
+            found = paired_difference(real[j], real[c], level)
+            return found.low, found.high
+        return independent_difference(real[j], real[c], level)[1:]
+
     lows, highs = [], []
     for j in others:
-        pairs = [paired_difference(real[j], real[c], level) for c in top]
-        lows.append(min(p.low for p in pairs))
-        highs.append(min(p.high for p in pairs))
+        pairs = [bounds(j, c) for c in top]
+        lows.append(min(low for low, _ in pairs))
+        highs.append(min(high for _, high in pairs))
     return max(0.0, max(lows)), max(0.0, max(highs))
 
 
@@ -203,22 +212,24 @@ def episode_agreement(real, imagined) -> dict:
     success with p's real rate, independently), and `kappa_beyond_rates` how much
     of the remaining disagreement the model removes: (kappa - kappa_rates_only) /
     (1 - kappa_rates_only), 0 for an imagination that knows only the rates.
-    real, imagined: [policies, episodes] (or flat, counted as one policy).
+    real, imagined: per policy, its episodes' outcomes ([policies, episodes], a list
+    of vectors of different lengths, or one flat vector counted as one policy).
     """
-    real, imagined = np.asarray(real, bool), np.asarray(imagined, bool)
-    if real.ndim == 1:
-        real, imagined = real[None], imagined[None]
-    flat_real, flat_imagined = real.ravel(), imagined.ravel()
+    if np.ndim(real[0]) == 0:
+        real, imagined = [real], [imagined]
+    real = [np.asarray(row, bool).reshape(-1) for row in real]
+    imagined = [np.asarray(row, bool).reshape(-1) for row in imagined]
+    flat_real, flat_imagined = np.concatenate(real), np.concatenate(imagined)
     confusion = np.array(
         [[np.sum(~flat_real & ~flat_imagined), np.sum(~flat_real & flat_imagined)],
          [np.sum(flat_real & ~flat_imagined), np.sum(flat_real & flat_imagined)]]
     )  # fmt: skip
     kappa = _kappa(confusion)
-    rates = real.mean(axis=1, keepdims=True)  # [P, 1]
-    episodes = real.shape[1]
-    expected = episodes * np.array(
-        [[np.sum((1 - rates) ** 2), np.sum((1 - rates) * rates)],
-         [np.sum(rates * (1 - rates)), np.sum(rates**2)]]
+    rates = np.array([row.mean() for row in real])  # [P]
+    episodes = np.array([len(row) for row in real])  # [P]
+    expected = np.array(
+        [[np.sum(episodes * (1 - rates) ** 2), np.sum(episodes * (1 - rates) * rates)],
+         [np.sum(episodes * rates * (1 - rates)), np.sum(episodes * rates**2)]]
     )  # fmt: skip
     baseline = _kappa(expected)
     beyond = (kappa - baseline) / (1 - baseline) if baseline < 1 else float("nan")
@@ -244,16 +255,15 @@ def _kappa(confusion) -> float:
 
 def kappa_interval(real_outcomes, imagined_outcomes, samples: int = 1000, seed: int = 0,
                    confidence: float = 0.95) -> tuple[float, tuple[float, float]]:  # fmt: skip
-    """Cohen's kappa of episode outcomes [policies, episodes] and its percentile
+    """Cohen's kappa of episode outcomes (per policy, its episodes) and its percentile
     bootstrap interval, resampling each policy's episodes with their pairs kept
     together (as bootstrap_intervals does for the rate statistics)."""
-    real = np.asarray(real_outcomes, bool)
-    imagined = np.asarray(imagined_outcomes, bool)
-    value = episode_agreement(real, imagined)["kappa"]
-    policies, episodes = real.shape
-    draws = np.random.default_rng(seed).integers(0, episodes, size=(samples, policies, episodes))
-    r = np.take_along_axis(real[None], draws, axis=2).reshape(samples, -1)
-    s = np.take_along_axis(imagined[None], draws, axis=2).reshape(samples, -1)
+    value = episode_agreement(list(real_outcomes), list(imagined_outcomes))["kappa"]
+    real, counts = outcome_table(real_outcomes)
+    imagined, _ = outcome_table(imagined_outcomes)
+    draws, mask = resampled_episodes(counts, samples, seed)
+    r = np.take_along_axis(real[None], draws, axis=2)[mask].reshape(samples, -1)
+    s = np.take_along_axis(imagined[None], draws, axis=2)[mask].reshape(samples, -1)
     observed = (r == s).mean(axis=1)
     expected = r.mean(axis=1) * s.mean(axis=1) + (1 - r.mean(axis=1)) * (1 - s.mean(axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -306,24 +316,27 @@ def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
 
 
 def _statistics(evaluation, policies, bootstrap: int, seed: int) -> dict:
-    real = np.stack([p.real.success for p in policies])
-    imagined = np.stack([p.imagined.success for p in policies])
-    real_rates, imagined_rates = real.mean(axis=1), imagined.mean(axis=1)
+    real = [p.real.success for p in policies]  # per policy: recordings may hold unequal counts
+    imagined = [p.imagined.success for p in policies]
+    real_rates = np.array([p.real_rate for p in policies])
+    imagined_rates = np.array([p.imagined_rate for p in policies])
     point = rate_statistics(real_rates, imagined_rates)
     intervals = bootstrap_intervals(real, imagined, bootstrap, seed)
     # A percentile bootstrap of regret collapses to [0, 0] when imagination's pick also
     # did best in every resample; the paired score bounds do not.
-    intervals["regret_at_1"] = regret_interval(real, imagined_rates, 1)
-    intervals["regret_at_3"] = regret_interval(real, imagined_rates, 3)
-    uncertainty = np.stack([p.uncertainty for p in policies])
+    paired = getattr(evaluation, "shared_starts", True)
+    intervals["regret_at_1"] = regret_interval(real, imagined_rates, 1, paired=paired)
+    intervals["regret_at_3"] = regret_interval(real, imagined_rates, 3, paired=paired)
     rate_error = np.abs(imagined_rates - real_rates)
     signed = imagined_rates - real_rates
+    counts = sorted({len(row) for row in real})
     return {
         "task": evaluation.task,
         "task_spec": getattr(evaluation, "task_spec", "") or evaluation.task,
         "checkpoint": evaluation.checkpoint,
         "policies": len(policies),
-        "episodes_per_policy": int(real.shape[1]),
+        # one count, or (recordings of unequal counts) the fewest and the most
+        "episodes_per_policy": counts[0] if len(counts) == 1 else [counts[0], counts[-1]],
         "rates": {
             name: {"value": value, "interval": list(intervals[name])}
             for name, value in point.items()
@@ -338,8 +351,11 @@ def _statistics(evaluation, policies, bootstrap: int, seed: int) -> dict:
             "points": float(signed.min()),
         },  # fmt: skip
         "episodes": episode_agreement(real, imagined),
-        "trust_per_policy": uncertainty_trust(uncertainty.mean(axis=1), rate_error),
-        "trust_per_episode": uncertainty_trust(uncertainty.ravel(), (real != imagined).ravel()),
+        "trust_per_policy": uncertainty_trust([p.uncertainty.mean() for p in policies],
+                                              rate_error),  # fmt: skip
+        "trust_per_episode": uncertainty_trust(
+            np.concatenate([p.uncertainty for p in policies]),
+            np.concatenate([p.real.success != p.imagined.success for p in policies])),
         "diverged": int(sum(int(p.diverged.sum()) for p in policies)),
         "bootstrap_samples": bootstrap,
     }

@@ -1,4 +1,4 @@
-"""Differences of two success rates measured on the same reset seeds.
+"""Intervals of success rates and of differences between two of them.
 
 Imagination against reality for one policy, or policy A against policy B in
 reality: each seed gives a pair of outcomes, and only the discordant pairs (one
@@ -12,6 +12,10 @@ do not collapse:
   constrained maximum-likelihood cell probabilities (closed form);
 - `paired_test`: the exact conditional (McNemar) test of "no difference": the
   discordant pairs split as a fair coin would;
+- `wilson_interval`: the score interval of one rate (Wilson 1927), the building
+  block of `independent_difference`, Newcombe's hybrid score interval (Stat. Med.
+  1998, method 10) for two rates measured on different episodes (recordings whose
+  policies started from different states);
 - `benjamini_hochberg`: which of several such tests to reject with the false
   discovery rate controlled (Benjamini and Hochberg 1995).
 """
@@ -24,6 +28,44 @@ from statistics import NormalDist
 
 import numpy as np
 from scipy import stats
+
+
+def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (low, high) of a binomial success rate.
+
+    Unlike the normal approximation it stays inside [0, 1] and keeps sensible
+    width at 0 or n successes, which is where good and bad policies sit.
+    Works elementwise on arrays; trials must be positive.
+    """
+    successes = np.asarray(successes, dtype=np.float64)
+    trials = np.asarray(trials, dtype=np.float64)
+    if np.any(trials <= 0) or np.any(successes < 0) or np.any(successes > trials):
+        raise ValueError("Wilson interval needs 0 <= successes <= trials and trials > 0.")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    rate = successes / trials
+    denominator = 1 + z**2 / trials
+    center = (rate + z**2 / (2 * trials)) / denominator
+    half_width = z / denominator * np.sqrt(rate * (1 - rate) / trials + z**2 / (4 * trials**2))
+    # Exactly 0 (1) with no successes (failures): rounding would leave the bound 1e-17 off
+    # and the interval would miss a true rate of 0 (1).
+    low = np.where(successes == 0, 0.0, np.clip(center - half_width, 0.0, 1.0))
+    high = np.where(successes == trials, 1.0, np.clip(center + half_width, 0.0, 1.0))
+    return low, high
+
+
+def independent_difference(a, b, confidence: float = 0.95) -> tuple[float, float, float]:
+    """mean(a) - mean(b) of two outcome vectors from different episodes (any lengths)
+    and Newcombe's hybrid score interval: the Wilson bounds of each rate, combined
+    by their distances from the estimates (method 10 of Newcombe 1998)."""
+    a, b = np.asarray(a, np.float64).reshape(-1), np.asarray(b, np.float64).reshape(-1)
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError("A difference of two rates needs episodes on both sides.")
+    p, q = a.mean(), b.mean()
+    (low_a, high_a), (low_b, high_b) = (wilson_interval(a.sum(), len(a), confidence),
+                                        wilson_interval(b.sum(), len(b), confidence))  # fmt: skip
+    low = p - q - math.sqrt((p - low_a) ** 2 + (high_b - q) ** 2)
+    high = p - q + math.sqrt((high_a - p) ** 2 + (q - low_b) ** 2)
+    return float(p - q), max(-1.0, float(low)), min(1.0, float(high))
 
 
 @dataclass(frozen=True)

@@ -357,10 +357,11 @@ def episode_budget(evaluation, imagined_only: list[np.ndarray], predictor: str =
     """Each policy's real rate from the evaluation's n real episodes, real-only and
     prediction-powered; the mean interval width of both against n (resampling the
     evaluation's pairs); and the n at which prediction-powered intervals are as
-    narrow as real-only ones with all n episodes."""
+    narrow as real-only ones with all n episodes. With unequal counts (a recording),
+    n is the smallest policy's count, and the curve draws n of each policy's own."""
     reals = [p.real.success.astype(np.float64) for p in evaluation.policies]
     paireds = [predictions(p.imagined, predictor) for p in evaluation.policies]
-    episodes = len(reals[0])
+    episodes = min(len(real) for real in reals)
     rows = [
         {"policy": policy.name, "real_only": asdict(real_only(real)),
          "prediction_powered": asdict(estimate_rate(real, paired, only)),

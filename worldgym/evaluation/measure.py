@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from worldgym.evaluation.calibrate import wilson_interval
+from worldgym.evaluation.differences import wilson_interval
 from worldgym.evaluation.real import real_episodes
 
 

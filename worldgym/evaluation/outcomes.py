@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from worldgym.evaluation.calibrate import wilson_interval
+from worldgym.evaluation.differences import wilson_interval
 
 
 @dataclass(frozen=True)

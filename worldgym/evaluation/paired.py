@@ -156,6 +156,10 @@ class Evaluation:
     """The spec that rebuilds the task (for the report's renderer)."""
     source: str = ""
     """Where the real episodes came from when not run live (recorded rollouts)."""
+    shared_starts: bool = True
+    """Every policy's episode i started from the same state (always, live): their real
+    outcomes are paired across policies too. A recording may hold each policy's
+    episodes from its own starts, and in different numbers."""
 
     def summaries(self) -> list[dict]:
         return [policy.summary() for policy in self.policies]
@@ -442,11 +446,6 @@ def evaluate_recorded(task, model, policies, config: EvaluateConfig, checkpoint:
     from worldgym.policies.host import host_errors
 
     recorded = read_recorded(config.real_from, task, [p.name for p in policies])
-    counts = {name: len(r.success) for name, r in recorded.items()}
-    if len(set(counts.values())) > 1:
-        listed = ", ".join(f"{name} {count}" for name, count in counts.items())
-        raise ValueError(f"--real-from: calibration compares policies over the same number of "
-                         f"episodes, but the recordings hold {listed}.")  # fmt: skip
     mixture = training_mixture(model)
     evaluations = []
     with host_errors():
@@ -463,9 +462,12 @@ def evaluate_recorded(task, model, policies, config: EvaluateConfig, checkpoint:
                 policy.name, policy.description, policy.path, real, dreamt, support,
                 policy.looks_at_frames, data_family(task.name, policy, mixture)))  # fmt: skip
     first = recorded[policies[0].name]
+    shared = all(np.array_equal(r.initial_observations, first.initial_observations)
+                 and np.array_equal(r.seeds, first.seeds) for r in recorded.values())  # fmt: skip
     return Evaluation(task.name, checkpoint, model_fingerprint(model), first.seeds,
                       evaluations, task_spec(task),
-                      source=f"recorded episodes in {config.real_from}")  # fmt: skip
+                      source=f"recorded episodes in {config.real_from}",
+                      shared_starts=shared)  # fmt: skip
 
 
 def format_evaluation(evaluation: Evaluation) -> str:

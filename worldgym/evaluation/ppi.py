@@ -35,7 +35,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from worldgym.evaluation.calibrate import wilson_interval
+from worldgym.evaluation.differences import wilson_interval
 
 PSEUDO_REAL = np.array([1.0, 0.0])
 PSEUDO_IMAGINED = np.array([0.0, 1.0])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +98,7 @@ def _settle(rates: dict, targets) -> str:
     """About how many episodes per policy would bring each bound past its target,
     if the interval narrowed as 1/sqrt(n) around the same point."""
     episodes = rates.get("episodes_per_policy")
+    episodes = min(episodes) if isinstance(episodes, list) else episodes
     needed = []
     for name, target, side in targets:
         value, bound = rates[name]["value"], rates[name]["interval"][side]
@@ -318,9 +319,35 @@ TOP_PAIRS_NOTE = (
 )
 
 
+UNPAIRED = (
+    "The recording holds each policy's episodes from its own starts, so no two policies "
+    "share an episode: there is no paired ranking or top-pairs table, and regret's bounds "
+    "use Newcombe's interval for independent rates."
+)
+
+
+def episodes_sentence(evaluation) -> str:
+    """How many policies and episodes the report holds and where the real ones came
+    from (every policy in the table, trusted or not)."""
+    counts = [p.episodes for p in evaluation.policies]
+    low, high = min(counts), max(counts)
+    count = str(low) if low == high else f"{low}–{high}"
+    policies = len(evaluation.policies)
+    if evaluation.source:
+        starts = "each policy's pairs from its recorded starts" if not evaluation.shared_starts \
+            else "every policy from the same recorded starts"  # fmt: skip
+        return (f"{policies} policies × {count} episodes per world, the real ones "
+                f"{evaluation.source} ({starts})")  # fmt: skip
+    return (f"{policies} policies × {count} episodes per world from the same reset seeds "
+            f"{int(evaluation.seeds[0])}–{int(evaluation.seeds[-1])}")
+
+
 def paired_tables(evaluation) -> dict:
     """Rows of the paired real ranking and of the top pairs (a bootstrap each: done once
-    per report)."""
+    per report); none where the policies did not start from the same states (a
+    recording of each policy from its own starts): no pairs to compare."""
+    if not evaluation.shared_starts:
+        return {"ranking": [], "pairs": []}
     return {"ranking": ranking_rows(real_ranking(evaluation)), "pairs": top_pairs(evaluation)}
 
 
@@ -419,8 +446,7 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='sub'>world model <code>{html.escape(evaluation.checkpoint)}</code> "
         f"(fingerprint {evaluation.checkpoint_fingerprint[:12]}); "
-        f"{calibration['policies']} policies × {calibration['episodes_per_policy']} episodes "
-        f"per world, reset seeds {int(evaluation.seeds[0])}–{int(evaluation.seeds[-1])}, "
+        f"{html.escape(episodes_sentence(evaluation))}; "
         f"intervals: 95% ({calibration['bootstrap_samples']} bootstrap resamples of episodes; "
         "Wilson for single rates)</p>",
         f"<p class='verdict'>{html.escape(verdict(calibration))}</p>",
@@ -429,11 +455,12 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
         "<h2>Policies</h2>",
         f"<p class='sub'>{html.escape(RUNS_AS)} {html.escape(SUPPORT)}</p>",
         _html_table(POLICY_COLUMNS, policy_rows(evaluation)),
-        f"<h2>{PAIRED_RANKING_TITLE}</h2>",
-        f"<p class='sub'>{html.escape(PAIRED_RANKING_NOTE)}</p>",
-        _html_table(RANKING_COLUMNS, paired["ranking"]),
-        f"<h2>{TOP_PAIRS_TITLE}</h2>", f"<p class='sub'>{html.escape(TOP_PAIRS_NOTE)}</p>",
-        _html_table(TOP_PAIRS_COLUMNS, paired["pairs"]),
+        *([f"<h2>{PAIRED_RANKING_TITLE}</h2>",
+           f"<p class='sub'>{html.escape(PAIRED_RANKING_NOTE)}</p>",
+           _html_table(RANKING_COLUMNS, paired["ranking"]),
+           f"<h2>{TOP_PAIRS_TITLE}</h2>", f"<p class='sub'>{html.escape(TOP_PAIRS_NOTE)}</p>",
+           _html_table(TOP_PAIRS_COLUMNS, paired["pairs"])]
+          if evaluation.shared_starts else [f"<p class='sub'>{html.escape(UNPAIRED)}</p>"]),
         *(budget_html(budget, _html_table, html.escape) if budget else []),
         "<h2>Figures</h2>",
     ]
@@ -479,16 +506,16 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics,
     paired = paired or paired_tables(evaluation)
     lines = [
         f"# worldgym calibration report: {evaluation.task}", "",
-        f"World model `{evaluation.checkpoint}`; {calibration['policies']} policies × "
-        f"{calibration['episodes_per_policy']} episodes per world from the same reset seeds.",
+        f"World model `{evaluation.checkpoint}`; {episodes_sentence(evaluation)}.",
         "", verdict(calibration), "", "## Headline", "",
         _markdown_table(("statistic", "value [95% interval]"), headline_rows(calibration)),
         "", "## Policies", "", RUNS_AS, "", SUPPORT, "",
         _markdown_table(POLICY_COLUMNS, policy_rows(evaluation)), "",
-        f"## {PAIRED_RANKING_TITLE}", "", PAIRED_RANKING_NOTE, "",
-        _markdown_table(RANKING_COLUMNS, paired["ranking"]), "",
-        f"## {TOP_PAIRS_TITLE}", "", TOP_PAIRS_NOTE, "",
-        _markdown_table(TOP_PAIRS_COLUMNS, paired["pairs"]), "",
+        *([f"## {PAIRED_RANKING_TITLE}", "", PAIRED_RANKING_NOTE, "",
+           _markdown_table(RANKING_COLUMNS, paired["ranking"]), "",
+           f"## {TOP_PAIRS_TITLE}", "", TOP_PAIRS_NOTE, "",
+           _markdown_table(TOP_PAIRS_COLUMNS, paired["pairs"]), ""]
+          if evaluation.shared_starts else [UNPAIRED, ""]),
         *(budget_markdown(budget, _markdown_table) if budget else []),
         "## Figures", "",
     ]  # fmt: skip
@@ -579,7 +606,10 @@ def make_report(evaluate_config, report_config: ReportConfig, progress: bool = T
     calibration = calibrate(evaluation, report_config.bootstrap)
     budget = None
     if report_config.imagined_episodes > 0:
-        extra = imagined_only_for(evaluate_config, report_config.imagined_episodes)
+        # the evaluated policies (a recording may have named them, not the config)
+        names = tuple(p.name for p in evaluation.policies)
+        extra = imagined_only_for(replace(evaluate_config, policies=names),
+                                  report_config.imagined_episodes)  # fmt: skip
         budget = episode_budget(evaluation, extra)
     families = None
     if report_config.compare:

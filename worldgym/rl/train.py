@@ -227,7 +227,8 @@ def arrays_agent(arrays) -> dict:
 def check_in_both_worlds(model, task, policy, seeds) -> dict:
     """Success rate and mean return of `policy` from each reset seed, imagined and real
     (Wilson intervals for the rates, a paired bootstrap interval for their gap)."""
-    from worldgym.evaluation.calibrate import gap_interval, wilson_interval
+    from worldgym.evaluation.calibrate import gap_interval
+    from worldgym.evaluation.differences import wilson_interval
     from worldgym.evaluation.outcomes import Outcomes
     from worldgym.evaluation.real import run_episodes_in_lockstep
     from worldgym.imagination.engine import initial_observations, rollout_policy

@@ -1,6 +1,7 @@
 """Recorded real episodes as ground truth: figure for figure the live calibration."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -8,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from worldgym.cli import main
+from worldgym.data.recorded import encode_png
 from worldgym.envs import get_task
 from worldgym.evaluation.calibrate import calibrate
 from worldgym.evaluation.paired import EvaluateConfig, evaluate
@@ -241,3 +243,100 @@ def test_unequal_counts_from_own_starts_calibrate_and_report(tiny_run, tmp_path)
     text = (out / "report.md").read_text()
     assert code == 0 and "3 policies × 5–8 episodes per world" in text
     assert "no paired ranking" in text and "Bradley-Terry" not in text
+    from worldgym.evaluation.estimation import EstimateConfig, estimate
+
+    result = estimate(EstimateConfig(task="Push", checkpoint=str(run), imagined_episodes=10,
+                                     bootstrap=20, real_from=str(tmp_path / "lab"),
+                                     policies=tuple(counts), cache=str(tmp_path / "cache")),
+                      progress=False)  # fmt: skip
+    assert [p.real_only.real_episodes for p in result.policies] == [5, 8, 6]
+
+
+def test_a_frame_model_replays_from_the_recorded_first_frames(latent_run, tmp_path):
+    """A frame model's recording carries each episode's first frame; the replay starts
+    from those frames and equals the live run; other frames give another imagination."""
+    from worldgym.data.recorded import read_recorded
+
+    _, run = latent_run
+    config = EvaluateConfig(task="Reach", checkpoint=str(run), policies=("weak", "oracle"),
+                            episodes=4, cache=str(tmp_path / "cache"),
+                            record_real=str(tmp_path / "logs"))  # fmt: skip
+    live = evaluate(config, progress=False)
+    table = pq.read_table(tmp_path / "logs" / "weak.parquet").to_pydict()
+    assert len(table["initial_frame"]) == 4 and table["initial_frame"][0][:4] == b"\x89PNG"
+    recorded = read_recorded(tmp_path / "logs", get_task("Reach"), ["weak"], frames=True)
+    assert recorded["weak"].initial_frames.shape == (4, 32, 32, 3)
+    replay = evaluate(replace(config, record_real="", real_from=str(tmp_path / "logs"),
+                              cache=str(tmp_path / "c2")), progress=False)  # fmt: skip
+    for a, b in zip(live.policies, replay.policies, strict=True):
+        np.testing.assert_array_equal(a.imagined.observations, b.imagined.observations)
+    # the same observations under a blank camera: imagination reads the frames
+    for name in ("weak", "oracle"):
+        path = tmp_path / "logs" / f"{name}.parquet"
+        table = pq.read_table(path).to_pydict()
+        blank = encode_png(np.zeros((48, 48, 3), np.uint8))  # another size: resized
+        pq.write_table(pa.table({**table, "initial_frame": [blank] * 4}), path)
+    blind = evaluate(replace(config, record_real="", real_from=str(tmp_path / "logs"),
+                             cache=str(tmp_path / "c3")), progress=False)  # fmt: skip
+    assert not np.allclose(blind.policies[0].imagined.observations,
+                           live.policies[0].imagined.observations)  # fmt: skip
+
+
+def test_frames_resize_to_the_model_and_stack_as_at_a_reset():
+    from worldgym.data.frames import stacks_at_reset
+
+    frames = np.zeros((2, 48, 64, 3), np.uint8)
+    frames[0] = (10, 200, 30)
+    stacks = stacks_at_reset(frames, 3, (32, 32))
+    assert stacks.shape == (2, 32, 32, 9)
+    assert (stacks[0] == np.tile([10, 200, 30], 3)).all() and (stacks[1] == 0).all()
+    assert stacks_at_reset(frames, 1).shape == (2, 48, 64, 3)  # the model's size already
+
+
+@pytest.mark.parametrize("dtype", ["image", "video"])
+def test_lerobot_first_frames_from_images_or_videos(tmp_path, dtype):
+    """LeRobot stores a camera as images in the Parquet frames or as an MP4 per
+    episode (v2.1): either gives each episode's first frame."""
+    import imageio.v3 as iio
+
+    from worldgym.data.recorded import read_recorded
+
+    task = get_task("Push")
+    root = tmp_path / "lerobot"
+    (root / "meta").mkdir(parents=True)
+    features = {"observation.images.top": {"dtype": dtype, "shape": [32, 48, 3]},
+                "observation.images.wrist": {"dtype": dtype, "shape": [32, 48, 3]}}
+    (root / "meta" / "info.json").write_text(json.dumps({
+        "codebase_version": "v2.1", "fps": 10, "chunks_size": 1000, "features": features,
+        "video_path": "videos/chunk-{episode_chunk:03d}/{video_key}/"
+                      "episode_{episode_index:06d}.mp4"}))  # fmt: skip
+    episodes = [{"episode_index": i, "length": 3, "policy": "slow", "success": i == 0}
+                for i in range(2)]  # fmt: skip
+    (root / "meta" / "episodes.jsonl").write_text("\n".join(map(json.dumps, episodes)) + "\n")
+    colours = [(250, 20, 20), (20, 20, 250)]
+    for i in range(2):
+        clip = np.zeros((3, 32, 48, 3), np.uint8)
+        clip[0] = colours[i]  # the first frame is this episode's colour
+        data = {"observation.state": [[0.0] * task.obs_dim] * 3, "episode_index": [i] * 3,
+                "frame_index": [0, 1, 2]}  # fmt: skip
+        for camera in features:
+            if dtype == "image":
+                data[camera] = [{"bytes": encode_png(frame), "path": None} for frame in clip]
+            else:
+                path = root / "videos" / "chunk-000" / camera / f"episode_{i:06d}.mp4"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                iio.imwrite(path, clip, fps=10, extension=".mp4")
+        path = root / "data" / "chunk-000" / f"episode_{i:06d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table(data), path)
+    with pytest.raises(ValueError, match="name the camera with --real-camera"):
+        read_recorded(root, task, ["slow"], frames=True)
+    with pytest.raises(ValueError, match="no camera 'side'"):
+        read_recorded(root, task, ["slow"], frames=True, camera="side")
+    found = read_recorded(root, task, ["slow"], frames=True, camera="observation.images.top")
+    frames = found["slow"].initial_frames.astype(int)
+    assert frames.shape == (2, 32, 48, 3)
+    tolerance = 0 if dtype == "image" else 12  # a video is compressed
+    for i, colour in enumerate(colours):
+        assert np.abs(frames[i].mean((0, 1)) - colour).max() <= tolerance
+    assert read_recorded(root, task, ["slow"])["slow"].initial_frames is None  # not asked

@@ -69,3 +69,19 @@ def recorded_inputs(model, data: EpisodeDataset, observation_index):
                 "previous_actions": recorded_previous_actions(data, observation_index,
                                                               model.action_history)}  # fmt: skip
     return None
+
+
+def stacks_at_reset(frames, stack: int, image_size=None) -> np.ndarray:
+    """Episodes' first camera frames [E, H, W, 3] uint8 -> the frame stacks a model
+    starts from at a reset [E, h, w, 3 stack]: each frame resized to the model's
+    `image_size` (height, width; bilinear, as PIL resizes, antialiased when it
+    shrinks) where it differs, then repeated `stack` times (nothing before a reset)."""
+    from PIL import Image
+
+    frames = np.asarray(frames, np.uint8)
+    if image_size is not None and tuple(frames.shape[1:3]) != tuple(image_size):
+        height, width = image_size
+        frames = np.stack([np.asarray(Image.fromarray(frame).resize((width, height),
+                                                                    Image.BILINEAR))
+                           for frame in frames])  # fmt: skip
+    return np.concatenate([frames] * stack, axis=-1)

@@ -14,13 +14,21 @@ produce: a folder with
   - `seed` (int, may be null): the reset seed where there was one; it also keys the
     policy's noise in imagination, so a stochastic policy draws the same noise in
     both worlds; without it the episode's row number does;
-  - `return` (float) and `length` (int): optional.
+  - `return` (float) and `length` (int): optional;
+  - `initial_frame` (binary: a PNG image, height x width x RGB): optional; the
+    camera's first frame, which a model that starts from frames (the latent
+    family) starts from. Frames of another size are resized to the model's
+    (bilinear, as PIL resizes); without them the task draws the start from the
+    recorded observation, which only a simulated task can.
 
 LeRobot's layout (v2 or v3: `meta/info.json`, per-episode metadata in
 `meta/episodes.jsonl` or `meta/episodes/*.parquet`, frames as Parquet under `data/`)
 works where the episode metadata names the policy (`policy`), with `success` there or
 a per-step `next.success` column; the initial observation is `observation.state` at
-each episode's first frame. A Minari dataset works too, where each episode's
+each episode's first frame, and a frame model's first frame is the camera's (an
+`image` feature, stored in the Parquet frames, or a `video` feature, the first
+frame of the episode's stretch of its MP4; `--real-camera` picks one camera where
+there are several). A Minari dataset works too, where each episode's
 metadata names its policy (`"policy"`), and may carry `"success"` (else the task's
 rule decides from the observations or its info key) and `"seed"`.
 
@@ -53,11 +61,15 @@ class RecordedEpisodes:
     returns: np.ndarray  # [E] float64 (0 where not recorded)
     lengths: np.ndarray  # [E] int (0 where not recorded)
     seeded: bool  # whether the seeds are real reset seeds
+    initial_frames: np.ndarray | None = None
+    """[E, H, W, 3] uint8: each episode's first camera frame, where recorded and asked
+    for (a model that starts from frames)."""
 
 
 def write_recorded(folder, task_name: str, episodes: dict[str, dict]) -> Path:
     """Write {policy: {"initial_observations", "success", "seeds", "returns",
-    "lengths"}} in the recorded layout (atomically: a temporary folder, renamed)."""
+    "lengths", and optionally "initial_frames"}} in the recorded layout (atomically:
+    a temporary folder, renamed)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -65,24 +77,28 @@ def write_recorded(folder, task_name: str, episodes: dict[str, dict]) -> Path:
 
     with atomic_directory(Path(folder), overwrite=True) as out:
         for policy, columns in episodes.items():
-            table = pa.table({
+            table = {
                 "initial_observation": [list(map(float, row))
                                         for row in columns["initial_observations"]],
                 "success": [bool(v) for v in columns["success"]],
                 "seed": [int(v) for v in columns["seeds"]],
                 "return": [float(v) for v in columns["returns"]],
                 "length": [int(v) for v in columns["lengths"]],
-            })  # fmt: skip
-            pq.write_table(table, out / f"{_file_name(policy)}.parquet")
+            }  # fmt: skip
+            if columns.get("initial_frames") is not None:
+                table["initial_frame"] = [encode_png(frame) for frame in columns["initial_frames"]]
+            pq.write_table(pa.table(table), out / f"{_file_name(policy)}.parquet")
         manifest = {"format": FORMAT, "task": task_name, "policies": list(episodes)}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return Path(folder)
 
 
-def read_recorded(folder, task, policies) -> dict[str, RecordedEpisodes]:
-    """The recorded episodes of `policies` (names) for `task`; one sentence for a
-    missing folder, manifest or field, a policy the logs do not hold, or
-    observations of the wrong size."""
+def read_recorded(folder, task, policies, frames: bool = False,
+                  camera: str = "") -> dict[str, RecordedEpisodes]:  # fmt: skip
+    """The recorded episodes of `policies` (names) for `task`; with `frames`, each
+    episode's first camera frame too where the recording holds them (`camera`: which,
+    in a LeRobot dataset of several). One sentence for a missing folder, manifest or
+    field, a policy the logs do not hold, or observations of the wrong size."""
     import pyarrow.parquet as pq
 
     folder = Path(folder)
@@ -92,7 +108,7 @@ def read_recorded(folder, task, policies) -> dict[str, RecordedEpisodes]:
     if not manifest_path.is_file() and _is_minari(folder):
         return read_minari(folder, task, policies)
     if not manifest_path.is_file() and (folder / "meta" / "info.json").is_file():
-        return read_lerobot(folder, task, policies)
+        return read_lerobot(folder, task, policies, frames, camera)
     if not manifest_path.is_file():
         raise ValueError(f"--real-from {folder}: no manifest.json there; recorded rollouts are "
                          f"a folder with manifest.json and one <policy>.parquet per policy "
@@ -124,7 +140,7 @@ def read_recorded(folder, task, policies) -> dict[str, RecordedEpisodes]:
         except Exception as error:  # pyarrow raises several kinds for a damaged file
             raise ValueError(f"--real-from {folder}: {path.name} cannot be read ({error}).") \
                 from None  # fmt: skip
-        rows[name] = _table_rows(table, path.name)
+        rows[name] = _table_rows(table, path.name, frames)
     return _grouped(folder, rows, task, policies)
 
 
@@ -198,17 +214,20 @@ def read_minari(folder: Path, task, policies) -> dict[str, RecordedEpisodes]:
             success = bool(steps.any() if task.terminate_on_success else steps[-1])
         seed = meta.get("seed")
         rows.setdefault(name, []).append((observations[0], success, seed,
-                                          float(np.sum(episode.rewards)), len(episode.actions)))
+                                          float(np.sum(episode.rewards)), len(episode.actions),
+                                          None))  # fmt: skip
     return _grouped(folder, rows, task, policies)
 
 
-def read_lerobot(folder: Path, task, policies) -> dict[str, RecordedEpisodes]:
+def read_lerobot(folder: Path, task, policies, frames: bool = False,
+                 camera: str = "") -> dict[str, RecordedEpisodes]:  # fmt: skip
     """Recorded episodes from LeRobot's dataset layout (v2: meta/episodes.jsonl and a
     Parquet file per episode; v3: meta/episodes/*.parquet and Parquet files of many
     episodes), read with pyarrow. The per-episode metadata names the policy
     (`policy`) and may carry `success` and `seed`; otherwise success is the
     per-step `next.success` column. The initial observation is `observation.state`
-    at each episode's first frame."""
+    at each episode's first frame; with `frames`, its camera's first frame (see
+    lerobot_first_frames)."""
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
@@ -230,18 +249,24 @@ def read_lerobot(folder: Path, task, policies) -> dict[str, RecordedEpisodes]:
     files = sorted(str(path) for path in (folder / "data").rglob("*.parquet"))
     if not files:
         raise ValueError(f"--real-from {folder}: no Parquet files under data/.")
-    frames = ds.dataset(files, format="parquet").to_table()
-    names = set(frames.column_names)
+    table_frames = ds.dataset(files, format="parquet").to_table()
+    names = set(table_frames.column_names)
     if not {"observation.state", "episode_index", "frame_index"} <= names:
         raise ValueError(f"--real-from {folder}: LeRobot frames need observation.state, "
                          "episode_index and frame_index columns.")  # fmt: skip
-    table = frames.to_pydict()
+    info = json.loads((meta / "info.json").read_text())
+    key = lerobot_camera(folder, info, camera) if frames else None
+    columns = ["observation.state", "episode_index", "frame_index",
+               *(["next.success"] if "next.success" in names else []),
+               *([key] if key in names else [])]  # fmt: skip
+    table = table_frames.select(columns).to_pydict()
     first: dict[int, tuple] = {}
     stepped_success: dict[int, bool] = {}
     for row in range(len(table["episode_index"])):
         episode, frame = int(table["episode_index"][row]), int(table["frame_index"][row])
         if episode not in first or frame < first[episode][0]:
-            first[episode] = (frame, table["observation.state"][row])
+            first[episode] = (frame, table["observation.state"][row],
+                              table[key][row] if key in table else None)
         if "next.success" in table:
             stepped_success[episode] = stepped_success.get(episode, False) or bool(
                 table["next.success"][row])  # fmt: skip
@@ -257,20 +282,84 @@ def read_lerobot(folder: Path, task, policies) -> dict[str, RecordedEpisodes]:
             raise ValueError(f"--real-from {folder}: episode {index} has no success label "
                              "(a \"success\" field in its metadata or a next.success "
                              "column).")  # fmt: skip
+        image = None
+        if key is not None:
+            image = first_frame_of(folder, info, key, meta_row, first[index][2])
         rows.setdefault(meta_row["policy"], []).append(
-            (first[index][1], success, meta_row.get("seed"), 0.0, int(meta_row.get("length", 0))))
+            (first[index][1], success, meta_row.get("seed"), 0.0, int(meta_row.get("length", 0)),
+             image))  # fmt: skip
     return _grouped(folder, rows, task, policies)
 
 
+def lerobot_camera(folder: Path, info: dict, camera: str) -> str:
+    """The LeRobot feature holding the camera a frame model starts from: `camera`, or
+    the only image or video feature."""
+    cameras = [name for name, feature in info.get("features", {}).items()
+               if feature.get("dtype") in ("image", "video")]  # fmt: skip
+    if camera:
+        if camera not in cameras:
+            raise ValueError(f"--real-from {folder}: no camera {camera!r} (it has "
+                             f"{', '.join(cameras) or 'none'}).")  # fmt: skip
+        return camera
+    if len(cameras) != 1:
+        raise ValueError(f"--real-from {folder}: the model starts from frames; name the camera "
+                         f"with --real-camera ({', '.join(cameras) or 'the dataset has none'})."
+                         )  # fmt: skip
+    return cameras[0]
+
+
+def first_frame_of(folder: Path, info: dict, key: str, episode: dict, stored) -> np.ndarray:
+    """An episode's first frame of camera `key`: the image stored in its first Parquet
+    row, or the first frame of its stretch of the camera's video (v2: a file per
+    episode; v3: a file of many, the stretch starting at videos/KEY/from_timestamp)."""
+    import imageio.v3 as iio
+
+    if info["features"][key].get("dtype") == "image":
+        if not stored or not stored.get("bytes"):
+            raise ValueError(f"--real-from {folder}: episode {episode['episode_index']} has no "
+                             f"{key} image in its first frame.")  # fmt: skip
+        return decode_png(stored["bytes"], folder)
+    index = int(episode["episode_index"])
+    template = info.get("video_path", "")
+    chunk = episode.get(f"videos/{key}/chunk_index", index // int(info.get("chunks_size", 1000)))
+    path = folder / template.format(video_key=key, episode_chunk=chunk, episode_index=index,
+                                    chunk_index=chunk,
+                                    file_index=episode.get(f"videos/{key}/file_index", 0))
+    start = float(episode.get(f"videos/{key}/from_timestamp", 0.0))
+    frame = int(round(start * float(info.get("fps", 30))))
+    try:
+        return np.asarray(iio.imread(path, index=frame, extension=path.suffix))[..., :3]
+    except Exception as error:  # imageio raises several kinds for a missing or bad file
+        raise ValueError(f"--real-from {folder}: frame {frame} of {path} cannot be read "
+                         f"({type(error).__name__}: {error}).") from None  # fmt: skip
+
+
+def encode_png(frame) -> bytes:
+    import imageio.v3 as iio
+
+    return iio.imwrite("<bytes>", np.asarray(frame, np.uint8), extension=".png")
+
+
+def decode_png(data: bytes, where) -> np.ndarray:
+    import imageio.v3 as iio
+
+    try:
+        return np.asarray(iio.imread(data))[..., :3]
+    except Exception as error:  # a damaged image
+        raise ValueError(f"--real-from {where}: a recorded frame is not a readable image "
+                         f"({type(error).__name__}).") from None  # fmt: skip
+
+
 def _grouped(folder, rows: dict[str, list], task, policies) -> dict[str, RecordedEpisodes]:
-    """RecordedEpisodes per policy from (start, success, seed, return, length) rows."""
+    """RecordedEpisodes per policy from (start, success, seed, return, length, first
+    frame or None) rows."""
     missing = [name for name in policies if name not in rows]
     if missing:
         raise ValueError(f"--real-from {folder} has no episodes of {', '.join(missing)} (it "
                          f"holds {', '.join(rows)}).")  # fmt: skip
     found = {}
     for name in policies:
-        starts, success, seeds, returns, lengths = zip(*rows[name], strict=True)
+        starts, success, seeds, returns, lengths, images = zip(*rows[name], strict=True)
         sizes = {np.asarray(start).shape for start in starts}
         if sizes != {(task.obs_dim,)}:
             raise ValueError(f"--real-from {folder}: {name} has initial observations of shape "
@@ -280,12 +369,28 @@ def _grouped(folder, rows: dict[str, list], task, policies) -> dict[str, Recorde
         found[name] = RecordedEpisodes(
             name, np.stack(starts).astype(np.float32), np.asarray(success, bool),
             np.asarray(seeds if seeded else np.arange(len(seeds)), np.int64),
-            np.asarray(returns, np.float64), np.asarray(lengths, np.int64), seeded)  # fmt: skip
+            np.asarray(returns, np.float64), np.asarray(lengths, np.int64), seeded,
+            _stacked_frames(folder, name, images))  # fmt: skip
     return found
 
 
-def _table_rows(table: dict, file: str) -> list[tuple]:
-    """(start, success, seed, return, length) rows of one plain-layout table."""
+def _stacked_frames(folder, name: str, images) -> np.ndarray | None:
+    """[E, H, W, 3] uint8 first frames, None where none were recorded (or asked for)."""
+    if all(image is None for image in images):
+        return None
+    if any(image is None for image in images):
+        raise ValueError(f"--real-from {folder}: some of {name}'s episodes have a first frame "
+                         "and some do not.")  # fmt: skip
+    sizes = {np.shape(image) for image in images}
+    if len(sizes) > 1:
+        raise ValueError(f"--real-from {folder}: {name}'s first frames differ in size "
+                         f"({', '.join(map(str, sorted(sizes)))}).")  # fmt: skip
+    return np.stack(images).astype(np.uint8)
+
+
+def _table_rows(table: dict, file: str, frames: bool = False) -> list[tuple]:
+    """(start, success, seed, return, length, first frame) rows of one plain-layout
+    table (the frame: decoded where asked for and recorded, else None)."""
     absent = [column for column in REQUIRED if column not in table]
     if absent:
         raise ValueError(f"Recorded episodes {file} lack the column(s) {', '.join(absent)}.")
@@ -295,10 +400,12 @@ def _table_rows(table: dict, file: str) -> list[tuple]:
     if any(value is None for value in table["success"]):
         raise ValueError(f"Recorded episodes {file} have episodes without a success label.")
     column = lambda name: table.get(name) or [None] * count  # noqa: E731
-    return [(start, bool(success), seed, float(value or 0.0), int(length or 0))
-            for start, success, seed, value, length in zip(
+    images = column("initial_frame") if frames else [None] * count
+    return [(start, bool(success), seed, float(value or 0.0), int(length or 0),
+             None if image is None else decode_png(image, file))
+            for start, success, seed, value, length, image in zip(
                 table["initial_observation"], table["success"], column("seed"),
-                column("return"), column("length"), strict=True)]  # fmt: skip
+                column("return"), column("length"), images, strict=True)]  # fmt: skip
 
 
 def _file_name(policy: str) -> str:

@@ -71,6 +71,9 @@ class EstimateConfig:
     """Recorded real episodes (worldgym.data.recorded's layout) as the n real episodes,
     each paired with imagination from its recorded start, instead of running the task
     (a fixed n: all recorded episodes of each policy)."""
+    real_camera: str = ""
+    """With --real-from and a model that starts from frames: the recording's camera
+    whose first frames it starts from (default: the only one)."""
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,8 @@ def recorded_pairs(config, task, model, policies, progress):
     from worldgym.data.recorded import read_recorded
     from worldgym.evaluation.paired import imagine_recorded
 
-    recorded = read_recorded(config.real_from, task, [p.name for p in policies])
+    recorded = read_recorded(config.real_from, task, [p.name for p in policies],
+                             frames=bool(model.frame_stack), camera=config.real_camera)  # fmt: skip
     imagined = imagine_recorded(model, task, policies, recorded, config.cache,
                                 config.imagination_seed, progress)  # fmt: skip
     reals, paireds, used = [], [], []

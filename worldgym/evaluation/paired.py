@@ -53,8 +53,12 @@ class EvaluateConfig:
     """Recorded real episodes (a folder in worldgym.data.recorded's layout) to use as
     ground truth instead of running the task; imagination starts from their initial
     observations (--episodes and --seed are then the recordings')."""
+    real_camera: str = ""
+    """With --real-from and a model that starts from frames: the recording's camera
+    whose first frames it starts from (default: the only one)."""
     record_real: str = ""
-    """Also write the real episodes to this folder in the recorded layout."""
+    """Also write the real episodes to this folder in the recorded layout (with their
+    first frames, as the model sees them, for a model that starts from frames)."""
 
 
 @dataclass(frozen=True)
@@ -220,12 +224,14 @@ def policy_stream(name: str) -> int:
 
 def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
                       imagination_seed: int = 0, progress: bool = True,
-                      starts: str | None = None) -> list:  # fmt: skip
+                      starts: str | None = None, init_input=None) -> list:  # fmt: skip
     """Outcomes of each policy in imagination, with member_success [M, E] (cached per
     policy). The uncached policies are one engine call with the model, then one per
     member (each member imagining alone). A stochastic policy draws the same noise
     as in its real episode from the same reset seed (common random numbers), so
-    the two worlds differ by the model alone."""
+    the two worlds differ by the model alone. `starts` fingerprints episodes that
+    begin where a recording says (with `init_input`, e.g. its first frames, what the
+    model starts from there)."""
     import jax
     from tqdm.auto import tqdm
 
@@ -251,7 +257,8 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
         key = jax.random.key(imagination_seed)
         worlds = [model, *member_models(model)]
         runs = [
-            rollout_policies(world, chosen, init_obs, key, task, streams=streams, seeds=seeds)
+            rollout_policies(world, chosen, init_obs, key, task, streams=streams, seeds=seeds,
+                             init_input=init_input)
             for world in tqdm(worlds, desc=f"{task.name} imagined rollouts (model, members)",
                               disable=not progress)  # fmt: skip
         ]
@@ -393,17 +400,24 @@ def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation | None
         config.workers, progress, reference,
     )  # fmt: skip
     if evaluation is not None and config.record_real:
-        record_real(evaluation, config.record_real)
+        record_real(evaluation, config.record_real, model)
     return evaluation
 
 
-def record_real(evaluation: Evaluation, folder) -> None:
-    """Write an evaluation's real episodes in the recorded layout."""
+def record_real(evaluation: Evaluation, folder, model=None) -> None:
+    """Write an evaluation's real episodes in the recorded layout; for a `model` that
+    starts from frames, with each episode's first frame as the model saw it (the
+    last frame of its reset stack)."""
     from worldgym.data.recorded import write_recorded
 
+    frames = None
+    if model is not None and model.frame_stack:
+        starts = evaluation.policies[0].real.observations[:, 0]
+        frames = np.asarray(model.initial_inputs(starts))[..., -3:]
     write_recorded(folder, evaluation.task, {
         p.name: {"initial_observations": p.real.observations[:, 0], "success": p.real.success,
-                 "seeds": evaluation.seeds, "returns": p.real.returns, "lengths": p.real.lengths}
+                 "seeds": evaluation.seeds, "returns": p.real.returns, "lengths": p.real.lengths,
+                 "initial_frames": frames}
         for p in evaluation.policies
     })  # fmt: skip
 
@@ -411,24 +425,41 @@ def record_real(evaluation: Evaluation, folder) -> None:
 def imagine_recorded(model, task, policies, recorded, cache, imagination_seed: int = 0,
                      progress: bool = True) -> list[Outcomes]:  # fmt: skip
     """Each policy imagined from its recorded episodes' starts (RecordedEpisodes by
-    name), the recorded seeds keying its noise; cached under the starts' fingerprint
-    too. Policies recorded from the same starts and seeds (a live run's log) share
-    one engine call, as in a live evaluation, so the numbers are the live ones."""
+    name), the recorded seeds keying its noise; a model that starts from frames
+    starts from the recorded first frames where there are some. Cached under the
+    starts' fingerprint too. Policies recorded from the same starts and seeds (a
+    live run's log) share one engine call, as in a live evaluation, so the numbers
+    are the live ones."""
     import jax.numpy as jnp
+
+    from worldgym.data.frames import stacks_at_reset
+
+    def first_frames(episodes):
+        if not model.frame_stack or episodes.initial_frames is None:
+            return None
+        return episodes.initial_frames
 
     groups: dict[bytes, list[int]] = {}
     for index, policy in enumerate(policies):
         episodes = recorded[policy.name]
-        key = episodes.initial_observations.tobytes() + episodes.seeds.tobytes()
+        frames = first_frames(episodes)
+        key = episodes.initial_observations.tobytes() + episodes.seeds.tobytes() + \
+            (b"" if frames is None else frames.tobytes())  # fmt: skip
         groups.setdefault(key, []).append(index)
     found: list[Outcomes | None] = [None] * len(policies)
     for members in groups.values():
         episodes = recorded[policies[members[0]].name]
-        starts = episodes.initial_observations
-        fingerprint = hashlib.sha256(starts.tobytes()).hexdigest()
+        starts, frames = episodes.initial_observations, first_frames(episodes)
+        digest = hashlib.sha256(starts.tobytes())
+        init_input = None
+        if frames is not None:
+            digest.update(frames.tobytes())
+            init_input = stacks_at_reset(frames, model.frame_stack,
+                                         model.config.get("image_size"))  # fmt: skip
         outcomes = imagined_outcomes(model, task, [policies[i] for i in members],
                                      jnp.asarray(starts), episodes.seeds, Path(cache),
-                                     imagination_seed, progress, starts=fingerprint)  # fmt: skip
+                                     imagination_seed, progress, starts=digest.hexdigest(),
+                                     init_input=init_input)  # fmt: skip
         for index, outcome in zip(members, outcomes, strict=True):
             found[index] = outcome
     return found
@@ -445,7 +476,8 @@ def evaluate_recorded(task, model, policies, config: EvaluateConfig, checkpoint:
     from worldgym.policies.behaviour import data_family
     from worldgym.policies.host import host_errors
 
-    recorded = read_recorded(config.real_from, task, [p.name for p in policies])
+    recorded = read_recorded(config.real_from, task, [p.name for p in policies],
+                             frames=bool(model.frame_stack), camera=config.real_camera)  # fmt: skip
     mixture = training_mixture(model)
     evaluations = []
     with host_errors():

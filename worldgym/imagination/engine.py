@@ -359,12 +359,15 @@ def _spread(init_obs, seeds):
     return init_obs, keys
 
 
-def _spread_input(model: WorldModel, init_obs):
-    """The model's own initial inputs (e.g. frames) spread like the observations, or
+def _spread_input(model: WorldModel, init_obs, init_input=None):
+    """What the model starts from (`init_input`, e.g. recorded frames, or else the
+    model's own initial inputs of the observations) spread like the observations, or
     None for a model that starts from the observations."""
-    if model.initial_input is None:
+    if init_input is None and model.initial_input is None:
         return None
-    return jax.tree_util.tree_map(shard_episodes, model.initial_inputs(init_obs))
+    if init_input is None:
+        init_input = model.initial_inputs(init_obs)
+    return jax.tree_util.tree_map(shard_episodes, init_input)
 
 
 def initial_observations(task, seeds) -> jnp.ndarray:
@@ -376,7 +379,8 @@ def initial_observations(task, seeds) -> jnp.ndarray:
 
 
 def rollout_policies(model: WorldModel, policies, init_obs, key, task,
-                     horizon: int | None = None, streams=None, seeds=None):  # fmt: skip
+                     horizon: int | None = None, streams=None, seeds=None,
+                     init_input=None):  # fmt: skip
     """Roll every policy from every initial observation; {policy name: Trajectories}.
 
     Policies that share an act function and parameter shapes are stacked and
@@ -384,14 +388,16 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
     Policy i's randomness is `fold_in(key, streams[i])` (streams default to the
     list positions), so its result does not depend on which other policies were
     evaluated with it. With the episodes' reset `seeds`, every policy instead draws
-    the real runner's noise for each episode (see make_rollout).
+    the real runner's noise for each episode (see make_rollout). `init_input`: what a
+    model that starts from more than the observation starts from (recorded frame
+    stacks; default: its initial_inputs of the observations).
     """
     from worldgym.policies.host import host_errors
 
     streams = list(range(len(policies))) if streams is None else list(streams)
     horizon = task.horizon if horizon is None else horizon
     size = len(init_obs)
-    init_input = _spread_input(model, init_obs)
+    init_input = _spread_input(model, init_obs, init_input)
     init_obs, noise = _spread(init_obs, seeds)
     world = world_of(model)
     groups: dict = {}

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from worldgym.fingerprints import policy_fingerprint
 from worldgym.policies.exploration import NoiseBehaviour, PlayBehaviour
 from worldgym.policies.oracles import ROUNDED_KNOBS, oracle_spec
 from worldgym.policies.perturbed import perturbation_params, perturbed_act
@@ -162,8 +163,6 @@ def policy_identity(policy) -> str:
     """What makes two policies the same policy: the fingerprint the result cache keys
     them by (act function and parameters; a host policy's own). Scheduled behaviours
     (noise colours, play) are no evaluation policy's kind and get their name."""
-    from worldgym.evaluation.paired import policy_fingerprint
-
     if not isinstance(policy, Policy):
         return f"behaviour:{getattr(policy, 'name', repr(policy))}"
     return policy_fingerprint(policy)

@@ -160,7 +160,7 @@ class ScheduledActor:
 def lockstep(behaviours, seeds) -> Callable:
     """act(observations [W, d], episodes [W], steps [W], active [W]) for episodes of
     one scheduled behaviour kind, each with its own seed's schedule, run by W
-    environments (see evaluation/real.py batched_actions): one batched call per step."""
+    environments (see rollouts/real.py batched_actions): one batched call per step."""
     schedules = [b.schedule(seed) for b, seed in zip(behaviours, seeds, strict=True)]
     stacked = {key: np.stack([s[key] for s in schedules]) for key in schedules[0]}
     behaviour = behaviours[0]

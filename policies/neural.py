@@ -21,14 +21,46 @@ from worldgym.policies.protocol import Policy
 WEIGHTS_PACKAGE = "worldgym.policies.weights"
 
 
+def tanh_mlp(layers, x):
+    """Dense layers [{"w", "b"}, ...] with tanh between them (none after the last)."""
+    for layer in layers[:-1]:
+        x = jnp.tanh(x @ layer["w"] + layer["b"])
+    return x @ layers[-1]["w"] + layers[-1]["b"]
+
+
 def mlp_act(params, obs, key):
     """tanh MLP on the normalised observation; deterministic (key unused)."""
     del key
-    hidden = (obs - params["obs_mean"]) / params["obs_std"]
-    layers = params["layers"]
-    for layer in layers[:-1]:
-        hidden = jnp.tanh(hidden @ layer["w"] + layer["b"])
-    return jnp.tanh(hidden @ layers[-1]["w"] + layers[-1]["b"])
+    return jnp.tanh(tanh_mlp(params["layers"], (obs - params["obs_mean"]) / params["obs_std"]))
+
+
+# --- agents trained inside a world model (worldgym rl trains them) ----------------------
+def normalised_observation(agent, obs):
+    """The agent's fixed observation normalisation, clipped at 10 scales."""
+    return jnp.clip((obs - agent["obs_center"]) / agent["obs_scale"], -10.0, 10.0)
+
+
+def agent_mean(agent, obs):
+    """The actor's mean action in [-1, 1]."""
+    return jnp.tanh(tanh_mlp(agent["actor"], normalised_observation(agent, obs)))
+
+
+def agent_act(agent, obs, key):
+    """The deployed agent: the mean action (deterministic; key unused)."""
+    del key
+    return agent_mean(agent, obs)
+
+
+def agent_policy(name: str, agent, description: str = "") -> Policy:
+    """A trained agent as a worldgym Policy (only what acting needs is kept)."""
+    params = {key: agent[key] for key in ("actor", "obs_center", "obs_scale")}
+    return Policy(name, agent_act, params, description)
+
+
+def arrays_agent(arrays) -> dict:
+    """An agent's acting parameters from the arrays of its .npz file."""
+    layers, others = arrays_to_layers(arrays)
+    return {**others, "actor": layers}
 
 
 def layers_to_arrays(layers, **others) -> dict[str, np.ndarray]:
@@ -83,9 +115,6 @@ def neural_policies(task_name: str, kind: str | None = None) -> list[Policy]:
         with folder.joinpath(entry["file"]).open("rb") as handle:
             arrays = dict(np.load(handle))
         if entry.get("kind") == "agent":  # trained inside a world model (worldgym rl)
-            from worldgym.rl.ppo import agent_policy
-            from worldgym.rl.train import arrays_agent
-
             policies.append(agent_policy(entry["name"], arrays_agent(arrays), entry["description"]))
             continue
         if "frame_size" in entry:  # a policy that looks at pixels (policies/pixels.py)

@@ -22,7 +22,7 @@ import worldgym  # noqa: F401  (registers the imagined environments)
 from worldgym.envs import get_task
 from worldgym.evaluation.calibrate import gap_interval
 from worldgym.evaluation.differences import wilson_interval
-from worldgym.evaluation.real import run_episode
+from worldgym.rollouts.real import run_episode
 
 
 def evaluate(env, task, model, seeds) -> tuple[float, np.ndarray]:

@@ -22,10 +22,10 @@ import numpy as np
 
 from worldgym.envs import get_task
 from worldgym.envs.registry import NATIVE_TASKS
-from worldgym.evaluation.real import run_episodes
 from worldgym.files import atomic_file
 from worldgym.policies.neural import params_to_arrays, train_bc
 from worldgym.policies.perturbed import oracle, perturbed_policy
+from worldgym.rollouts.real import run_episodes
 from worldgym.seeds import BEHAVIOUR_CLONING
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "policies" / "weights"

@@ -21,10 +21,10 @@ import jax
 import numpy as np
 
 from worldgym.envs import get_task
-from worldgym.evaluation.real import run_episodes
 from worldgym.files import atomic_file
 from worldgym.policies.perturbed import oracle, perturbed_policy
 from worldgym.policies.pixels import cnn_to_arrays, pixel_policy, train_pixel_bc
+from worldgym.rollouts.real import run_episodes
 from worldgym.seeds import BEHAVIOUR_CLONING
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "policies" / "weights"

@@ -152,8 +152,8 @@ def test_collect_reacher_by_its_registered_name_with_default_behaviours(tmp_path
 
 @pytest.mark.parametrize("name", ["play", "ou"])
 def test_scheduled_behaviours_give_the_same_episode_in_lockstep_and_alone(name):
-    from worldgym.evaluation.real import run_episodes, run_lockstep_groups
     from worldgym.policies.behaviour import behaviour_policy
+    from worldgym.rollouts.real import run_episodes, run_lockstep_groups
 
     task = get_task("PickPlace")
     behaviours = [behaviour_policy(task, name) for _ in range(3)]
@@ -166,8 +166,8 @@ def test_scheduled_behaviours_give_the_same_episode_in_lockstep_and_alone(name):
 
 def test_play_goes_where_the_task_s_goals_do_not():
     """Waypoints span the whole workspace: the cube is lifted above the goals' range."""
-    from worldgym.evaluation.real import run_lockstep_groups
     from worldgym.policies.behaviour import behaviour_policy
+    from worldgym.rollouts.real import run_lockstep_groups
 
     task = get_task("PickPlace")
     episodes = run_lockstep_groups(task, [behaviour_policy(task, "play") for _ in range(30)],

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from worldgym.data.advice import data_advice
-from worldgym.data.dataset import EpisodeDataset
+from worldgym.data.episodes import EpisodeDataset
 from worldgym.envs import get_task
 
 TASK = get_task("Reach")  # 10 observation entries, 2 actions in [-1, 1]

@@ -77,7 +77,7 @@ def test_off_the_shelf_rl_trains_in_imagination_and_runs_for_real(tiny_run):
     """Stable-Baselines3 (optional extra `rl`) learns through gymnasium.make; the
     policy then runs in the ground-truth task. Plumbing only: a few hundred steps."""
     sb3 = pytest.importorskip("stable_baselines3")
-    from worldgym.evaluation.real import run_episode
+    from worldgym.rollouts.real import run_episode
 
     env = gymnasium.make("worldgym/Push-imagined-v0", checkpoint=str(tiny_run[1]))
     agent = sb3.SAC("MlpPolicy", env, seed=0, learning_starts=50, verbose=0)

@@ -171,8 +171,8 @@ def test_bad_input_is_one_sentence(tiny_run, tmp_path):
 
 
 def test_lockstep_rollouts_equal_one_by_one_rollouts():
-    from worldgym.evaluation.real import run_episodes, run_episodes_in_lockstep
     from worldgym.policies import load_policy
+    from worldgym.rollouts.real import run_episodes, run_episodes_in_lockstep
 
     task = get_task("Reach")  # terminates on success: episodes end at different steps
     policy = load_policy("Reach", "noisy")
@@ -186,8 +186,8 @@ def test_lockstep_rollouts_equal_one_by_one_rollouts():
 
 
 def test_lockstep_with_one_policy_per_episode_equals_each_alone():
-    from worldgym.evaluation.real import run_episodes, run_episodes_in_lockstep
     from worldgym.policies.behaviour import behaviour_policy, draw_perturbation
+    from worldgym.rollouts.real import run_episodes, run_episodes_in_lockstep
 
     task = get_task("Push")
     rng = np.random.default_rng(0)

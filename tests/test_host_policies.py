@@ -84,7 +84,7 @@ def test_a_torch_module_runs_in_both_worlds(lab, tmp_path):
                                     task)["torch-linear"]  # fmt: skip
     expected = np.tanh(np.asarray(init_obs)[:, 8:10] * -5.0)
     np.testing.assert_allclose(np.asarray(trajectories.actions[:, 0]), expected, atol=1e-6)
-    from worldgym.evaluation.real import run_episodes_in_lockstep
+    from worldgym.rollouts.real import run_episodes_in_lockstep
 
     real = run_episodes_in_lockstep(task, policy, [0, 1])
     np.testing.assert_allclose([episode.actions[0] for episode in real], expected, atol=1e-6)

@@ -116,8 +116,8 @@ def noise_only(params, obs, key):
 
 
 def test_with_reset_seeds_imagination_draws_the_real_runners_policy_noise(push_model):
-    from worldgym.evaluation.real import run_episodes_in_lockstep
     from worldgym.policies import Policy
+    from worldgym.rollouts.real import run_episodes_in_lockstep
 
     task = get_task("Push")
     policy = Policy("noise-only", noise_only)

@@ -236,8 +236,8 @@ def test_a_pixel_policy_sees_the_camera_in_reality():
     """The real runner gives a pixel policy the task's camera frames: its actions are
     those of a plain Gymnasium loop over frame_env."""
     from worldgym.envs.frames import frame_env
-    from worldgym.evaluation.real import run_episodes, run_episodes_in_lockstep
     from worldgym.policies.pixels import cnn_act
+    from worldgym.rollouts.real import run_episodes, run_episodes_in_lockstep
 
     task, policy = get_task("Reach"), _pixel_policy()
     lockstep = run_episodes_in_lockstep(task, policy, [0, 5])

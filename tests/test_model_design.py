@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from worldgym.data.dataset import EpisodeDataset
+from worldgym.data.episodes import EpisodeDataset
 from worldgym.models.ensemble import (
     EnsembleConfig,
     config_from_dict,

@@ -77,7 +77,7 @@ def test_bad_config_is_one_sentence():
 def test_open_loop_error_averages_only_episodes_still_running():
     """Episodes of different lengths (e.g. ended on success): the error at H uses
     the episodes that last at least H steps, and runs to the longest one."""
-    from worldgym.data.dataset import EpisodeDataset
+    from worldgym.data.episodes import EpisodeDataset
     from worldgym.evaluation.model_eval import open_loop_metrics
     from worldgym.models.base import Prediction, WorldModel
 

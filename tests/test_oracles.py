@@ -6,8 +6,8 @@ import pytest
 
 from worldgym.envs import get_task
 from worldgym.envs.registry import NATIVE_TASKS
-from worldgym.evaluation.real import run_episodes
 from worldgym.policies import load_policy
+from worldgym.rollouts.real import run_episodes
 
 
 @pytest.mark.parametrize("name", list(NATIVE_TASKS))

@@ -13,8 +13,8 @@ from worldgym.envs import get_task
 from worldgym.evaluation.model_eval import held_out_episodes
 from worldgym.evaluation.support import load_or_build_reference
 from worldgym.models.ensemble import EnsembleConfig
+from worldgym.refine import REFINE_SEED, RefineConfig, refine
 from worldgym.training.checkpoint import load_world_model
-from worldgym.training.refine import REFINE_SEED, RefineConfig, refine
 from worldgym.training.train import TrainConfig, train
 
 

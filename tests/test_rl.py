@@ -9,8 +9,9 @@ import pytest
 from conftest import kill_during_save
 
 from worldgym.envs import get_task
-from worldgym.rl.ppo import PPOConfig, agent_policy, make_trainer, reset_starts
-from worldgym.rl.train import RLConfig, arrays_agent, train_agent
+from worldgym.policies.neural import agent_policy, arrays_agent
+from worldgym.rl.ppo import PPOConfig, make_trainer, reset_starts
+from worldgym.rl.train import RLConfig, train_agent
 
 TINY_PPO = dict(envs=64, rollout_steps=16, minibatches=4, epochs=4)
 

@@ -10,8 +10,8 @@ from worldgym import seeds
 from worldgym.data.collect import CollectConfig
 from worldgym.evaluation.estimation import IMAGINED_ONLY_SEED, EstimateConfig
 from worldgym.evaluation.paired import EvaluateConfig
+from worldgym.refine import REFINE_SEED
 from worldgym.rl.train import START_SEED
-from worldgym.training.refine import REFINE_SEED
 
 ROOT = Path(__file__).resolve().parents[1]
 

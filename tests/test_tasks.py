@@ -84,9 +84,9 @@ def test_info_success_is_the_task_predicate(any_task):
     trajectories where both outcomes occur (oracle for native tasks)."""
     env = any_task.make_env()
     if any_task.name in NATIVE_TASKS:
-        from worldgym.evaluation.real import run_episode
         from worldgym.policies import load_policy
         from worldgym.policies.protocol import NumpyPolicy
+        from worldgym.rollouts.real import run_episode
 
         act = NumpyPolicy(load_policy(any_task.name, "oracle"))
         episode = run_episode(env, any_task, act, seed=0)

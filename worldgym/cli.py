@@ -22,10 +22,10 @@ from worldgym.evaluation.model_eval import ModelEvalConfig
 from worldgym.evaluation.paired import EvaluateConfig
 from worldgym.evaluation.session import SessionConfig
 from worldgym.models import DEFAULT_FAMILY, get_family
+from worldgym.refine import RefineConfig
 from worldgym.report import ReportConfig
 from worldgym.rl.ppo import PPOConfig
 from worldgym.rl.train import RLConfig
-from worldgym.training.refine import RefineConfig
 from worldgym.training.train import TrainConfig
 
 
@@ -121,8 +121,8 @@ def cmd_policies(args) -> int:
 def cmd_rollout(args) -> int:
     from worldgym.demo import episode_clip
     from worldgym.envs import get_task
-    from worldgym.evaluation.real import run_episodes
     from worldgym.policies import load_policy
+    from worldgym.rollouts.real import run_episodes
     from worldgym.video import write_video
 
     config = config_from_args(RolloutConfig, args)
@@ -258,7 +258,7 @@ def cmd_bench(args) -> int:
         print()
         print(format_latent(run_latent_bench(config)))
     if config.runner_episodes and config.runner_tasks:
-        from worldgym.data.workers import default_workers
+        from worldgym.rollouts.workers import default_workers
         from worldgym.runner_bench import format_runner, measure_runner
 
         workers = (1, max(2, default_workers()))
@@ -302,7 +302,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_refine(args) -> int:
-    from worldgym.training.refine import RefineConfig, format_refine, refine
+    from worldgym.refine import RefineConfig, format_refine, refine
 
     print(format_refine(refine(config_from_args(RefineConfig, args))))
     return 0

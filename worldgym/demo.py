@@ -28,10 +28,10 @@ import numpy as np
 
 from worldgym.envs import get_task
 from worldgym.envs.registry import DEFAULT_TASK
-from worldgym.evaluation.real import run_episodes
 from worldgym.models import DEFAULT_FAMILY
 from worldgym.paths import RunPaths
 from worldgym.policies import load_policy
+from worldgym.rollouts.real import run_episodes
 from worldgym.video import outcome_border, write_video
 
 HOLD_FRAMES = 12

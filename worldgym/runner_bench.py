@@ -102,8 +102,9 @@ def runner_rates(task, policy: str, seeds, workers: tuple[int, ...]
     episodes' actions) of worldgym's runner. The first call with a number of workers
     starts them (imports, environments, compilation: its seconds are reported); the
     rate is the second's, as every later call of a command runs."""
-    from worldgym.evaluation.real import real_episodes, run_episodes_in_lockstep
+    from worldgym.evaluation.real import real_episodes
     from worldgym.policies import load_policy
+    from worldgym.rollouts.real import run_episodes_in_lockstep
 
     episodes = run_episodes_in_lockstep(task, load_policy(task, policy), seeds[:1])
     del episodes  # compiles nothing the timed calls use; imports the suite

@@ -22,12 +22,12 @@ from worldgym.data.dataset import (
     observation_space,
     write_episodes,
 )
-from worldgym.data.workers import chunks, imap_in_workers
 from worldgym.envs.pool import borrowed_env
 from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.files import atomic_directory
 from worldgym.paths import RunPaths
 from worldgym.provenance import library_versions
+from worldgym.rollouts.workers import chunks, imap_in_workers
 from worldgym.seeds import COLLECTION
 
 EPISODES_PER_JOB = 50
@@ -157,9 +157,9 @@ def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
     """
     task_spec, planned_episodes, image_size = job
     from worldgym.envs import get_task
-    from worldgym.evaluation.real import looks_at_frames, run_episode, run_lockstep_groups
     from worldgym.policies import as_actor
     from worldgym.policies.behaviour import behaviour_policy
+    from worldgym.rollouts.real import looks_at_frames, run_episode, run_lockstep_groups
 
     task = get_task(task_spec)
     behaviours = [behaviour_policy(task, p.behaviour, p.perturbation) for p in planned_episodes]

@@ -25,7 +25,7 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 
-from worldgym.data.dataset import EpisodeDataset
+from worldgym.data.episodes import EpisodeDataset
 from worldgym.specs import first_line
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from worldgym.data.dataset import EpisodeDataset
+from worldgym.data.episodes import EpisodeDataset
 
 
 def previous_observations(data: EpisodeDataset) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from worldgym.data.dataset import EpisodeDataset
+from worldgym.data.episodes import EpisodeDataset
 
 
 def split_episodes(num_episodes: int, fraction: float, seed: int):

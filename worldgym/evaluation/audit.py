@@ -142,13 +142,9 @@ def imagine(config: ImagineConfig, progress: bool = True) -> Judgement:
     """Judge the policies in imagination, audited by k real episodes each."""
     from worldgym.envs import get_task
     from worldgym.evaluation.estimation import predictions
-    from worldgym.evaluation.paired import (
-        imagined_outcomes,
-        load_policies,
-        model_fingerprint,
-        real_outcomes,
-    )
+    from worldgym.evaluation.paired import imagined_outcomes, load_policies, real_outcomes
     from worldgym.evaluation.support import load_or_build_reference, policy_support
+    from worldgym.fingerprints import model_fingerprint
     from worldgym.imagination.engine import initial_observations
     from worldgym.policies.host import host_errors
     from worldgym.training.checkpoint import load_world_model, resolve_checkpoint

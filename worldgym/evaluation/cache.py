@@ -13,23 +13,10 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.files import atomic_file, read_npz
-
-
-def tree_fingerprint(tree) -> str:
-    """SHA-256 over a pytree's structure and every leaf's bytes."""
-    digest = hashlib.sha256()
-    leaves, structure = jax.tree_util.tree_flatten(tree)
-    digest.update(str(structure).encode())
-    for leaf in leaves:
-        array = np.asarray(leaf)
-        digest.update(f"{array.dtype}{array.shape}".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
 
 
 def entry_path(folder: Path, label: str, key: dict) -> Path:

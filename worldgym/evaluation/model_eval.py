@@ -24,7 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from worldgym.data.dataset import EpisodeDataset, find_dataset, load_dataset, read_header
+from worldgym.data.dataset import find_dataset, load_dataset, read_header
+from worldgym.data.episodes import EpisodeDataset
 from worldgym.data.foreign import dataset_task
 from worldgym.data.frames import recorded_inputs
 from worldgym.data.splits import run_split, trained_episodes, window_starts

@@ -66,7 +66,7 @@ class Outcomes:
 
     @classmethod
     def from_episodes(cls, episodes, task) -> Outcomes:
-        """Real episodes (worldgym.evaluation.real.Episode) with observations padded to
+        """Real episodes (worldgym.rollouts.real.Episode) with observations padded to
         the horizon by repeating the last one (episodes that end on success are shorter)."""
         observations = np.zeros((len(episodes), task.horizon + 1, task.obs_dim), np.float32)
         actions = np.zeros((len(episodes), task.horizon, task.action_dim), np.float32)

@@ -13,16 +13,16 @@ fingerprint, the sampling mode and the imagination seed.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from worldgym.envs.registry import DEFAULT_TASK
-from worldgym.evaluation.cache import cached_outcomes, missing_entries, tree_fingerprint
+from worldgym.evaluation.cache import cached_outcomes, missing_entries
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.evaluation.real import EPISODES_PER_JOB, real_episodes
+from worldgym.fingerprints import model_fingerprint, policy_fingerprint
 from worldgym.paths import RunPaths, task_slug
 from worldgym.seeds import TEST
 
@@ -170,22 +170,6 @@ class Evaluation:
 
 
 # --- what a result depends on --------------------------------------------------------------
-def model_fingerprint(model) -> str:
-    """Identifies a world model by family, config and parameters."""
-    config = json.dumps({"family": model.family, "config": model.config}, sort_keys=True)
-    return hashlib.sha256((config + tree_fingerprint(model.params)).encode()).hexdigest()
-
-
-def policy_fingerprint(policy) -> str:
-    """Identifies a policy: a JAX policy by its function's name and its parameters,
-    a host policy by its object (see worldgym.policies.host.host_fingerprint)."""
-    if policy.host is not None:
-        return policy.host.fingerprint
-    act = getattr(policy.act, "__qualname__", repr(policy.act))
-    module = getattr(policy.act, "__module__", "")
-    return hashlib.sha256(f"{module}.{act}{tree_fingerprint(policy.params)}".encode()).hexdigest()
-
-
 OUTCOMES_VERSION = 2
 """Part of every cache key: version 2 stores actions and per-step uncertainty."""
 

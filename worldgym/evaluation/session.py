@@ -176,9 +176,9 @@ def run_session(config: SessionConfig, task=None, label=None, say=print) -> Sess
     from worldgym.envs import get_task
     from worldgym.evaluation.estimation import decision_outcome, predictions
     from worldgym.evaluation.paired import imagined_outcomes, load_policies
-    from worldgym.evaluation.real import run_episodes
     from worldgym.imagination.engine import initial_observations
     from worldgym.policies.host import host_errors
+    from worldgym.rollouts.real import run_episodes
     from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
     check_config(config)

@@ -20,8 +20,8 @@ What world-model RL needs on top of plain PPO:
 
 The agent is a Gaussian actor (tanh mean, learned log std) and a critic, both
 MLPs on observations normalised by the world model's own observation scale.
-`agent_policy` turns it into a worldgym Policy (the deterministic mean action),
-jittable and vmappable like every zoo policy.
+`worldgym.policies.neural.agent_policy` turns it into a worldgym Policy (the
+deterministic mean action), jittable and vmappable like every zoo policy.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import optax
 
 from worldgym.devices import batch_sharding
 from worldgym.imagination.engine import make_guarded_step, world_of
-from worldgym.policies.protocol import Policy
+from worldgym.policies.neural import agent_mean, normalised_observation, tanh_mlp
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,6 @@ def _mlp_init(key, sizes, last_scale: float) -> list[dict]:
     return layers
 
 
-def _mlp(layers, x):
-    for layer in layers[:-1]:
-        x = jnp.tanh(x @ layer["w"] + layer["b"])
-    return x @ layers[-1]["w"] + layers[-1]["b"]
-
-
 def init_agent(key, obs_dim: int, action_dim: int, config: PPOConfig, center, scale) -> dict:
     """Actor, critic, log std and the fixed observation normalisation."""
     actor_key, critic_key = jax.random.split(key)
@@ -111,35 +105,14 @@ def init_agent(key, obs_dim: int, action_dim: int, config: PPOConfig, center, sc
     }
 
 
-def _normalised(agent, obs):
-    return jnp.clip((obs - agent["obs_center"]) / agent["obs_scale"], -10.0, 10.0)
-
-
-def agent_mean(agent, obs):
-    """The actor's mean action in [-1, 1]."""
-    return jnp.tanh(_mlp(agent["actor"], _normalised(agent, obs)))
-
-
 def agent_value(agent, obs):
-    return _mlp(agent["critic"], _normalised(agent, obs))[..., 0]
+    return tanh_mlp(agent["critic"], normalised_observation(agent, obs))[..., 0]
 
 
 def _log_prob(agent, obs, action):
     mean, log_std = agent_mean(agent, obs), agent["log_std"]
     z = (action - mean) / jnp.exp(log_std)
     return jnp.sum(-0.5 * z**2 - log_std - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
-
-
-def agent_act(agent, obs, key):
-    """The deployed policy: the mean action (deterministic; key unused)."""
-    del key
-    return agent_mean(agent, obs)
-
-
-def agent_policy(name: str, agent, description: str = "") -> Policy:
-    """A trained agent as a worldgym Policy (only what acting needs is kept)."""
-    params = {key: agent[key] for key in ("actor", "obs_center", "obs_scale")}
-    return Policy(name, agent_act, params, description)
 
 
 # --- imagined episodes ----------------------------------------------------------------

@@ -21,11 +21,11 @@ from tqdm.auto import tqdm
 
 from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.files import atomic_file
+from worldgym.policies.neural import agent_policy
 from worldgym.rl.ppo import (
     PPOConfig,
     RunnerState,
     Starts,
-    agent_policy,
     combine_starts,
     make_trainer,
     reset_starts,
@@ -162,7 +162,7 @@ def plot_learning_curve(history: list[dict], path: Path, title: str) -> None:
 def train_agent(config: RLConfig, ppo: PPOConfig, progress: bool = True) -> dict:
     """Train (or resume) PPO in the world model; evaluate the agent in both worlds."""
     from worldgym.envs import get_task
-    from worldgym.evaluation.paired import model_fingerprint
+    from worldgym.fingerprints import model_fingerprint
     from worldgym.training import checkpoint
     from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
@@ -217,21 +217,14 @@ def agent_arrays(agent) -> dict[str, np.ndarray]:
                             obs_scale=agent["obs_scale"])  # fmt: skip
 
 
-def arrays_agent(arrays) -> dict:
-    from worldgym.policies.neural import arrays_to_layers
-
-    layers, others = arrays_to_layers(arrays)
-    return {**others, "actor": layers}
-
-
 def check_in_both_worlds(model, task, policy, seeds) -> dict:
     """Success rate and mean return of `policy` from each reset seed, imagined and real
     (Wilson intervals for the rates, a paired bootstrap interval for their gap)."""
     from worldgym.evaluation.calibrate import gap_interval
     from worldgym.evaluation.differences import wilson_interval
     from worldgym.evaluation.outcomes import Outcomes
-    from worldgym.evaluation.real import run_episodes_in_lockstep
     from worldgym.imagination.engine import initial_observations, rollout_policy
+    from worldgym.rollouts.real import run_episodes_in_lockstep
 
     seeds = [int(seed) for seed in seeds]
     trajectories = rollout_policy(model, policy, initial_observations(task, seeds),

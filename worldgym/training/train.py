@@ -25,7 +25,8 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from worldgym.data.dataset import EpisodeDataset, find_dataset, load_dataset, read_header
+from worldgym.data.dataset import find_dataset, load_dataset, read_header
+from worldgym.data.episodes import EpisodeDataset
 from worldgym.data.foreign import dataset_task
 from worldgym.data.frames import frame_stacks, previous_observations
 from worldgym.data.splits import run_split, window_starts

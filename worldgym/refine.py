@@ -76,8 +76,8 @@ def missing_episodes(data, refine_plan: dict) -> dict[str, list[int]]:
 def run_real_episodes(task, missing: dict[str, list[int]]) -> list:
     """EpisodeRecords of each policy's real episodes from its seeds (one lockstep batch)."""
     from worldgym.data.collect import record_from_episode
-    from worldgym.evaluation.real import run_episodes_in_lockstep
     from worldgym.policies import load_policy
+    from worldgym.rollouts.real import run_episodes_in_lockstep
 
     records = []
     for spec, seeds in missing.items():

@@ -240,9 +240,7 @@ def adapt_gym_env(
         limit = horizon if horizon is not None else (raw.spec.max_episode_steps
                                                      if raw.spec else None)  # fmt: skip
         if limit is None:
-            raise ValueError(
-                f"{env_id!r} has no max_episode_steps; pass horizon=... to adapt it."
-            )
+            raise ValueError(f"{env_id!r} has no max_episode_steps; pass horizon=... to adapt it.")
         check_seeded_reset(probe, f"Cannot adapt {env_id!r}")
         names = tuple(observation_names) or flat_observation_names(raw.observation_space)
         dt = getattr(raw.unwrapped, "dt", 1.0 / (raw.metadata.get("render_fps") or 30))
@@ -263,12 +261,17 @@ def adapt_gym_env(
         success_key=success_key,
         make_env_kwargs=env_kwargs if registered else {},
         env_factory=None if registered else partial(env, **env_kwargs),
-        wrap_env=partial(_wrap, success_fn=success_fn, success_key=success_key,
-                         horizon=factory_horizon,
-                         terminate_on_success=terminate_on_success),  # fmt: skip
+        wrap_env=partial(
+            _wrap,
+            success_fn=success_fn,
+            success_key=success_key,
+            horizon=factory_horizon,
+            terminate_on_success=terminate_on_success,
+        ),  # fmt: skip
         observation_renderer=(
             partial(_mujoco_renderer, make, apply_observation, camera)
-            if apply_observation else None
+            if apply_observation
+            else None
         ),  # fmt: skip
     )
 

@@ -126,7 +126,7 @@ def _load(source: TaskSource, label: str) -> Task:
 
 
 def _short_name(spec: str) -> str:
-    """"worldgym/Push-v0" (a native task's Gymnasium id) -> "Push"."""
+    """ "worldgym/Push-v0" (a native task's Gymnasium id) -> "Push"."""
     if spec.startswith("worldgym/") and spec.endswith("-v0"):
         return spec[len("worldgym/") : -len("-v0")]
     return spec

@@ -62,6 +62,7 @@ ORACLE_BEHAVIOURS = ("perturbed-oracle", "noisy-oracle-<std>", "play")
 FAULT_PROBABILITY = 0.35
 """Chance that each fault is switched on in a perturbed-oracle episode."""
 
+
 def parse_mixture(items: Sequence[str]) -> dict[str, float]:
     """NAME=WEIGHT items -> {name: weight}; one sentence for a malformed item."""
     mixture: dict[str, float] = {}

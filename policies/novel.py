@@ -27,6 +27,7 @@ from worldgym.policies.protocol import Policy
 
 f32 = np.float32
 
+
 def _variants(act, **defaults) -> Callable[..., Policy]:
     """A maker of named policies running `act`, each overriding some of `defaults`
     and of the action style."""
@@ -71,8 +72,15 @@ def reach_jacobian_act(params, obs, key):
     return shape_action(torque, params, key, 2)
 
 
-_reach = _variants(reach_jacobian_act, gain=200.0, damping=0.4, mirror=0.0, hold=0.0,
-                   speed_limit=100.0, sequential=0.0)
+_reach = _variants(
+    reach_jacobian_act,
+    gain=200.0,
+    damping=0.4,
+    mirror=0.0,
+    hold=0.0,
+    speed_limit=100.0,
+    sequential=0.0,
+)
 
 
 def reach_novel() -> list[Policy]:
@@ -80,19 +88,31 @@ def reach_novel() -> list[Policy]:
         _reach("jacobian", "Jacobian-transpose PD in task space."),
         _reach("jacobian-soft", "Jacobian-transpose PD with a quarter of the gain.", gain=50.0),
         _reach("jacobian-crawl", "Jacobian-transpose PD at a tenth of the gain.", gain=20.0),
-        _reach("sequential", "Turns the shoulder first, the elbow only once it is aligned.",
-               sequential=1.0),  # fmt: skip
-        _reach("bang-bang", "Full torque or none, by the sign of the task-space command.",
-               bang=1.0, deadband=0.2),  # fmt: skip
+        _reach(
+            "sequential",
+            "Turns the shoulder first, the elbow only once it is aligned.",
+            sequential=1.0,
+        ),  # fmt: skip
+        _reach(
+            "bang-bang",
+            "Full torque or none, by the sign of the task-space command.",
+            bang=1.0,
+            deadband=0.2,
+        ),  # fmt: skip
         _reach("quantised", "Task-space command rounded to steps of 0.5.", levels=2.0),
         _reach("pausing", "Jacobian-transpose PD that freezes on 60% of its steps.", pause=0.6),
-        _reach("speed-limited", "Never lets a joint move faster than 1.5 rad/s.",
-               speed_limit=1.5),  # fmt: skip
+        _reach(
+            "speed-limited", "Never lets a joint move faster than 1.5 rad/s.", speed_limit=1.5
+        ),  # fmt: skip
         _reach("stops-short", "Stops pushing 3 cm from the target.", hold=0.03),
         _reach("stops-at-2.5cm", "Stops pushing 2.5 cm from the target.", hold=0.025),
         _reach("mirrored", "Aims at the target mirrored across the x axis.", mirror=1.0),
-        _reach("sluggish-pausing", "A tenth of the gain and frozen on half of its steps.",
-               gain=20.0, pause=0.5),  # fmt: skip
+        _reach(
+            "sluggish-pausing",
+            "A tenth of the gain and frozen on half of its steps.",
+            gain=20.0,
+            pause=0.5,
+        ),  # fmt: skip
     ]
 
 
@@ -129,8 +149,15 @@ def push_planner_act(params, obs, key):
     return shape_action(jnp.clip(command, -1.0, 1.0), params, key, 2)
 
 
-_push = _variants(push_planner_act, gain=12.0, orbit=0.07, standoff=0.05, tolerance=0.02,
-                  overshoot=0.0, settle=0.012)
+_push = _variants(
+    push_planner_act,
+    gain=12.0,
+    orbit=0.07,
+    standoff=0.05,
+    tolerance=0.02,
+    overshoot=0.0,
+    settle=0.012,
+)
 
 
 def push_novel() -> list[Policy]:
@@ -144,12 +171,17 @@ def push_novel() -> list[Policy]:
         _push("hesitant", "Freezes on 80% of its steps.", pause=0.8),
         _push("overshoots-3cm", "Pushes the block to 3 cm past the goal.", overshoot=0.03),
         _push("overshoots-6cm", "Pushes the block to 6 cm past the goal.", overshoot=0.06),
-        _push("loose-line", "Starts pushing when within 5 cm of the line behind the block.",
-              tolerance=0.05),  # fmt: skip
-        _push("far-standoff", "Lines up 12 cm behind the block before each push.",
-              standoff=0.12),  # fmt: skip
-        _push("settles-early", "Stops pushing once the block is within 5 cm of the goal.",
-              settle=0.05),  # fmt: skip
+        _push(
+            "loose-line",
+            "Starts pushing when within 5 cm of the line behind the block.",
+            tolerance=0.05,
+        ),  # fmt: skip
+        _push(
+            "far-standoff", "Lines up 12 cm behind the block before each push.", standoff=0.12
+        ),  # fmt: skip
+        _push(
+            "settles-early", "Stops pushing once the block is within 5 cm of the goal.", settle=0.05
+        ),  # fmt: skip
     ]
 
 
@@ -183,8 +215,15 @@ def pick_place_planner_act(params, obs, key):
     return shape_action(jnp.concatenate([move, grip[None]]), params, key, 3)
 
 
-_pick = _variants(pick_place_planner_act, gain=12.0, grip=1.0, carry_height=0.0,
-                  approach_height=0.06, hover=0.0, release_above=-1.0)
+_pick = _variants(
+    pick_place_planner_act,
+    gain=12.0,
+    grip=1.0,
+    carry_height=0.0,
+    approach_height=0.06,
+    hover=0.0,
+    release_above=-1.0,
+)
 
 
 def pick_place_novel() -> list[Policy]:

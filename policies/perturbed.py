@@ -80,8 +80,12 @@ def perturbation_params(
         "random_prob": f32(random_prob),
         "latency": f32(latency),
         "target_bias": bias.astype(f32),
-        "style": {"levels": f32(levels), "bang": f32(bang), "deadband": f32(deadband),
-                  "pause": f32(pause)},  # fmt: skip
+        "style": {
+            "levels": f32(levels),
+            "bang": f32(bang),
+            "deadband": f32(deadband),
+            "pause": f32(pause),
+        },  # fmt: skip
         "knobs": {name: f32(knobs.get(name, value)) for name, value in spec.default_knobs.items()},
     }
 

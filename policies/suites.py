@@ -134,8 +134,12 @@ def graded_set(task_name: str, split: str) -> list[Policy]:
             p("dev-aims-4cm", "Aims 4 cm beside the goal.", target_bias=(0.04, 0.0, 0.0)),
             p("dev-aims-8cm", "Aims 8 cm beside the goal.", target_bias=(0.0, 0.08, 0.0)),
             p("dev-quantised-2", "Expert with hand motions rounded to halves.", levels=2.0),
-            p("dev-bang-bang-0.5", "Full speed or stop on each axis (deadband 0.5).",
-              bang=1.0, deadband=0.5),  # fmt: skip
+            p(
+                "dev-bang-bang-0.5",
+                "Full speed or stop on each axis (deadband 0.5).",
+                bang=1.0,
+                deadband=0.5,
+            ),  # fmt: skip
             p("dev-paused-0.3", "Stands still on 30% of its steps.", pause=0.3),
             p("dev-laggy", "Acts on where things were 150 ms ago.", latency=0.15),
             p("dev-jittery-0.6", "60% of its actions are uniformly random.", random_prob=0.6),
@@ -149,8 +153,9 @@ def graded_set(task_name: str, split: str) -> list[Policy]:
         p("aims-3cm", "Aims 3 cm beside the goal.", target_bias=(0.0, 0.03, 0.0)),
         p("aims-10cm", "Aims 10 cm beside the goal.", target_bias=(0.07, 0.07, 0.0)),
         p("quantised", "Expert with hand motions rounded to -1, 0 or 1.", levels=1.0),
-        p("bang-bang", "Full speed or stop on each axis (deadband 0.2).", bang=1.0,
-          deadband=0.2),  # fmt: skip
+        p(
+            "bang-bang", "Full speed or stop on each axis (deadband 0.2).", bang=1.0, deadband=0.2
+        ),  # fmt: skip
         p("paused-0.5", "Stands still on half of its steps.", pause=0.5),
         p("jittery-0.3", "30% of its actions are uniformly random.", random_prob=0.3),
         p("frozen", "Never moves.", gain=0.0),

@@ -41,8 +41,10 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=["zoo", "novel"])
     parser.add_argument("--episodes", type=int, default=100)
     args = parser.parse_args()
-    print("| task | set | seeds | trusted | Spearman ρ | MMRV | mean abs. error "
-          "| all: ρ / MMRV / MAE | κ (rates only; beyond rates) |")
+    print(
+        "| task | set | seeds | trusted | Spearman ρ | MMRV | mean abs. error "
+        "| all: ρ / MMRV / MAE | κ (rates only; beyond rates) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for policy_set in args.sets:
         for first in (TEST.first, DEV.first):

@@ -54,8 +54,12 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.5)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=8000)
-    parser.add_argument("--check-episodes", type=int, default=100,
-                        help="Real episodes (seeds 0...) to report the success rate on.")
+    parser.add_argument(
+        "--check-episodes",
+        type=int,
+        default=100,
+        help="Real episodes (seeds 0...) to report the success rate on.",
+    )
     args = parser.parse_args()
     index_path = WEIGHTS / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
@@ -63,8 +67,10 @@ def main() -> None:
         frames, actions = frame_demonstrations(task_name, args.demonstrations, args.noise,
                                                args.size)  # fmt: skip
         params, losses = train_pixel_bc(frames, actions, steps=args.steps)
-        description = (f"CNN on one {args.size}x{args.size} camera frame, cloned from "
-                       f"{args.demonstrations} noise-injected oracle demonstrations (DART).")
+        description = (
+            f"CNN on one {args.size}x{args.size} camera frame, cloned from "
+            f"{args.demonstrations} noise-injected oracle demonstrations (DART)."
+        )
         file = f"{task_name}-{NAME}.npz"
         with atomic_file(WEIGHTS / file) as temp:
             np.savez(temp, **cnn_to_arrays(params))
@@ -75,9 +81,11 @@ def main() -> None:
         check = run_episodes(get_task(task_name), policy, range(args.check_episodes),
                              progress=False)  # fmt: skip
         success = np.mean([episode.success for episode in check])
-        print(f"{task_name}/{NAME}: {len(actions)} frames, loss {losses[:100].mean():.4f} -> "
-              f"{losses[-100:].mean():.4f}; real success {success:.0%} on seeds "
-              f"0-{args.check_episodes - 1} -> {file}")
+        print(
+            f"{task_name}/{NAME}: {len(actions)} frames, loss {losses[:100].mean():.4f} -> "
+            f"{losses[-100:].mean():.4f}; real success {success:.0%} on seeds "
+            f"0-{args.check_episodes - 1} -> {file}"
+        )
     with atomic_file(index_path) as temp:
         temp.write_text(json.dumps(index, indent=2) + "\n")
 

@@ -166,9 +166,13 @@ def active_runs(names, reals, paireds, decision, imagined: int, runs: int, budge
         spent.append(result.spent)
         settled.append(result.settled)
         right.append(result.settled and decision_right(decision, result.estimates, truths))
-    return {"episodes": float(np.mean(spent)), "settled": float(np.mean(settled)),
-            "right_when_settled": float(np.sum(right) / max(np.sum(settled), 1)),
-            "worst_policy_coverage": float(covered.min()), "all_covered": float(together)}
+    return {
+        "episodes": float(np.mean(spent)),
+        "settled": float(np.mean(settled)),
+        "right_when_settled": float(np.sum(right) / max(np.sum(settled), 1)),
+        "worst_policy_coverage": float(covered.min()),
+        "all_covered": float(together),
+    }
 
 
 def fixed_n_protocol(reals, decision, target: float, runs: int, rng, confidence=0.95) -> dict:
@@ -281,8 +285,11 @@ def main() -> None:
     parser.add_argument("--boundary-runs", type=int, default=2000)
     parser.add_argument("--audit-runs", type=int, default=200)
     parser.add_argument("--k", type=int, default=20)
-    parser.add_argument("--skip-loop", action="store_true",
-                        help="coverage at fixed n and the audit only (steps 1 and 5)")
+    parser.add_argument(
+        "--skip-loop",
+        action="store_true",
+        help="coverage at fixed n and the audit only (steps 1 and 5)",
+    )
     parser.add_argument("--cache", default="runs/eval")
     parser.add_argument("--out", default="runs/validation")
     parser.add_argument("--seed", type=int, default=0)

@@ -180,4 +180,3 @@ def assert_same_training(summary, run, other_summary, other_run) -> None:
                 for row in rows]  # fmt: skip
 
     assert history(run) == history(other_run)
-

@@ -55,8 +55,14 @@ def test_the_false_discovery_rate_holds_when_imagination_is_right():
 
 def test_imagine_runs_both_worlds_and_says_what_the_audit_can_see(tiny_run, tmp_path, capsys):
     _, run = tiny_run
-    config = ImagineConfig(task="Push", checkpoint=str(run), policies=("slow", "noisy"),
-                           imagined_episodes=6, real_episodes=3, cache=str(tmp_path / "c"))
+    config = ImagineConfig(
+        task="Push",
+        checkpoint=str(run),
+        policies=("slow", "noisy"),
+        imagined_episodes=6,
+        real_episodes=3,
+        cache=str(tmp_path / "c"),
+    )
     judgement = imagine(config, progress=False)
     assert [p.audited for p in judgement.policies] == [3, 3]
     assert judgement.seeds == "test seeds 0-5" and judgement.detectable == 1.0

@@ -30,8 +30,9 @@ def score_by_optimiser(delta, a_only, b_only, pairs):
     return (a_only - b_only - pairs * delta) / math.sqrt(pairs * (2 * q + delta - delta**2))
 
 
-@pytest.mark.parametrize(("a_only", "b_only", "pairs"),
-                         [(0, 0, 100), (5, 1, 100), (10, 2, 30), (3, 3, 50), (0, 7, 40)])
+@pytest.mark.parametrize(
+    ("a_only", "b_only", "pairs"), [(0, 0, 100), (5, 1, 100), (10, 2, 30), (3, 3, 50), (0, 7, 40)]
+)
 def test_tango_interval_is_where_the_score_test_does_not_reject(a_only, b_only, pairs):
     result = paired_difference_counts(a_only, b_only, pairs)
     grid = np.linspace(-0.99, 0.99, 1981)

@@ -46,10 +46,17 @@ def test_two_processes_write_what_one_process_writes(tiny_run, tmp_path):
 
     address = f"localhost:{free_port()}"
     processes = [
-        subprocess.Popen(evaluate_command(run, tmp_path / "two"), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True,
-                         env=environment(WORLDGYM_NUM_PROCESSES="2", WORLDGYM_PROCESS_ID=str(i),
-                                         JAX_COORDINATOR_ADDRESS=address))  # fmt: skip
+        subprocess.Popen(
+            evaluate_command(run, tmp_path / "two"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(
+                WORLDGYM_NUM_PROCESSES="2",
+                WORLDGYM_PROCESS_ID=str(i),
+                JAX_COORDINATOR_ADDRESS=address,
+            ),
+        )  # fmt: skip
         for i in range(2)
     ]
     outputs = [process.communicate(timeout=600) for process in processes]
@@ -77,10 +84,22 @@ def test_two_processes_write_what_one_process_writes(tiny_run, tmp_path):
     "variables, message",
     [
         ({"WORLDGYM_NUM_PROCESSES": "2", "WORLDGYM_PROCESS_ID": "0"}, "JAX_COORDINATOR_ADDRESS"),
-        ({"WORLDGYM_NUM_PROCESSES": "two", "WORLDGYM_PROCESS_ID": "0",
-          "JAX_COORDINATOR_ADDRESS": "localhost:1"}, "whole numbers"),  # fmt: skip
-        ({"WORLDGYM_NUM_PROCESSES": "2", "WORLDGYM_PROCESS_ID": "2",
-          "JAX_COORDINATOR_ADDRESS": "localhost:1"}, "must be in 0…1"),  # fmt: skip
+        (
+            {
+                "WORLDGYM_NUM_PROCESSES": "two",
+                "WORLDGYM_PROCESS_ID": "0",
+                "JAX_COORDINATOR_ADDRESS": "localhost:1",
+            },
+            "whole numbers",
+        ),  # fmt: skip
+        (
+            {
+                "WORLDGYM_NUM_PROCESSES": "2",
+                "WORLDGYM_PROCESS_ID": "2",
+                "JAX_COORDINATOR_ADDRESS": "localhost:1",
+            },
+            "must be in 0…1",
+        ),  # fmt: skip
     ],
 )
 def test_a_malformed_process_description_is_one_sentence(monkeypatch, variables, message):

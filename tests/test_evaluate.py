@@ -91,7 +91,8 @@ def test_a_policy_result_does_not_depend_on_its_companions(evaluation, tiny_run,
 def test_report_files_are_valid_and_referenced(evaluation, tiny_run, tmp_path):
     _, config = evaluation
     path, calibration = make_report(
-        config, ReportConfig(out=str(tmp_path / "report"), bootstrap=50, imagined_episodes=40),
+        config,
+        ReportConfig(out=str(tmp_path / "report"), bootstrap=50, imagined_episodes=40),
         progress=False,
     )
     folder = path.parent

@@ -138,8 +138,8 @@ def test_episodes_streaming_through_few_environments_equal_one_environment_each(
     """Fewer environments than episodes (as for Meta-World, slow to build): each takes
     the next seed when its episode ends; the episodes are exactly those of one
     fresh environment per episode."""
-    from worldgym.evaluation import real
     from worldgym.policies import load_policy
+    from worldgym.rollouts import real
 
     task = get_task("Reach")
     seeds = list(range(40, 49))
@@ -160,7 +160,7 @@ def test_episodes_streaming_through_few_environments_equal_one_environment_each(
 
 
 def test_lockstep_width_follows_the_measured_build_time(monkeypatch):
-    from worldgym.evaluation import real
+    from worldgym.rollouts import real
 
     task = get_task("Push")
     monkeypatch.setattr(real, "build_seconds", lambda task: 0.6)
@@ -171,8 +171,8 @@ def test_lockstep_width_follows_the_measured_build_time(monkeypatch):
 
 
 def test_worker_processes_are_kept_for_the_next_call():
-    from worldgym.data import workers
     from worldgym.evaluation.real import real_episodes
+    from worldgym.rollouts import workers
 
     task = get_task("Reach")
     first = real_episodes(task, ["oracle"], range(120), workers=2, progress=False)  # 3 jobs
@@ -200,8 +200,16 @@ def test_a_callable_entry_point_task_trains_evaluates_and_calibrates(lab_on_path
     train(TrainConfig(dataset=str(data), out=str(run), epochs=2, batch_size=32, warmup_steps=5),
           EnsembleConfig(members=2, hidden=(32, 32)), progress=False)  # fmt: skip
     policies = ("lab_reacher.policies:pd_numpy", "lab_reacher.policies:gentle_jax")
-    evaluation = evaluate(EvaluateConfig(task=DICT_TASK, checkpoint=str(run), policies=policies,
-                                         episodes=3, workers=1, cache=str(tmp_path / "cache")))
+    evaluation = evaluate(
+        EvaluateConfig(
+            task=DICT_TASK,
+            checkpoint=str(run),
+            policies=policies,
+            episodes=3,
+            workers=1,
+            cache=str(tmp_path / "cache"),
+        )
+    )
     assert [p.name for p in evaluation.policies] == list(policies)
     for policy in evaluation.policies:
         assert len(policy.real.success) == len(policy.imagined.success) == 3

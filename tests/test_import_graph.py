@@ -68,8 +68,10 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def layer_of(name: str) -> int | None:
-    matches = [index for index, (_, prefixes) in enumerate(LAYERS)
-               for prefix in prefixes if name == prefix or name.startswith(prefix + ".")]  # fmt: skip
+    def inside(prefix: str) -> bool:
+        return name == prefix or name.startswith(prefix + ".")
+
+    matches = [index for index, (_, prefixes) in enumerate(LAYERS) if any(map(inside, prefixes))]
     return max(matches) if matches else None
 
 

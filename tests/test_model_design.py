@@ -59,6 +59,7 @@ def test_entries_that_never_change_are_copied_exactly_and_unused_ones_get_scale_
 def test_the_goal_is_no_input_of_the_dynamics():
     """With dynamics_inputs="changing", moving the goal changes nothing the dynamics
     predict; with "all" (worldgym 0.2) it does."""
+
     def hand(world, obs):
         key = jax.random.key(0)
         return np.asarray(world.step(world.init(obs, key), jnp.zeros(ACT), key).obs)[:2]

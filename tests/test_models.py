@@ -14,8 +14,9 @@ from worldgym.models.ensemble import (
 
 
 def model(sampling="mean", members=4, features="Push"):
-    config = EnsembleConfig(members=members, hidden=(16, 16), sampling=sampling, features=features,
-                            prior="none")
+    config = EnsembleConfig(
+        members=members, hidden=(16, 16), sampling=sampling, features=features, prior="none"
+    )
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(50, 13)).astype(np.float32)
     actions = rng.uniform(-1, 1, size=(50, 2)).astype(np.float32)
@@ -112,8 +113,12 @@ def test_a_task_prior_is_added_to_what_the_network_predicts():
     task = get_task("PickPlace")
     config = EnsembleConfig(members=2, hidden=(8,), features="none", prior="PickPlace")
     network = tree.tree_map(np.zeros_like, init_network_params(26, 4, config, seed=0))
-    normalizer = {"obs_mean": np.zeros(26, np.float32), "obs_std": np.ones(26, np.float32),
-                  "delta_mean": np.zeros(26, np.float32), "delta_std": np.ones(26, np.float32)}
+    normalizer = {
+        "obs_mean": np.zeros(26, np.float32),
+        "obs_std": np.ones(26, np.float32),
+        "delta_mean": np.zeros(26, np.float32),
+        "delta_std": np.ones(26, np.float32),
+    }
     world = make_world_model({"network": network, "normalizer": normalizer}, 26, 4, config)
     obs = jnp.asarray(task.make_env().reset(seed=0)[0])
     action = jnp.asarray([0.5, -1.0, 0.25, 1.0])

@@ -72,9 +72,14 @@ def test_users_modules_named_policies_and_envs_come_first_and_worldgym_still_wor
     assert "'policies:towards_goal':" in result.stdout and "'host')" in result.stdout
 
 
-@pytest.mark.parametrize(("old", "new"), [("worldgym.dataset", "worldgym.data.dataset"),
-                                          ("worldgym.imagine", "worldgym.imagination.engine"),
-                                          ("worldgym.evaluate", "worldgym.evaluation.paired")])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("worldgym.dataset", "worldgym.data.dataset"),
+        ("worldgym.imagine", "worldgym.imagination.engine"),
+        ("worldgym.evaluate", "worldgym.evaluation.paired"),
+    ],
+)
 def test_old_module_paths_import_with_a_deprecation_warning(old, new):
     import importlib
 

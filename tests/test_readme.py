@@ -22,8 +22,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TINY = {
     "collect": ["--episodes", "30"],  # two worker jobs: workers rebuild the lab's task
-    "train": ["--epochs", "2", "--batch-size", "64", "--warmup-steps", "10", "--members", "2",
-              "--hidden", "32", "32"],  # fmt: skip
+    "train": [
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--warmup-steps",
+        "10",
+        "--members",
+        "2",
+        "--hidden",
+        "32",
+        "32",
+    ],  # fmt: skip
     "train --family": ["--epochs", "2", "--batch-size", "64", "--hidden", "16"],
     "model-eval": ["--videos", "1", "--size", "64"],
     "evaluate": ["--episodes", "4"],

@@ -186,7 +186,7 @@ def test_lerobot_layouts_read_with_pyarrow(tmp_path, version):
         for i in range(4):
             path = root / "data" / "chunk-000" / f"episode_{i:06d}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(pa.table({k: v[3 * i:3 * i + 3] for k, v in frames.items()}), path)
+            pq.write_table(pa.table({k: v[3 * i : 3 * i + 3] for k, v in frames.items()}), path)
     else:
         (root / "meta" / "episodes" / "chunk-000").mkdir(parents=True)
         pq.write_table(pa.Table.from_pylist([{**e, "success": e.get("success")}
@@ -238,8 +238,22 @@ def test_unequal_counts_from_own_starts_calibrate_and_report(tiny_run, tmp_path)
     result = calibrate(evaluation, 50)
     assert result["episodes_per_policy"] == [5, 8]
     out = tmp_path / "report"
-    code = main(["report", "Push", "--checkpoint", str(run), "--real-from", str(tmp_path / "lab"),
-                 "--cache", str(tmp_path / "cache"), "--out", str(out), "--bootstrap", "50"])
+    code = main(
+        [
+            "report",
+            "Push",
+            "--checkpoint",
+            str(run),
+            "--real-from",
+            str(tmp_path / "lab"),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--out",
+            str(out),
+            "--bootstrap",
+            "50",
+        ]
+    )
     text = (out / "report.md").read_text()
     assert code == 0 and "3 policies × 5–8 episodes per world" in text
     assert "no paired ranking" in text and "Bradley-Terry" not in text
@@ -304,8 +318,10 @@ def test_lerobot_first_frames_from_images_or_videos(tmp_path, dtype):
     task = get_task("Push")
     root = tmp_path / "lerobot"
     (root / "meta").mkdir(parents=True)
-    features = {"observation.images.top": {"dtype": dtype, "shape": [32, 48, 3]},
-                "observation.images.wrist": {"dtype": dtype, "shape": [32, 48, 3]}}
+    features = {
+        "observation.images.top": {"dtype": dtype, "shape": [32, 48, 3]},
+        "observation.images.wrist": {"dtype": dtype, "shape": [32, 48, 3]},
+    }
     (root / "meta" / "info.json").write_text(json.dumps({
         "codebase_version": "v2.1", "fps": 10, "chunks_size": 1000, "features": features,
         "video_path": "videos/chunk-{episode_chunk:03d}/{video_key}/"

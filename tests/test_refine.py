@@ -43,8 +43,9 @@ def test_refine_appends_exactly_the_new_episodes_and_trains_on(own_run, tmp_path
     summary = refine(settings(run, tmp_path), progress=False)
     after = load_dataset(data)
     assert summary["added"] == 6 and after.num_episodes == before.num_episodes + 6
-    np.testing.assert_array_equal(after.observations[: len(before.observations)],
-                                  before.observations)  # the old episodes, untouched
+    np.testing.assert_array_equal(
+        after.observations[: len(before.observations)], before.observations
+    )  # the old episodes, untouched
     assert after.behaviours[-6:] == ("refine:slow",) * 3 + ("refine:noisy",) * 3
     np.testing.assert_array_equal(after.seeds[-6:], REFINE_SEED + np.arange(6))
     assert summary["train"]["epochs"] == 2 and set(summary["after"]) == {"slow", "noisy"}

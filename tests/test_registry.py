@@ -145,9 +145,17 @@ def test_an_installed_task_and_family_work_through_the_command_line(tmp_path):
                  "--behaviour", "ou=1")  # fmt: skip
     worldgym_cli("train", "data", "--out", "run", "--family", "plugin-mlp", "--epochs", "1",
                  "--batch-size", "32", "--hidden", "8")  # fmt: skip
-    out = worldgym_cli("evaluate", "PluginReacher", "--checkpoint", "run", "--episodes", "2",
-                       "--policies", "lab_reacher.policies:pd_jax",
-                       "lab_reacher.policies:pd_numpy")  # two jobs: two worker processes
+    out = worldgym_cli(
+        "evaluate",
+        "PluginReacher",
+        "--checkpoint",
+        "run",
+        "--episodes",
+        "2",
+        "--policies",
+        "lab_reacher.policies:pd_jax",
+        "lab_reacher.policies:pd_numpy",
+    )  # two jobs: two worker processes
     assert "| lab_reacher.policies:pd_numpy (host) |" in out
     make = (
         "import gymnasium; env = gymnasium.make('worldgym:worldgym/PluginReacher-imagined-v0', "

@@ -46,8 +46,11 @@ def test_the_verdict_reads_the_bounds_not_the_point():
     """The issue's case: MMRV 0.006 [0.004, 0.065] was called "good enough to rank"."""
     from worldgym.report.document import ranking_judgement
 
-    rates = {"spearman": {"value": 0.98, "interval": [0.95, 0.99]},
-             "mmrv": {"value": 0.006, "interval": [0.004, 0.065]}, "episodes_per_policy": 100}
+    rates = {
+        "spearman": {"value": 0.98, "interval": [0.95, 0.99]},
+        "mmrv": {"value": 0.006, "interval": [0.004, 0.065]},
+        "episodes_per_policy": 100,
+    }
     text = ranking_judgement(rates)
     assert text.startswith("Imagination probably ranks these policies well")
     assert "MMRV's upper bound 0.065" in text and "real episodes per policy" in text
@@ -94,9 +97,11 @@ def test_the_verdict_names_an_optimistic_policy_apart_from_outside_ones():
     calibration = calibrate(replace(base, policies=policies, task_spec="Task"), 50)
     assert calibration["flagged"][0]["optimistic"] and not calibration["flagged"][0]["outside"]
     text = verdict(calibration)
-    assert text.startswith("1 policy is optimistic, its imagined success more than the model's "
-                           "own uncertainty supports: p3 (60% of its episodes are imagined "
-                           "successes along which the model is less sure than along 99.5%")
+    assert text.startswith(
+        "1 policy is optimistic, its imagined success more than the model's "
+        "own uncertainty supports: p3 (60% of its episodes are imagined "
+        "successes along which the model is less sure than along 99.5%"
+    )
     assert "30% succeed within its experience, against 90% imagined" in text
     assert "goes outside the model's experience" not in text
     assert "--policies p3 --real-episodes 20" in text and "3 trusted Task policies" in text
@@ -109,10 +114,13 @@ def test_the_support_label_names_each_reason_not_to_trust():
         return support_label({**support.summary()})
 
     assert label(PolicySupport(0.01, 0.0, 0.01, 0.02)) == (
-        "trusted (1% of steps outside, 2% of episodes unsupported successes)")
+        "trusted (1% of steps outside, 2% of episodes unsupported successes)"
+    )
     assert label(PolicySupport(0.3, 0.1, 0.25)) == "OUTSIDE (30% of steps outside)"
     assert label(PolicySupport(0.02, 0.0, 0.02, 0.6)) == (
-        "OPTIMISTIC (60% of episodes unsupported successes)")
+        "OPTIMISTIC (60% of episodes unsupported successes)"
+    )
     assert label(PolicySupport(0.2, 0.1, 0.1, 0.2)) == (
-        "OUTSIDE (20% of steps outside), OPTIMISTIC (20% of episodes unsupported successes)")
+        "OUTSIDE (20% of steps outside), OPTIMISTIC (20% of episodes unsupported successes)"
+    )
     assert support_label({"trusted": True}) == "unknown"

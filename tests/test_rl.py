@@ -89,8 +89,9 @@ def test_the_saved_agent_acts_as_the_trained_one(agent_run, reach_ensemble_run):
         policy = agent_policy("ppo", arrays_agent(dict(arrays)))
     env = get_task("Reach").make_env()
     observations = np.stack([env.reset(seed=seed)[0] for seed in range(5)])
-    batched = jax.jit(jax.vmap(policy.act, in_axes=(None, 0, None)))(policy.params,
-                                                                    observations, None)
+    batched = jax.jit(jax.vmap(policy.act, in_axes=(None, 0, None)))(
+        policy.params, observations, None
+    )
     single = np.stack([policy.act(policy.params, obs, None) for obs in observations])
     np.testing.assert_allclose(np.asarray(batched), single, atol=1e-6)
     assert batched.shape == (5, 2) and np.all(np.abs(single) <= 1)
@@ -153,8 +154,9 @@ def test_the_imagined_sets_are_zoo_agents_that_act_like_zoo_policies(task_name):
     for agent in agents:
         assert "trained only inside" in agent.description
         assert load_policy(task, agent.name).name == agent.name
-        actions = jax.jit(jax.vmap(agent.act, in_axes=(None, 0, None)))(agent.params,
-                                                                         observations, None)
+        actions = jax.jit(jax.vmap(agent.act, in_axes=(None, 0, None)))(
+            agent.params, observations, None
+        )
         assert actions.shape == (4, task.action_dim) and np.all(np.abs(actions) <= 1)
 
 

@@ -66,7 +66,7 @@ def test_coverage_holds_at_every_look_not_only_at_a_fixed_n(rate):
         outcomes = (rng.random(300) < rate).astype(float)
         state = start(0.05)
         for first in range(0, 300, 5):
-            state = bet(state, outcomes[first:first + 5])
+            state = bet(state, outcomes[first : first + 5])
             low, high = bounds(state)
             if not low <= rate <= high:
                 ever_wrong += 1

@@ -99,7 +99,7 @@ def test_the_sessions_decision_is_estimates_on_the_same_episodes(whole_session):
 
     def draw(index, count):
         mine = [e for e in log if e["policy"] == names[index]]
-        rows = mine[served[names[index]]:served[names[index]] + count]
+        rows = mine[served[names[index]] : served[names[index]] + count]
         served[names[index]] += count
         return (np.array([e["success"] for e in rows], float),
                 np.array([e["prediction"] for e in rows]))  # fmt: skip

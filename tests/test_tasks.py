@@ -214,7 +214,7 @@ def test_real_steps_are_scored_by_the_same_definition_on_the_host(any_task):
     rng = np.random.default_rng(0)
     # around the observed states, at many scales, so success boundaries are crossed
     noisy = observations[rng.integers(0, len(observations), 400)]
-    noisy = (noisy + rng.normal(size=noisy.shape) * rng.choice([1e-3, 1e-2, 1e-1], (400, 1)))
+    noisy = noisy + rng.normal(size=noisy.shape) * rng.choice([1e-3, 1e-2, 1e-1], (400, 1))
     noisy = noisy.astype(np.float32)
     actions = random_actions(any_task, 399, seed=4)
     for obs, action, next_obs in zip(noisy[:-1], actions, noisy[1:], strict=True):

@@ -94,7 +94,8 @@ def test_loading_for_another_task(tiny_run):
 def test_loading_for_other_spaces(tiny_run):
     _, run = tiny_run
     wider = replace(
-        get_task("Push"), observation_names=(),
+        get_task("Push"),
+        observation_names=(),
         observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (15,), np.float32),
     )
     with pytest.raises(ValueError, match=r"expects observations of shape \(13,\)"):

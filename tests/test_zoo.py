@@ -125,8 +125,10 @@ def test_the_novel_set_spans_the_range(task_name):
     sample = {"Reach": ["jacobian", "sequential", "mirrored"],
               "Push": ["gentle", "pausing", "far-standoff"],
               "PickPlace": ["planner", "bang-bang", "hover-6cm"]}[task_name]  # fmt: skip
-    rates = [row.success_rate
-             for row in measure_policies(task_name, sample, 16, workers=1, progress=False)]
+    rates = [
+        row.success_rate
+        for row in measure_policies(task_name, sample, 16, workers=1, progress=False)
+    ]
     assert rates[0] > 0.7 and 0.15 < rates[1] < 0.85 and rates[2] < 0.2, rates
 
 

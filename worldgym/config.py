@@ -56,14 +56,22 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, positional=
                 flag, action=argparse.BooleanOptionalAction, default=default, help=help_text
             )
         elif typing.get_origin(kind) is tuple:
-            parser.add_argument(
-                flag, nargs="+", type=typing.get_args(kind)[0], default=default,
-                help=f"{help_text} (default: {' '.join(map(str, default)) or 'all'})",
-            )  # fmt: skip
+            shown = " ".join(map(str, default))
+            parser.add_argument(flag, nargs="+", type=typing.get_args(kind)[0], default=default,
+                                help=with_default(help_text, shown))  # fmt: skip
         else:
-            parser.add_argument(
-                flag, type=kind, default=default, help=f"{help_text} (default: {default})"
-            )
+            shown = "" if default is None else str(default)
+            parser.add_argument(flag, type=kind, default=default,
+                                help=with_default(help_text, shown))  # fmt: skip
+
+
+def with_default(help_text: str, shown: str) -> str:
+    """The option's help with its default appended, unless the help already says
+    what the default is (a default the code resolves later, such as "the task's own
+    mixture", is described there) or there is no value to show."""
+    if not shown or "default" in help_text.lower():
+        return help_text
+    return f"{help_text} (default: {shown})"
 
 
 def config_from_args(cls: type, args: argparse.Namespace):

@@ -192,4 +192,3 @@ def other_family(task, spec: str, family_name: str, config: DemoConfig, paths: R
     defaults["epochs"] = min(config.epochs, defaults.get("epochs", config.epochs))  # a cap
     train(TrainConfig(dataset=str(dataset), out=str(run), family=family.name, **defaults))
     return run
-

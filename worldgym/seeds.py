@@ -37,26 +37,51 @@ class SeedRange:
         return range(self.first + offset, self.first + offset + count)
 
 
-TEST = SeedRange("test", 0, 100_000,
-                 "paired evaluation, calibration, reports and the demo: reported results")
-BEHAVIOUR_CLONING = SeedRange("behaviour-cloning", 100_000, 110_000,
-                              "demonstrations of the zoo's bc-* and pixels-* policies")
-DEV = SeedRange("dev", 200_000, 300_000,
-                "tuning designs, thresholds and defaults (never reported as results)")
-COLLECTION = SeedRange("collection", 1_000_000, 2_000_000,
-                       "behaviour data the world model trains on (`worldgym collect`)")
-RL_STARTS = SeedRange("rl-starts", 2_000_000, 3_000_000,
-                      "initial states of PPO training inside the model (`worldgym rl`)")
-REFINE = SeedRange("refine", 3_000_000, 4_000_000,
-                   "real episodes `worldgym refine` adds to the training data")
-ESTIMATE = SeedRange("estimate", 4_000_000, 5_000_000,
-                     "real episodes of `worldgym estimate` (fixed n or the active loop)")
-IMAGINED_ONLY = SeedRange("imagined-only", 5_000_000, 6_000_000,
-                          "imagination-only episodes of prediction-powered estimates")
-VALIDATION = SeedRange("validation", 6_000_000, 7_000_000,
-                       "ground truth of scripts/validate_estimates.py (fresh for the estimators)")
-SESSION = SeedRange("session", 7_000_000, 8_000_000,
-                    "real episodes of operator-run sessions (`worldgym session`)")
+TEST = SeedRange(
+    "test", 0, 100_000, "paired evaluation, calibration, reports and the demo: reported results"
+)
+BEHAVIOUR_CLONING = SeedRange(
+    "behaviour-cloning", 100_000, 110_000, "demonstrations of the zoo's bc-* and pixels-* policies"
+)
+DEV = SeedRange(
+    "dev", 200_000, 300_000, "tuning designs, thresholds and defaults (never reported as results)"
+)
+COLLECTION = SeedRange(
+    "collection",
+    1_000_000,
+    2_000_000,
+    "behaviour data the world model trains on (`worldgym collect`)",
+)
+RL_STARTS = SeedRange(
+    "rl-starts",
+    2_000_000,
+    3_000_000,
+    "initial states of PPO training inside the model (`worldgym rl`)",
+)
+REFINE = SeedRange(
+    "refine", 3_000_000, 4_000_000, "real episodes `worldgym refine` adds to the training data"
+)
+ESTIMATE = SeedRange(
+    "estimate",
+    4_000_000,
+    5_000_000,
+    "real episodes of `worldgym estimate` (fixed n or the active loop)",
+)
+IMAGINED_ONLY = SeedRange(
+    "imagined-only",
+    5_000_000,
+    6_000_000,
+    "imagination-only episodes of prediction-powered estimates",
+)
+VALIDATION = SeedRange(
+    "validation",
+    6_000_000,
+    7_000_000,
+    "ground truth of scripts/validate_estimates.py (fresh for the estimators)",
+)
+SESSION = SeedRange(
+    "session", 7_000_000, 8_000_000, "real episodes of operator-run sessions (`worldgym session`)"
+)
 
 TABLE = (TEST, BEHAVIOUR_CLONING, DEV, COLLECTION, RL_STARTS, REFINE, ESTIMATE, IMAGINED_ONLY,
          VALIDATION, SESSION)  # fmt: skip

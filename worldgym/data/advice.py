@@ -180,7 +180,7 @@ def history_gain(data, rows, history: int = 3) -> float:
     unexplained are skipped: their share is noise)."""
     transitions = data.transitions()
     obs = transitions["observations"][rows].astype(np.float64)
-    change = (transitions["next_observations"][rows] - transitions["observations"][rows])
+    change = transitions["next_observations"][rows] - transitions["observations"][rows]
     change = change / np.maximum(change.std(0), 1e-12)
     index = np.arange(len(data.actions))[rows]
     previous = recorded_previous_actions(data, data.observation_index()[index], history)

@@ -124,8 +124,11 @@ def create_dataset(
         {
             "dataset_id": dataset_id,
             "minari_version": minari.__version__,
-            "worldgym": {"format_version": FORMAT_VERSION, **worldgym_metadata,
-                         "environment": environment_record(task)},  # fmt: skip
+            "worldgym": {
+                "format_version": FORMAT_VERSION,
+                **worldgym_metadata,
+                "environment": environment_record(task),
+            },  # fmt: skip
         }
     )
     return data

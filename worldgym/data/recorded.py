@@ -174,7 +174,8 @@ def recorded_policies(folder) -> list[str]:
 
 def _is_minari(folder: Path) -> bool:
     return (folder / "data" / "metadata.json").is_file() or (
-        (folder / "metadata.json").is_file() and (folder / "0").is_dir())
+        (folder / "metadata.json").is_file() and (folder / "0").is_dir()
+    )
 
 
 def read_minari(folder: Path, task, policies) -> dict[str, RecordedEpisodes]:
@@ -265,8 +266,11 @@ def read_lerobot(folder: Path, task, policies, frames: bool = False,
     for row in range(len(table["episode_index"])):
         episode, frame = int(table["episode_index"][row]), int(table["frame_index"][row])
         if episode not in first or frame < first[episode][0]:
-            first[episode] = (frame, table["observation.state"][row],
-                              table[key][row] if key in table else None)
+            first[episode] = (
+                frame,
+                table["observation.state"][row],
+                table[key][row] if key in table else None,
+            )
         if "next.success" in table:
             stepped_success[episode] = stepped_success.get(episode, False) or bool(
                 table["next.success"][row])  # fmt: skip
@@ -322,9 +326,13 @@ def first_frame_of(folder: Path, info: dict, key: str, episode: dict, stored) ->
     index = int(episode["episode_index"])
     template = info.get("video_path", "")
     chunk = episode.get(f"videos/{key}/chunk_index", index // int(info.get("chunks_size", 1000)))
-    path = folder / template.format(video_key=key, episode_chunk=chunk, episode_index=index,
-                                    chunk_index=chunk,
-                                    file_index=episode.get(f"videos/{key}/file_index", 0))
+    path = folder / template.format(
+        video_key=key,
+        episode_chunk=chunk,
+        episode_index=index,
+        chunk_index=chunk,
+        file_index=episode.get(f"videos/{key}/file_index", 0),
+    )
     start = float(episode.get(f"videos/{key}/from_timestamp", 0.0))
     frame = int(round(start * float(info.get("fps", 30))))
     try:

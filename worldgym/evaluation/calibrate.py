@@ -351,11 +351,13 @@ def _statistics(evaluation, policies, bootstrap: int, seed: int) -> dict:
             "points": float(signed.min()),
         },  # fmt: skip
         "episodes": episode_agreement(real, imagined),
-        "trust_per_policy": uncertainty_trust([p.uncertainty.mean() for p in policies],
-                                              rate_error),  # fmt: skip
+        "trust_per_policy": uncertainty_trust(
+            [p.uncertainty.mean() for p in policies], rate_error
+        ),  # fmt: skip
         "trust_per_episode": uncertainty_trust(
             np.concatenate([p.uncertainty for p in policies]),
-            np.concatenate([p.real.success != p.imagined.success for p in policies])),
+            np.concatenate([p.real.success != p.imagined.success for p in policies]),
+        ),
         "diverged": int(sum(int(p.diverged.sum()) for p in policies)),
         "bootstrap_samples": bootstrap,
     }

@@ -137,7 +137,8 @@ def compare(config: CompareConfig, progress: bool = True) -> Comparison:
         real = real_outcomes(task, policies, seeds, cache, config.workers, progress)
         if config.checkpoint:
             checkpoint = resolve_checkpoint(
-                task, None if config.checkpoint == "default" else config.checkpoint)
+                task, None if config.checkpoint == "default" else config.checkpoint
+            )
             model = load_world_model(checkpoint, task)
             dreamt = imagined_outcomes(model, task, policies, initial_observations(task, seeds),
                                        seeds, cache, 0, progress)  # fmt: skip
@@ -148,8 +149,13 @@ def compare(config: CompareConfig, progress: bool = True) -> Comparison:
                             config.confidence, describe(seeds), imagined)  # fmt: skip
 
 
-TOP_PAIRS_COLUMNS = ("pair (by imagined rate)", "imagined difference", "imagination says",
-                     "real difference", "verdict from real episodes")
+TOP_PAIRS_COLUMNS = (
+    "pair (by imagined rate)",
+    "imagined difference",
+    "imagination says",
+    "real difference",
+    "verdict from real episodes",
+)
 
 
 def top_pairs(evaluation, count: int = 4, margin: float = 0.05) -> list[list[str]]:

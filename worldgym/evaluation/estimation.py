@@ -149,8 +149,10 @@ def check_config(config: EstimateConfig) -> None:
         raise ValueError(f"--predictor is one of {', '.join(PREDICTORS)}, got "
                          f"{config.predictor!r}.")  # fmt: skip
     if config.real_from and config.budget is not None:
-        raise ValueError("--budget runs new real episodes where the decision is open; with "
-                         "--real-from the recorded episodes are a fixed n: drop --budget.")
+        raise ValueError(
+            "--budget runs new real episodes where the decision is open; with "
+            "--real-from the recorded episodes are a fixed n: drop --budget."
+        )
     if config.threshold and config.budget is None:
         raise ValueError("--threshold is the decision of an active run: give --budget too.")
     if not 0 <= config.tolerance < 1:

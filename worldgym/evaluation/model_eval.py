@@ -137,7 +137,8 @@ def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
         "success_head_accuracy": float(np.mean((probability > 0.5) == recorded_success)),
         "success_head_brier": float(np.mean(np.square(probability - recorded_success))),
         "success_rate_recorded": float(recorded_success.mean()),
-        "predicate_agreement": None if predicate is None
+        "predicate_agreement": None
+        if predicate is None
         else float(np.mean(predicate == recorded_success)),
         "disagreement_error_pearson": pearson(uncertainty, model_error),
         "disagreement_error_spearman": spearman(uncertainty, model_error),

@@ -241,10 +241,19 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
         key = jax.random.key(imagination_seed)
         worlds = [model, *member_models(model)]
         runs = [
-            rollout_policies(world, chosen, init_obs, key, task, streams=streams, seeds=seeds,
-                             init_input=init_input)
-            for world in tqdm(worlds, desc=f"{task.name} imagined rollouts (model, members)",
-                              disable=not progress)  # fmt: skip
+            rollout_policies(
+                world,
+                chosen,
+                init_obs,
+                key,
+                task,
+                streams=streams,
+                seeds=seeds,
+                init_input=init_input,
+            )
+            for world in tqdm(
+                worlds, desc=f"{task.name} imagined rollouts (model, members)", disable=not progress
+            )  # fmt: skip
         ]
         results = []
         for policy in chosen:
@@ -471,8 +480,12 @@ def evaluate_recorded(task, model, policies, config: EvaluateConfig, checkpoint:
             episodes = recorded[policy.name]
             starts = episodes.initial_observations
             horizon = task.horizon + 1
-            real = Outcomes(episodes.success, episodes.returns,
-                            np.repeat(starts[:, None], horizon, axis=1), episodes.lengths)
+            real = Outcomes(
+                episodes.success,
+                episodes.returns,
+                np.repeat(starts[:, None], horizon, axis=1),
+                episodes.lengths,
+            )
             support = policy_support(reference, model, dreamt) if reference else None
             evaluations.append(PolicyEvaluation(
                 policy.name, policy.description, policy.path, real, dreamt, support,

@@ -69,19 +69,27 @@ def paired_ranking(names, outcomes, resamples: int = 500, seed: int = 0) -> Pair
         raise ValueError("A paired ranking needs outcomes [policies, seeds] for every policy.")
     strength = bradley_terry(pairwise_wins(outcomes))
     rng = np.random.default_rng(seed)
-    draws = np.stack([
-        bradley_terry(pairwise_wins(outcomes[:, rng.integers(0, outcomes.shape[1],
-                                                             outcomes.shape[1])]))
-        for _ in range(resamples)
-    ])  # [R, P] fmt: skip
+    draws = np.stack(
+        [
+            bradley_terry(
+                pairwise_wins(outcomes[:, rng.integers(0, outcomes.shape[1], outcomes.shape[1])])
+            )
+            for _ in range(resamples)
+        ]
+    )  # [R, P] fmt: skip
     ranks = (-draws).argsort(axis=1).argsort(axis=1) + 1  # [R, P], 1 = best
     return PairedRanking(list(names), strength, np.quantile(draws, 0.025, axis=0),
                          np.quantile(draws, 0.975, axis=0), np.quantile(ranks, 0.025, axis=0),
                          np.quantile(ranks, 0.975, axis=0))  # fmt: skip
 
 
-RANKING_COLUMNS = ("policy", "Bradley-Terry log strength", "95% interval", "rank",
-                   "P(beats the median policy where they differ)")
+RANKING_COLUMNS = (
+    "policy",
+    "Bradley-Terry log strength",
+    "95% interval",
+    "rank",
+    "P(beats the median policy where they differ)",
+)
 
 
 def ranking_rows(ranking: PairedRanking) -> list[list[str]]:

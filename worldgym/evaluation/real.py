@@ -52,7 +52,8 @@ def real_episodes(task, specs: Sequence[str], seeds: Sequence[int], workers: int
         total_units=len(specs) * len(seeds),
     )  # fmt: skip
     return {
-        spec: Outcomes.concatenate([r for (_, name, _), r in zip(jobs, results, strict=True)
-                                    if name == spec])  # fmt: skip
+        spec: Outcomes.concatenate(
+            [r for (_, name, _), r in zip(jobs, results, strict=True) if name == spec]
+        )  # fmt: skip
         for spec in specs
     }

@@ -266,4 +266,3 @@ def check_config(config: SessionConfig) -> None:
             and ":" not in config.label:  # fmt: skip
         raise ValueError(f"--label is task, prompt, file:PATH or module:attribute, got "
                          f"{config.label!r}.")  # fmt: skip
-

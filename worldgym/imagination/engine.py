@@ -178,9 +178,7 @@ def frame_view(model: WorldModel, task, frame_size: tuple[int, int]):
     height, width = frame_size
     draw = _host_drawing(task, width, height)
     shape = jax.ShapeDtypeStruct((height, width, 3), jnp.uint8)
-    return lambda params, carry, obs: jax.pure_callback(
-        draw, shape, obs, vmap_method="expand_dims"
-    )
+    return lambda params, carry, obs: jax.pure_callback(draw, shape, obs, vmap_method="expand_dims")
 
 
 _DRAWING: dict = {}
@@ -420,6 +418,7 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
         trajectories = gather_episodes(trajectories)  # every process's share, whole
         for position, index in enumerate(indices):
             results[policies[index].name] = jax.tree_util.tree_map(
-                lambda x, p=position: x[p, :size], trajectories  # without the padding
+                lambda x, p=position: x[p, :size],
+                trajectories,  # without the padding
             )
     return results

@@ -371,8 +371,12 @@ def make_loss(task, config: LatentConfig, normalizer: dict, learn_termination: b
         readout, success_logit, termination_logit = net.read(predicted)
         readout_predicted = jnp.mean(jnp.square(readout - states[:, 1:]))
         success_bce = jnp.mean(optax.sigmoid_binary_cross_entropy(success_logit, success))
-        total = (config.frame_weight * frame_error + config.latent_weight * latent_error
-                 + config.readout_weight * (readout_encoded + readout_predicted) + success_bce)
+        total = (
+            config.frame_weight * frame_error
+            + config.latent_weight * latent_error
+            + config.readout_weight * (readout_encoded + readout_predicted)
+            + success_bce
+        )
         if learn_termination:
             total = total + jnp.mean(
                 optax.sigmoid_binary_cross_entropy(termination_logit, terminated)

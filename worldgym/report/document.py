@@ -81,16 +81,20 @@ def ranking_judgement(rates: dict) -> str:
     if rho_low >= RANK_SPEARMAN and mmrv_high <= RANK_MMRV:
         return "Imagination ranks these policies reliably (the interval bounds say so)"
     if rho >= RANK_SPEARMAN and mmrv_value <= RANK_MMRV:
-        return ("Imagination probably ranks these policies well, but the intervals do not "
-                f"exclude a worse ranking (Spearman's lower bound {rho_low:.2f}, MMRV's upper "
-                f"bound {mmrv_high:.3f} against {RANK_SPEARMAN} and {RANK_MMRV})"
-                + _settle(rates, (("spearman", RANK_SPEARMAN, 0), ("mmrv", RANK_MMRV, 1))))
+        return (
+            "Imagination probably ranks these policies well, but the intervals do not "
+            f"exclude a worse ranking (Spearman's lower bound {rho_low:.2f}, MMRV's upper "
+            f"bound {mmrv_high:.3f} against {RANK_SPEARMAN} and {RANK_MMRV})"
+            + _settle(rates, (("spearman", RANK_SPEARMAN, 0), ("mmrv", RANK_MMRV, 1)))
+        )
     if rho_low >= SCREEN_SPEARMAN:
         return "Imagination is useful for coarse screening, not fine ranking"
     if rho >= SCREEN_SPEARMAN:
-        return ("Imagination is probably useful for coarse screening, not fine ranking "
-                f"(Spearman's lower bound {rho_low:.2f} is below {SCREEN_SPEARMAN})"
-                + _settle(rates, (("spearman", SCREEN_SPEARMAN, 0),)))
+        return (
+            "Imagination is probably useful for coarse screening, not fine ranking "
+            f"(Spearman's lower bound {rho_low:.2f} is below {SCREEN_SPEARMAN})"
+            + _settle(rates, (("spearman", SCREEN_SPEARMAN, 0),))
+        )
     return "Imagination does not rank these policies reliably"
 
 
@@ -107,8 +111,10 @@ def _settle(rates: dict, targets) -> str:
             needed.append(episodes * (spread / margin) ** 2)
     if not needed:
         return ""
-    return (f"; about {int(math.ceil(max(needed) / 10) * 10)} real episodes per policy "
-            "(if the figures hold) would settle it")
+    return (
+        f"; about {int(math.ceil(max(needed) / 10) * 10)} real episodes per policy "
+        "(if the figures hold) would settle it"
+    )
 
 
 def verdict(calibration: dict) -> str:
@@ -155,7 +161,7 @@ def verdict(calibration: dict) -> str:
 
 
 def _on_seeds(calibration: dict) -> str:
-    """" on test seeds 0-99", where the calibration recorded its seeds."""
+    """ " on test seeds 0-99", where the calibration recorded its seeds."""
     return f" on {calibration['seeds']}" if calibration.get("seeds") else ""
 
 
@@ -338,8 +344,10 @@ def episodes_sentence(evaluation) -> str:
             else "every policy from the same recorded starts"  # fmt: skip
         return (f"{policies} policies × {count} episodes per world, the real ones "
                 f"{evaluation.source} ({starts})")  # fmt: skip
-    return (f"{policies} policies × {count} episodes per world from the same reset seeds "
-            f"{int(evaluation.seeds[0])}–{int(evaluation.seeds[-1])}")
+    return (
+        f"{policies} policies × {count} episodes per world from the same reset seeds "
+        f"{int(evaluation.seeds[0])}–{int(evaluation.seeds[-1])}"
+    )
 
 
 def paired_tables(evaluation) -> dict:
@@ -455,12 +463,18 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
         "<h2>Policies</h2>",
         f"<p class='sub'>{html.escape(RUNS_AS)} {html.escape(SUPPORT)}</p>",
         _html_table(POLICY_COLUMNS, policy_rows(evaluation)),
-        *([f"<h2>{PAIRED_RANKING_TITLE}</h2>",
-           f"<p class='sub'>{html.escape(PAIRED_RANKING_NOTE)}</p>",
-           _html_table(RANKING_COLUMNS, paired["ranking"]),
-           f"<h2>{TOP_PAIRS_TITLE}</h2>", f"<p class='sub'>{html.escape(TOP_PAIRS_NOTE)}</p>",
-           _html_table(TOP_PAIRS_COLUMNS, paired["pairs"])]
-          if evaluation.shared_starts else [f"<p class='sub'>{html.escape(UNPAIRED)}</p>"]),
+        *(
+            [
+                f"<h2>{PAIRED_RANKING_TITLE}</h2>",
+                f"<p class='sub'>{html.escape(PAIRED_RANKING_NOTE)}</p>",
+                _html_table(RANKING_COLUMNS, paired["ranking"]),
+                f"<h2>{TOP_PAIRS_TITLE}</h2>",
+                f"<p class='sub'>{html.escape(TOP_PAIRS_NOTE)}</p>",
+                _html_table(TOP_PAIRS_COLUMNS, paired["pairs"]),
+            ]
+            if evaluation.shared_starts
+            else [f"<p class='sub'>{html.escape(UNPAIRED)}</p>"]
+        ),
         *(budget_html(budget, _html_table, html.escape) if budget else []),
         "<h2>Figures</h2>",
     ]

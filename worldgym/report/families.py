@@ -70,7 +70,8 @@ def evaluate_families(evaluate_config, checkpoints, bootstrap: int = 1000, progr
     for checkpoint in checkpoints:
         family = read_metadata(Path(checkpoint))["family"]
         evaluation = (done or {}).get(str(checkpoint)) or evaluate(
-            replace(evaluate_config, checkpoint=str(checkpoint)), progress)
+            replace(evaluate_config, checkpoint=str(checkpoint)), progress
+        )
         label = family_label(family, str(checkpoint), taken)
         taken.add(family)
         results.append(FamilyResult(label, family, str(checkpoint), evaluation,
@@ -143,15 +144,18 @@ def families_verdict(results: list[FamilyResult]) -> str:
         misses = ", ".join(f"{names[i]} ({_points(imagined[index, i] - real[i])})"
                            for i in worst if error[index, i] >= CLOSER)  # fmt: skip
         sentence = f"The {result.label} model"
-        sentence += (f" is closer to reality on {', '.join(closer)}" if closer
-                     else " is closer to reality on no policy by more than 5 points")
+        sentence += (
+            f" is closer to reality on {', '.join(closer)}"
+            if closer
+            else " is closer to reality on no policy by more than 5 points"
+        )
         sentence += f"; it is furthest off on {misses}." if misses else "."
         flagged = [p.name for p in result.evaluation.policies if not p.trusted]
         if flagged:
             sentence += f" It does not trust its verdict on {', '.join(flagged)}."
         parts.append(sentence)
     for result in results:
-        predicate = (result.calibration.get("all_policies") or result.calibration["rates"])
+        predicate = result.calibration.get("all_policies") or result.calibration["rates"]
         head = result.head_calibration.get("all_policies") or result.head_calibration["rates"]
         parts.append(
             f"Scored by its success head instead of the task's predicate, the {result.label} "
@@ -296,7 +300,15 @@ def family_section(results: list[FamilyResult], task, out: Path, size: int, vide
         "verdict": families_verdict(results),
         "figure": list(FIGURE),
         "videos": write_family_videos(results, task, out, size) if videos else [],
-        "models": [{"label": r.label, "family": r.family, "checkpoint": r.checkpoint,
-                    "calibration": r.calibration, "head_calibration": r.head_calibration,
-                    "policies": r.evaluation.summaries()} for r in results],  # fmt: skip
+        "models": [
+            {
+                "label": r.label,
+                "family": r.family,
+                "checkpoint": r.checkpoint,
+                "calibration": r.calibration,
+                "head_calibration": r.head_calibration,
+                "policies": r.evaluation.summaries(),
+            }
+            for r in results
+        ],  # fmt: skip
     }

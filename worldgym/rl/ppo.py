@@ -198,7 +198,8 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
         episode_success = success if task.terminate_on_success else reached
         restart = fresh(reset_key, config.envs)
         keep = lambda new, old: jnp.where(  # noqa: E731
-            done.reshape(done.shape + (1,) * (new.ndim - 1)), new, old)
+            done.reshape(done.shape + (1,) * (new.ndim - 1)), new, old
+        )
         next_env = EnvState(
             jax.tree_util.tree_map(keep, restart.carry, result.carry),
             keep(restart.obs, result.obs), jnp.where(done, 0, t),
@@ -224,7 +225,8 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
             log_prob = _log_prob(agent, env.obs, action)
             value = agent_value(agent, env.obs)
             next_env, reward, done, truncated, result, returns, success = env_step(
-                env, jnp.clip(action, -1.0, 1.0), step_key)
+                env, jnp.clip(action, -1.0, 1.0), step_key
+            )
             bootstrap = jnp.where(truncated, config.gamma * agent_value(agent, result.obs), 0.0)
             transition = Transition(env.obs, action, log_prob, value, reward + bootstrap, done,
                                     returns, success, result.uncertainty)  # fmt: skip
@@ -232,7 +234,8 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
 
         key, rollout_key = jax.random.split(state.key)
         (env, _), transitions = jax.lax.scan(
-            one, (state.env, state.agent), jax.random.split(rollout_key, config.rollout_steps))
+            one, (state.env, state.agent), jax.random.split(rollout_key, config.rollout_steps)
+        )
         return env, transitions, key
 
     def advantages(transitions: Transition, last_value):
@@ -251,8 +254,9 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
         log_prob = _log_prob(agent, obs, action)
         ratio = jnp.exp(log_prob - old_log_prob)
         advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-        surrogate = jnp.minimum(ratio * advantage,
-                                jnp.clip(ratio, 1 - config.clip, 1 + config.clip) * advantage)
+        surrogate = jnp.minimum(
+            ratio * advantage, jnp.clip(ratio, 1 - config.clip, 1 + config.clip) * advantage
+        )
         value = agent_value(agent, obs)
         clipped = old_value + jnp.clip(value - old_value, -config.clip, config.clip)
         value_loss = 0.5 * jnp.maximum(jnp.square(value - target),
@@ -273,19 +277,24 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
             def minibatch(carry, data):
                 agent, opt_state = carry
                 (total, value_loss), grads = jax.value_and_grad(loss, has_aux=True)(agent, data)
-                grads = {**grads, "obs_center": jnp.zeros_like(grads["obs_center"]),
-                         "obs_scale": jnp.zeros_like(grads["obs_scale"])}  # fixed
+                grads = {
+                    **grads,
+                    "obs_center": jnp.zeros_like(grads["obs_center"]),
+                    "obs_scale": jnp.zeros_like(grads["obs_scale"]),
+                }  # fixed
                 updates, opt_state = optimiser.update(grads, opt_state, agent)
                 return (optax.apply_updates(agent, updates), opt_state), (total, value_loss)
 
             order = jax.random.permutation(key, batch)
             shuffled = jax.tree_util.tree_map(
-                lambda x: x[order].reshape(config.minibatches, -1, *x.shape[1:]), flat)
+                lambda x: x[order].reshape(config.minibatches, -1, *x.shape[1:]), flat
+            )
             return jax.lax.scan(minibatch, carry, shuffled)
 
         key, epoch_key = jax.random.split(key)
         (agent, opt_state), (totals, value_losses) = jax.lax.scan(
-            epoch, (state.agent, state.opt_state), jax.random.split(epoch_key, config.epochs))
+            epoch, (state.agent, state.opt_state), jax.random.split(epoch_key, config.epochs)
+        )
         ended = transitions.done
         count = ended.sum()
         mean = lambda x: jnp.where(count > 0, jnp.where(ended, x, 0).sum() / count, jnp.nan)  # noqa: E731

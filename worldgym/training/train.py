@@ -46,7 +46,8 @@ class TrainConfig:
     """Dataset: a folder (from `worldgym collect`, or any Minari dataset), or a Minari
     dataset id under $MINARI_DATASETS_PATH."""
     out: str = ""
-    """Run folder for checkpoints and metrics; re-running the same command resumes."""
+    """Run folder for checkpoints and metrics (required); re-running the same command
+    resumes."""
     task: str = ""
     """Task the data is for (name or module:attribute); needed only when the dataset
     does not say (e.g. one written by Minari's DataCollector)."""

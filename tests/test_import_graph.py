@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"worldgym": "worldgym", "envs": "worldgym.envs", "policies": "worldgym.policies"}
 LAYERS = [
     ("base", ["worldgym.seeds", "worldgym.config", "worldgym.files", "worldgym.provenance",
-              "worldgym.devices", "worldgym.paths", "worldgym.specs", "worldgym.compat",
+              "worldgym.devices", "worldgym.paths", "worldgym.specs",
               "worldgym.video", "worldgym.fingerprints"]),
     ("tasks", ["worldgym.envs"]),
     ("models", ["worldgym.models"]),

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -72,21 +71,10 @@ def test_users_modules_named_policies_and_envs_come_first_and_worldgym_still_wor
     assert "'policies:towards_goal':" in result.stdout and "'host')" in result.stdout
 
 
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        ("worldgym.dataset", "worldgym.data.dataset"),
-        ("worldgym.imagine", "worldgym.imagination.engine"),
-        ("worldgym.evaluate", "worldgym.evaluation.paired"),
-    ],
-)
-def test_old_module_paths_import_with_a_deprecation_warning(old, new):
+@pytest.mark.parametrize("old", ["worldgym.dataset", "worldgym.imagine", "worldgym.evaluate"])
+def test_the_old_flat_module_paths_are_gone(old):
+    """worldgym 0.2 kept 0.1's flat paths with a warning; 0.3 removed them (CHANGELOG)."""
     import importlib
 
-    sys.modules.pop(old, None)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        module = importlib.import_module(old)
-    assert module is importlib.import_module(new)
-    assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message)
-               for w in caught)  # fmt: skip
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(old)

@@ -13,24 +13,12 @@ The doors a user's code comes through, without editing worldgym:
 `worldgym.models.register_family` (world-model families).
 """
 
-from worldgym import compat
 from worldgym.envs import Task, adapt_gym_env, get_task, register_task, task_names
 from worldgym.imagination.env import register_imagined_envs
 
-compat.install()
 register_imagined_envs()
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = [
     "Task", "adapt_gym_env", "get_task", "register_task", "task_names", "__version__",
 ]  # fmt: skip
-
-
-def __getattr__(name: str):
-    if name == "TASK_NAMES":  # worldgym 0.1 exported a fixed tuple
-        import warnings
-
-        warnings.warn("worldgym.TASK_NAMES is deprecated; call worldgym.task_names().",
-                      DeprecationWarning, stacklevel=2)  # fmt: skip
-        return task_names()
-    raise AttributeError(f"module 'worldgym' has no attribute {name!r}")

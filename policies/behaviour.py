@@ -23,7 +23,7 @@ mypkg.agents:explorer=0.5`). A NAME is
 Where the task has an oracle, the default is the oracle's faults and uniform noise
 (they cover the states the zoo visits), unless the task's OracleSpec names its own
 mixture: PickPlace adds play and OU noise, which cover what other controllers do
-(measured: README). Without an oracle it is random, OU and pink noise in equal parts.
+(measured: docs, Behaviour data). Without an oracle it is random, OU and pink noise in equal parts.
 """
 
 from __future__ import annotations

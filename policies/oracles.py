@@ -221,7 +221,7 @@ register_oracle("PickPlace", OracleSpec(
     {"grasp_height": (-0.005, 0.03), "release_distance": (0.02, 0.2)},
     ((-0.2, -0.2, 0.02), (0.2, 0.2, 0.32)),
     # Play and OU noise: measured to cut the novel set's mean error from 18 to 8 points
-    # (README, "Policies of other kinds"); on Push they cost the zoo accuracy instead.
+    # (docs: "Knowing when not to trust"); on Push they cost the zoo accuracy instead.
     {"random": 0.1, "ou": 0.05, "noisy-oracle-0.1": 0.1, "noisy-oracle-0.25": 0.1,
      "noisy-oracle-0.6": 0.05, "perturbed-oracle": 0.35, "play": 0.25},
 ))  # fmt: skip

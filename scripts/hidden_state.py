@@ -5,7 +5,7 @@ second half of the dataset's transitions, fitted on the first) that a linear fit
 explains from the observation and action alone, and with the 1..K previous
 actions added (zeros before each reset). A share that keeps rising with past
 actions means the robot has state its observation does not show (a lagging
-controller, a mocap target): a model must read past actions. The README's
+controller, a mocap target): a model must read past actions. The docs'
 Meta-World figures (hand: R² 0.967, then 0.988, 0.992, 0.993) come from
 
     python scripts/hidden_state.py MetaWorld-reach-v3 \

@@ -1,7 +1,7 @@
 """A zoo and novel set calibrated on test seeds and on dev seeds, side by side.
 
 A design tuned to its own evaluation shows a gap between the two ranges; the
-README's "Evidence that holds" table comes from
+docs' "Evidence that holds" table comes from
 
     python scripts/test_vs_dev.py Push runs/models/push
 

@@ -121,7 +121,7 @@ def test_noise_actor_stays_in_an_asymmetric_box_and_follows_its_seed():
 
 
 def test_a_task_without_an_oracle_collects_with_noise_and_its_own_policies(tmp_path):
-    """The README's `worldgym collect Reacher-v5` example, and a user's policy mixed in."""
+    """The docs' `worldgym collect Reacher-v5` example, and a user's policy mixed in."""
     out = tmp_path / "reacher"
     items = ("random=0.3", "ou=0.2", "pink=0.2", "lab_reacher.policies:pd_numpy=0.3")
     summary = collect(CollectConfig(task="lab_reacher.task:reacher_task", episodes=16,

@@ -2,7 +2,7 @@
 
 Read from the source (every import, at module top or inside a function), so a
 cycle cannot hide in a function body. The layers, lowest first, are the ones
-the README's Layout section describes; a module may import its own layer and
+docs/reference/layout.md describes; a module may import its own layer and
 those below it.
 """
 

@@ -6,7 +6,7 @@ seeds a result is reported on never overlap, so each use has its own range here
 and nothing else in the package names a seed number (tests/test_seeds.py checks
 both: the ranges are disjoint, and no module defines its own).
 
-- test: what the README, the report and the demo report as results. No design
+- test: what the docs, the report and the demo report as results. No design
   choice, threshold or default may be chosen by looking at these.
 - dev: for tuning designs, thresholds and defaults.
 - the rest feed training or imagination and never carry a reported figure.

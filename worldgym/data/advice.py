@@ -18,7 +18,7 @@ whatever the model:
 
 Each measure comes with the sentence a user should read when it is out of line,
 and what to add to the data. The thresholds are set from the default datasets of
-worldgym's tasks and outside suites (README, "Data advice").
+worldgym's tasks and outside suites (docs: Behaviour data, "Data advice").
 """
 
 from __future__ import annotations

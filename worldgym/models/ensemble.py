@@ -47,13 +47,13 @@ class EnsembleConfig:
     """Known part of the change (PETS-style target processing): "task" adds the task's
     model_prior where it has one (resolved to the task's spec at training) and the
     network predicts only the rest; "none" predicts the whole change. Off by default:
-    on PickPlace it fixed quantised control but cost the zoo and hovering (README)."""
+    on PickPlace it fixed quantised control but cost the zoo and hovering (docs: World models)."""
     dynamics_inputs: str = "changing"
     """"changing": observation entries that never change within an episode of the
     training data (goals, unused slots, task ids) are no input of the dynamics, and
     their predicted change is exactly zero; they still inform the success head. The
     data's policies aim at the goal, so a dynamics network that sees it learns "the
-    hand moves towards the goal" instead of "the hand moves as commanded" (README).
+    hand moves towards the goal" instead of "the hand moves as commanded" (docs: World models).
     "all": every entry is an input (worldgym 0.2)."""
     success_from: str = "next"
     """"next": success and termination logits come from a head reading the next
@@ -74,7 +74,7 @@ class EnsembleConfig:
     position controller lagging behind its commands, a motor's current. On
     Meta-World reach the share of the hand's one-step change a linear fit leaves
     unexplained falls from 3.3 per cent (observation and action) to 1.2, 0.8 and
-    0.7 per cent with one, two and three previous actions (README, "The world
+    0.7 per cent with one, two and three previous actions (docs: "The world
     model"); without
     them the model's hand crawls under slow commands it follows in reality."""
     input_noise: float = 0.0

@@ -65,7 +65,7 @@ class LatentConfig:
     readout_weight: float = 10.0
     """Weight of the state readout loss (normalised units). On Reach, 10 against 1
     took the zoo's Spearman from 0.60 to 0.87 and the open-loop readout error at
-    H = 50 from 0.53 to 0.21 (README)."""
+    H = 50 from 0.53 to 0.21 (docs: World models)."""
     sampling: str = "mean"
     """How members make one prediction: "mean" of their latents, or "ts1" (one
     member per episode, drawn at its start)."""

@@ -271,13 +271,129 @@ def policy_rows(evaluation) -> list[list[str]]:
         (rl, rh), (il, ih) = row["real_interval"], row["imagined_interval"]
         low, high = row["member_success_range"]
         rows.append([
-            row["policy"], row["path"], support_label(row), row.get("data_family", "unknown"),
-            f"{row['real_success']:.0%} [{rl:.0%}, {rh:.0%}]",
-            f"{row['imagined_success']:.0%} [{il:.0%}, {ih:.0%}]", f"{low:.0%}–{high:.0%}",
+            row["policy"], row["path"], support_badge(row)[0],
+            data_badge(row.get("data_family", "unknown"))[0],
+            f"{row['real_success']:.0%} [{rl:.0%}–{rh:.0%}]",
+            f"{row['imagined_success']:.0%} [{il:.0%}–{ih:.0%}]", f"{low:.0%}–{high:.0%}",
             f"{row['episode_agreement']:.0%}", f"{row['mean_uncertainty']:.3f}",
             str(row["diverged"]), f"{row['real_return']:.1f}", f"{row['imagined_return']:.1f}",
         ])  # fmt: skip
     return rows
+
+
+def support_badge(row: dict) -> tuple[str, str, str]:
+    """A policy's support as (short label, css class, the full sentence for hover):
+    "trusted", or what flags it with its share ("outside 30%", "optimistic 60%",
+    "mis-responding 12%")."""
+
+    full = support_label(row)
+    if "support_score" not in row:
+        return "unknown", "na", "no training data to judge the model's experience"
+    if row["trusted"]:
+        return "trusted", "ok", full
+    labels = [f"outside {row['support_score']:.0%}"] if row["outside"] else []
+    if row["optimistic"]:
+        labels.append(f"optimistic {row['unsupported_success']:.0%}")
+    if row.get("misresponding"):
+        labels.append(f"mis-responding {row['misresponding_share']:.0%}")
+    return " · ".join(labels), "bad", full
+
+
+def data_badge(family: str) -> tuple[str, str, str]:
+    """The "in the data?" column as (short label, css class, full text for hover)."""
+    if family == "in the data":
+        return "in data", "warn", "this policy itself is in the behaviour data (--include-zoo)"
+    if family.startswith("family: "):
+        return (
+            "family",
+            "warn",
+            f"policies of its family with other parameters are in the data ({family[8:]})",
+        )
+    if family == "-":
+        return "no", "ok", "nothing like this policy is in the behaviour data"
+    return "unknown", "na", "the dataset header does not say what its behaviour data holds"
+
+
+def _rate_cell(rate: float, interval) -> str:
+    low, high = interval
+    return (f"<td class='rate' data-sort='{rate:.6f}'>{rate:.0%}"
+            f"<small> {low:.0%}–{high:.0%}</small></td>")  # fmt: skip
+
+
+def _badge_cell(badge: tuple[str, str, str]) -> str:
+    """One badge per reason (a flagged policy may have two), each on one line."""
+    text, kind, detail = badge
+    spans = "".join(f"<span class='badge {kind}' title='{html.escape(detail)}'>"
+                    f"{html.escape(part)}</span>" for part in text.split(" · "))  # fmt: skip
+    return f"<td class='badge-cell' data-sort='{html.escape(text)}'>{spans}</td>"
+
+
+def _number_cell(value: float, text: str) -> str:
+    return f"<td data-sort='{value:.6f}'>{html.escape(text)}</td>"
+
+
+def policy_table_html(evaluation) -> str:
+    """The policy table for a browser: one line per policy (rates with their intervals
+    in small print, badges whose full sentences show on hover), sortable by any
+    column (click its header)."""
+    header = "".join(f"<th title='click to sort'>{html.escape(h)}</th>" for h in HTML_COLUMNS)
+    rows = []
+    for row in evaluation.summaries():
+        low, high = row["member_success_range"]
+        cells = [
+            f"<td class='name' data-sort='{html.escape(row['policy'])}'>"
+            f"{html.escape(row['policy'])}</td>",
+            f"<td data-sort='{row['path']}'>{row['path']}</td>",
+            _badge_cell(support_badge(row)),
+            _badge_cell(data_badge(row.get("data_family", "unknown"))),
+            _rate_cell(row["real_success"], row["real_interval"]),
+            _rate_cell(row["imagined_success"], row["imagined_interval"]),
+            f"<td class='rate' data-sort='{low:.6f}'>{low:.0%}–{high:.0%}</td>",
+            _number_cell(row["episode_agreement"], f"{row['episode_agreement']:.0%}"),
+            _number_cell(row["mean_uncertainty"], f"{row['mean_uncertainty']:.3f}"),
+            _number_cell(row["diverged"], str(row["diverged"])),
+            _number_cell(
+                row["real_return"], f"{row['real_return']:.1f} / {row['imagined_return']:.1f}"
+            ),
+        ]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<table class='sortable policies'><thead><tr>{header}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")  # fmt: skip
+
+
+LEGEND = (
+    "<p class='legend'><span class='badge ok'>trusted</span> inside the model's experience; "
+    "<span class='badge bad'>outside n%</span> n% of its imagined steps lie outside it; "
+    "<span class='badge bad'>optimistic n%</span> n% of its episodes are imagined successes "
+    "the model is unsure of; <span class='badge bad'>mis-responding n%</span> the model "
+    "answers its actions wrongly on n% of probed steps. In the data: "
+    "<span class='badge ok'>no</span> nothing like it, <span class='badge warn'>family</span> "
+    "its kind with other parameters, <span class='badge warn'>in data</span> itself. Rates: "
+    "the rate, then its 95% interval in small print. Hover a badge for the full sentence; "
+    "click a column's header to sort.</p>"
+)
+
+SORTING = """
+document.querySelectorAll('table.sortable th').forEach((th, column) => {
+  th.addEventListener('click', () => {
+    const body = th.closest('table').tBodies[0];
+    const up = th.dataset.order !== 'up';
+    th.closest('tr').querySelectorAll('th').forEach(h => delete h.dataset.order);
+    th.dataset.order = up ? 'up' : 'down';
+    const key = row => {
+      const cell = row.cells[column];
+      const value = cell.dataset.sort ?? cell.textContent;
+      const number = parseFloat(value);
+      return isNaN(number) ? value : number;
+    };
+    const rows = Array.from(body.rows).sort((a, b) => {
+      const x = key(a), y = key(b);
+      return (x < y ? -1 : x > y ? 1 : 0) * (up ? 1 : -1);
+    });
+    rows.forEach(row => body.appendChild(row));
+  });
+});
+"""
 
 
 RUNS_AS = (
@@ -291,6 +407,9 @@ POLICY_COLUMNS = (
     "members' range", "episode agreement", "uncertainty", "diverged", "real return",
     "imagined return",
 )  # fmt: skip
+
+HTML_COLUMNS = (*POLICY_COLUMNS[:-2], "return real / imagined")
+"""The browser's columns: both returns in one cell, so a row fits a laptop screen."""
 
 SUPPORT = (
     "Model's experience: the share of a policy's imagined steps outside what the model "
@@ -389,8 +508,20 @@ FIGURES = (
 )
 
 STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1240px;margin:2em auto;
 padding:0 1em;color:#24292f;line-height:1.5}
+table.policies{font-size:.86em}
+table.policies td,table.policies th{white-space:nowrap;padding:.25em .4em}
+table.policies td.badge-cell{white-space:normal;text-align:left}
+.badge-cell .badge{display:block;width:max-content;margin:.1em 0}
+table.policies th{white-space:normal;vertical-align:bottom}
+table.sortable th{cursor:pointer}table.sortable th[data-order=up]::after{content:" ▲"}
+table.sortable th[data-order=down]::after{content:" ▼"}
+td.rate small{color:#57606a;font-size:.82em}
+.badge{display:inline-block;border-radius:1em;padding:0 .55em;font-size:.85em;cursor:help}
+.badge.ok{background:#dafbe1;color:#116329}.badge.bad{background:#ffebe9;color:#a40e26}
+.badge.warn{background:#fff8c5;color:#7d4e00}.badge.na{background:#eaeef2;color:#57606a}
+.legend{font-size:.88em;color:#57606a}details.sub{font-size:.9em}
 h1{margin-bottom:.2em}.sub{color:#57606a;margin-top:0}
 .verdict{background:#f6f8fa;border-left:4px solid #1f6feb;padding:.8em 1em;font-size:1.05em}
 table{border-collapse:collapse;margin:1em 0;font-size:.92em}
@@ -461,8 +592,10 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
         "<h2>Headline</h2>",
         _html_table(("statistic", "value [95% interval]"), headline_rows(calibration)),
         "<h2>Policies</h2>",
-        f"<p class='sub'>{html.escape(RUNS_AS)} {html.escape(SUPPORT)}</p>",
-        _html_table(POLICY_COLUMNS, policy_rows(evaluation)),
+        LEGEND,
+        policy_table_html(evaluation),
+        f"<details class='sub'><summary>What the columns mean</summary>"
+        f"<p>{html.escape(RUNS_AS)} {html.escape(SUPPORT)}</p></details>",
         *(
             [
                 f"<h2>{PAIRED_RANKING_TITLE}</h2>",
@@ -511,7 +644,8 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
             f"{one['success_head_accuracy']:.1%}.</p>"
         )
     parts.append("<p class='sub'>Numbers: <a href='metrics.json'>metrics.json</a>; "
-                 "text version: <a href='report.md'>report.md</a>.</p></body></html>")  # fmt: skip
+                 "text version: <a href='report.md'>report.md</a>.</p>")  # fmt: skip
+    parts.append(f"<script>{SORTING}</script></body></html>")
     return "\n".join(parts)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.envs import get_task
 from worldgym.evaluation.differences import (
     PairedDifference,
     benjamini_hochberg,
@@ -35,7 +35,7 @@ from worldgym.evaluation.differences import (
     wilson_interval,
 )
 from worldgym.evaluation.ppi import RateEstimate, estimate_rate
-from worldgym.paths import RunPaths
+from worldgym.evaluation.selection import Selection, resolve
 from worldgym.seeds import TEST, describe
 
 AUDIT_EPISODES = 20
@@ -43,13 +43,7 @@ AUDIT_EPISODES = 20
 
 
 @dataclass(frozen=True)
-class ImagineConfig:
-    task: str = DEFAULT_TASK
-    """Task: a name (see `worldgym tasks`) or module:attribute."""
-    checkpoint: str = ""
-    """World-model run folder (default: runs/models/<task>)."""
-    policies: tuple[str, ...] = ()
-    """Policies to judge: names, set names (zoo, novel) or module:attribute."""
+class ImagineConfig(Selection):
     imagined_episodes: int = 200
     """Imagined episodes per policy."""
     real_episodes: int = AUDIT_EPISODES
@@ -58,12 +52,6 @@ class ImagineConfig:
     """False discovery rate of the audit's flags, over all policies."""
     seed: int = TEST.first
     """First reset seed (the test range of worldgym.seeds)."""
-    imagination_seed: int = 0
-    """Seed of the randomness inside imagination."""
-    workers: int | None = None
-    """Worker processes for the real episodes (default: one per core)."""
-    cache: str = str(RunPaths().eval_cache)
-    """Folder of cached rollouts."""
 
 
 @dataclass(frozen=True)
@@ -140,20 +128,17 @@ def audit_policies(names, real, imagined, paired_prediction, trusted, false_disc
 
 def imagine(config: ImagineConfig, progress: bool = True) -> Judgement:
     """Judge the policies in imagination, audited by k real episodes each."""
-    from worldgym.envs import get_task
     from worldgym.evaluation.estimation import predictions
     from worldgym.evaluation.paired import imagined_outcomes, load_policies, real_outcomes
     from worldgym.evaluation.support import load_or_build_reference, policy_support
     from worldgym.fingerprints import model_fingerprint
     from worldgym.imagination.engine import initial_observations
     from worldgym.policies.host import host_errors
-    from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
     check_config(config)
     task = get_task(config.task)
-    policies = load_policies(task, config.policies)
-    checkpoint = resolve_checkpoint(task, config.checkpoint or None)
-    model = load_world_model(checkpoint, task)
+    policies = load_policies(task, config.policies)  # before the model: cheap to refuse
+    _, checkpoint, model = resolve(config, task=task)
     reference = load_or_build_reference(model, task, checkpoint, key=model_fingerprint(model))
     seeds = np.arange(config.seed, config.seed + config.imagined_episodes)
     with host_errors():

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.envs import get_task
 from worldgym.evaluation.active import Decision, allocate, parse_threshold
 from worldgym.evaluation.ppi import RateEstimate, bootstrap_ranking, estimate_rate, real_only
+from worldgym.evaluation.selection import RecordedSelection, Setup, named_policies, resolve
 from worldgym.evaluation.sequential import SequenceEstimate, policy_alpha, real_only_sequence
-from worldgym.paths import RunPaths
 from worldgym.seeds import ESTIMATE, IMAGINED_ONLY, describe
 
 IMAGINED_ONLY_SEED = IMAGINED_ONLY.first
@@ -30,13 +30,7 @@ PREDICTORS = ("success", "members")
 
 
 @dataclass(frozen=True)
-class EstimateConfig:
-    task: str = DEFAULT_TASK
-    """Task: a name (see `worldgym tasks`) or module:attribute."""
-    checkpoint: str = ""
-    """World-model run folder (default: runs/models/<task>)."""
-    policies: tuple[str, ...] = ()
-    """Policies: names, set names (zoo, novel) or module:attribute; default: the zoo."""
+class EstimateConfig(RecordedSelection):
     real_episodes: int = 20
     """n: real episodes per policy, each paired with imagination from its reset seed
     (with --budget: the first batch of every policy)."""
@@ -61,19 +55,6 @@ class EstimateConfig:
     "members" (the share of the model and its members alone that succeed)."""
     bootstrap: int = 1000
     """Bootstrap resamples for the ranking's probabilities and rank intervals."""
-    imagination_seed: int = 0
-    """Seed of the randomness inside imagination."""
-    workers: int | None = None
-    """Worker processes for the real rollouts (default: one per core)."""
-    cache: str = str(RunPaths().eval_cache)
-    """Folder of cached rollouts."""
-    real_from: str = ""
-    """Recorded real episodes (worldgym.data.recorded's layout) as the n real episodes,
-    each paired with imagination from its recorded start, instead of running the task
-    (a fixed n: all recorded episodes of each policy)."""
-    real_camera: str = ""
-    """With --real-from and a model that starts from frames: the recording's camera
-    whose first frames it starts from (default: the only one)."""
 
 
 @dataclass(frozen=True)
@@ -160,19 +141,19 @@ def check_config(config: EstimateConfig) -> None:
     parse_threshold(config.threshold)
 
 
-def estimate(config: EstimateConfig, progress: bool = True, report=print) -> Estimates:
-    """Run (or load from the cache) the episodes and estimate every policy's real rate."""
-    from worldgym.envs import get_task
+def estimate(config: EstimateConfig, progress: bool = True, report=print,
+             setup: Setup | None = None) -> Estimates:  # fmt: skip
+    """Run (or load from the cache) the episodes and estimate every policy's real rate
+    (`setup`: the config's selection already resolved)."""
     from worldgym.evaluation.paired import imagined_outcomes, load_policies, real_outcomes
     from worldgym.imagination.engine import initial_observations
     from worldgym.policies.host import host_errors
-    from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
     check_config(config)
-    task = get_task(config.task)
-    policies = load_policies(task, config.policies)
-    checkpoint = resolve_checkpoint(task, config.checkpoint or None)
-    model = load_world_model(checkpoint, task)
+    task = get_task(config.task) if setup is None else setup.task
+    policies = load_policies(task, named_policies(config))  # before the model: cheap to refuse
+    setup = resolve(config, task=task) if setup is None else setup
+    checkpoint, model = setup.checkpoint, setup.model
     cache = Path(config.cache)
     names = [policy.name for policy in policies]
 
@@ -338,19 +319,17 @@ def format_beats(estimates: Estimates, top: int = 5) -> str:
 
 
 # --- for the report: what the paired evaluation's real episodes are worth ----------------
-def imagined_only_for(config, count: int, predictor: str = "members") -> list[np.ndarray]:
+def imagined_only_for(setup: Setup, config, count: int,
+                      predictor: str = "members") -> list[np.ndarray]:  # fmt: skip
     """Imagination's predictions on `count` imagined-only seeds (5,000,000 on) for
-    the policies of an EvaluateConfig, in its order (cached like every rollout)."""
-    from worldgym.envs import get_task
+    the policies of a selection, in its order (cached like every rollout), with the
+    model its command already loaded (`setup`)."""
     from worldgym.evaluation.paired import imagined_outcomes, load_policies
     from worldgym.imagination.engine import initial_observations
     from worldgym.policies.host import host_errors
-    from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
-    task = get_task(config.task)
+    task, model = setup.task, setup.model
     policies = load_policies(task, config.policies)
-    model = load_world_model(resolve_checkpoint(task, config.checkpoint or None), task,
-                             config.sampling or None)  # fmt: skip
     seeds = IMAGINED_ONLY_SEED + np.arange(count)
     with host_errors():
         outcomes = imagined_outcomes(model, task, policies, initial_observations(task, seeds),

@@ -18,24 +18,21 @@ from pathlib import Path
 
 import numpy as np
 
-from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.envs import get_task
 from worldgym.evaluation.cache import cached_outcomes, missing_entries
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.evaluation.real import EPISODES_PER_JOB, real_episodes
+from worldgym.evaluation.selection import RecordedSelection, Setup, named_policies, resolve
 from worldgym.fingerprints import model_fingerprint, policy_fingerprint
-from worldgym.paths import RunPaths, task_slug
+from worldgym.paths import task_slug
 from worldgym.seeds import TEST
 
 
 @dataclass(frozen=True)
-class EvaluateConfig:
-    task: str = DEFAULT_TASK
-    """Task: a name (see `worldgym tasks`) or module:attribute."""
-    checkpoint: str = ""
-    """World-model run folder (default: runs/models/<task>)."""
-    policies: tuple[str, ...] = ()
-    """Policies: names, set names (zoo, novel) or module:attribute (JAX policies, plain
-    callables obs -> action, predict() objects or torch modules); default: the zoo."""
+class EvaluateConfig(RecordedSelection):
+    """`worldgym evaluate`, `calibrate` and `report`: the selection (task, model,
+    policies, cache; worldgym.evaluation.selection) and the episodes to run."""
+
     episodes: int = 50
     """Episodes per policy in each world, from reset seeds seed, seed+1, ..."""
     seed: int = TEST.first
@@ -43,19 +40,6 @@ class EvaluateConfig:
     tuning and collection never use; pick the dev range, 200,000 on, to tune)."""
     sampling: str = ""
     """How an ensemble predicts: mean, ts1 or ts1-noise ("" keeps the checkpoint's)."""
-    imagination_seed: int = 0
-    """Seed of the randomness inside imagination (policy noise, member draws)."""
-    workers: int | None = None
-    """Worker processes for the real rollouts (default: one per core)."""
-    cache: str = str(RunPaths().eval_cache)
-    """Folder of cached rollouts; delete it to force re-running them."""
-    real_from: str = ""
-    """Recorded real episodes (a folder in worldgym.data.recorded's layout) to use as
-    ground truth instead of running the task; imagination starts from their initial
-    observations (--episodes and --seed are then the recordings')."""
-    real_camera: str = ""
-    """With --real-from and a model that starts from frames: the recording's camera
-    whose first frames it starts from (default: the only one)."""
     record_real: str = ""
     """Also write the real episodes to this folder in the recorded layout (with their
     first frames, as the model sees them, for a model that starts from frames)."""
@@ -360,26 +344,21 @@ def training_mixture(model) -> dict | None:
     return header.get("worldgym", {}).get("behaviour_mixture")
 
 
-def evaluate(config: EvaluateConfig, progress: bool = True) -> Evaluation | None:
+def evaluate(config: EvaluateConfig, progress: bool = True,
+             setup: Setup | None = None) -> Evaluation | None:  # fmt: skip
     """Run (or load from the cache) every policy in both worlds from the same seeds
-    (None in the processes other than 0 of a multi-process run)."""
+    (None in the processes other than 0 of a multi-process run). `setup`: the
+    config's selection already resolved (a command that goes on to use the model)."""
     from worldgym.devices import is_main_process
-    from worldgym.envs import get_task
     from worldgym.evaluation.support import load_or_build_reference
-    from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
     if config.episodes < 1:
         raise ValueError(f"Evaluation needs at least one episode, got {config.episodes}.")
 
-    task = get_task(config.task)
-    specs = config.policies
-    if config.real_from and not specs:  # the policies the recording holds
-        from worldgym.data.recorded import recorded_policies
-
-        specs = tuple(recorded_policies(config.real_from))
-    policies = load_policies(task, specs)
-    checkpoint = resolve_checkpoint(task, config.checkpoint or None)
-    model = load_world_model(checkpoint, task, config.sampling or None)
+    task = get_task(config.task) if setup is None else setup.task
+    policies = load_policies(task, named_policies(config))  # before the model: cheap to refuse
+    setup = resolve(config, config.sampling, task) if setup is None else setup
+    checkpoint, model = setup.checkpoint, setup.model
     seeds = np.arange(config.seed, config.seed + config.episodes)
     main = is_main_process()
     reference = load_or_build_reference(model, task, checkpoint, key=model_fingerprint(model)) \

@@ -25,19 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.envs import get_task
 from worldgym.evaluation.active import Decision, allocate, parse_threshold
+from worldgym.evaluation.selection import PolicyChoice, resolve
 from worldgym.files import atomic_file
 from worldgym.paths import RunPaths
 from worldgym.seeds import IMAGINED_ONLY, SESSION
 
 
 @dataclass(frozen=True)
-class SessionConfig:
-    task: str = DEFAULT_TASK
-    """Task: a name (see `worldgym tasks`) or module:attribute; its env is the robot."""
-    policies: tuple[str, ...] = ()
-    """Policies to decide between: names, set names or module:attribute."""
+class SessionConfig(PolicyChoice):
     budget: int = 100
     """Most real episodes the session may run in all."""
     threshold: str = ""
@@ -54,20 +51,16 @@ class SessionConfig:
     "prompt" (ask the operator), "file:PATH" (line n of PATH labels live episode n:
     1/0, y/n, yes/no) or module:attribute (a callable (policy, seed, task_success) ->
     bool)."""
-    checkpoint: str = ""
-    """World-model run folder (default: runs/models/<task>)."""
     imagined_episodes: int = 500
     """Imagined-only episodes per policy for the prediction-powered sequences."""
     out: str = ""
     """Session folder (default: runs/sessions/<task>); the same folder resumes."""
     seed: int = SESSION.first
     """First reset seed; live episode n runs from seed + n."""
-    cache: str = str(RunPaths().eval_cache)
-    """Folder of cached imagined rollouts."""
 
 
 RESUMABLE = ("task", "policies", "budget", "threshold", "tolerance", "first", "confidence",
-             "checkpoint", "imagined_episodes", "seed")  # fmt: skip
+             "checkpoint", "imagined_episodes", "seed", "imagination_seed")  # fmt: skip
 """Settings a resumed session must share with the one that wrote the log."""
 
 
@@ -173,20 +166,18 @@ class SessionResult:
 def run_session(config: SessionConfig, task=None, label=None, say=print) -> SessionResult:
     """Run (or resume) an operator session; `task` and `label` override the config's
     (a Task object; a labelling callable)."""
-    from worldgym.envs import get_task
     from worldgym.evaluation.estimation import decision_outcome, predictions
     from worldgym.evaluation.paired import imagined_outcomes, load_policies
     from worldgym.imagination.engine import initial_observations
     from worldgym.policies.host import host_errors
     from worldgym.rollouts.real import run_episodes
-    from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
     check_config(config)
     task = task or get_task(config.task)
     label = label if label is not None else labeller(config.label, config.seed)
-    policies = load_policies(task, config.policies)
+    policies = load_policies(task, config.policies)  # before the model: cheap to refuse
+    model = resolve(config, task=task).model
     names = [p.name for p in policies]
-    model = load_world_model(resolve_checkpoint(task, config.checkpoint or None), task)
     folder = Path(config.out or RunPaths().session(task.name))
     log = SessionLog(folder, asdict(config))
     decision = Decision(parse_threshold(config.threshold), config.tolerance)
@@ -217,7 +208,9 @@ def run_session(config: SessionConfig, task=None, label=None, say=print) -> Sess
                 start = time.perf_counter()
                 with host_errors():
                     ran = run_episodes(task, policies[index], [seed], progress=False)[0]
-                    prediction = imagine([policies[index]], np.array([seed]), 0)[0][0]
+                    prediction = imagine(
+                        [policies[index]], np.array([seed]), config.imagination_seed
+                    )[0][0]
                 success = ran.success if label is None else bool(label(name, seed, ran.success))
                 episode = {"policy": name, "seed": seed, "success": bool(success),
                            "task_success": bool(ran.success), "prediction": float(prediction),
@@ -237,8 +230,9 @@ def run_session(config: SessionConfig, task=None, label=None, say=print) -> Sess
         say(f"Resuming {folder}: {resumed} logged episodes replayed.")
     with host_errors():
         only_seeds = IMAGINED_ONLY.first + np.arange(config.imagined_episodes)
-        imagined_only = imagine(policies, only_seeds, 1) if config.imagined_episodes \
-            else [np.zeros(0)] * len(policies)  # fmt: skip
+        imagined_only = [np.zeros(0)] * len(policies)
+        if config.imagined_episodes:
+            imagined_only = imagine(policies, only_seeds, config.imagination_seed + 1)
     result = allocate(draw, imagined_only, decision, names, config.budget, config.first, 1,
                       config.confidence, announce=announce)  # fmt: skip
     outcome = decision_outcome(decision, result, names)

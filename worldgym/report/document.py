@@ -749,14 +749,16 @@ def make_report(evaluate_config, report_config: ReportConfig, progress: bool = T
     from worldgym.evaluation.calibrate import calibrate
     from worldgym.evaluation.estimation import episode_budget, imagined_only_for
     from worldgym.evaluation.paired import evaluate
+    from worldgym.evaluation.selection import resolve
 
-    evaluation = evaluate(evaluate_config, progress)
+    setup = resolve(evaluate_config, evaluate_config.sampling)  # the model, loaded once
+    evaluation = evaluate(evaluate_config, progress, setup)
     calibration = calibrate(evaluation, report_config.bootstrap)
     budget = None
     if report_config.imagined_episodes > 0:
         # the evaluated policies (a recording may have named them, not the config)
         names = tuple(p.name for p in evaluation.policies)
-        extra = imagined_only_for(replace(evaluate_config, policies=names),
+        extra = imagined_only_for(setup, replace(evaluate_config, policies=names),
                                   report_config.imagined_episodes)  # fmt: skip
         budget = episode_budget(evaluation, extra)
     families = None
@@ -765,7 +767,7 @@ def make_report(evaluate_config, report_config: ReportConfig, progress: bool = T
 
         families = evaluate_families(
             evaluate_config, [evaluation.checkpoint, *report_config.compare],
-            report_config.bootstrap, progress, done={evaluation.checkpoint: evaluation},
+            report_config.bootstrap, progress, done={evaluation.checkpoint: (evaluation, setup)},
         )  # fmt: skip
     out = Path(report_config.out or RunPaths().report(evaluation.task))
     configs = {"evaluate": asdict(evaluate_config), "report": asdict(report_config)}

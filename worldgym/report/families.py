@@ -39,6 +39,7 @@ class FamilyResult:
     evaluation: object  # worldgym.evaluation.paired.Evaluation
     calibration: dict  # scored by the task's predicate on the imagined observations
     head_calibration: dict  # scored by the model's success head
+    model: object = None  # the WorldModel, loaded once (for the videos)
 
 
 def head_scored(evaluation):
@@ -60,23 +61,28 @@ def evaluate_families(evaluate_config, checkpoints, bootstrap: int = 1000, progr
                       done: dict | None = None) -> list[FamilyResult]:  # fmt: skip
     """Evaluate the same policies and seeds with each checkpoint (the real episodes
     are run once and cached) and calibrate each, both ways. `done`: {checkpoint:
-    Evaluation} already made with these settings (e.g. the report's own)."""
+    (Evaluation, Setup)} already made with these settings (e.g. the report's own).
+    Each model is loaded once."""
     from worldgym.evaluation.paired import evaluate
-    from worldgym.training.checkpoint import read_metadata
+    from worldgym.evaluation.selection import resolve
 
     if len(checkpoints) < 2:
         raise ValueError("A family comparison needs at least two world-model runs.")
     results, taken = [], set()
     for checkpoint in checkpoints:
-        family = read_metadata(Path(checkpoint))["family"]
-        evaluation = (done or {}).get(str(checkpoint)) or evaluate(
-            replace(evaluate_config, checkpoint=str(checkpoint)), progress
-        )
+        if str(checkpoint) in (done or {}):
+            evaluation, setup = done[str(checkpoint)]
+        else:
+            config = replace(evaluate_config, checkpoint=str(checkpoint))
+            setup = resolve(config, config.sampling)
+            evaluation = evaluate(config, progress, setup)
+        family = setup.model.family
         label = family_label(family, str(checkpoint), taken)
         taken.add(family)
         results.append(FamilyResult(label, family, str(checkpoint), evaluation,
                                     calibrate(evaluation, bootstrap),
-                                    calibrate(head_scored(evaluation), bootstrap)))  # fmt: skip
+                                    calibrate(head_scored(evaluation), bootstrap),
+                                    setup.model))  # fmt: skip
     return results
 
 
@@ -269,10 +275,9 @@ def choose_family_videos(results: list[FamilyResult]) -> list[tuple[str, int, in
 
 
 def write_family_videos(results, task, out: Path, size: int) -> list[dict]:
-    from worldgym.training.checkpoint import load_world_model
     from worldgym.video import write_image, write_video
 
-    models = [load_world_model(r.checkpoint, task) for r in results]
+    models = [r.model for r in results]
     videos = []
     for number, (why, index, episode) in enumerate(choose_family_videos(results)):
         policy = results[0].evaluation.policies[index]

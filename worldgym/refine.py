@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from worldgym.evaluation.selection import PolicyChoice, Setup, resolve
 from worldgym.files import atomic_file
 from worldgym.seeds import REFINE
 
@@ -29,14 +30,11 @@ PLAN_FILE = "refine.json"
 
 
 @dataclass(frozen=True)
-class RefineConfig:
-    task: str = ""
-    """Task: a name or module:attribute."""
-    checkpoint: str = ""
-    """The run to refine (its dataset is the one in its provenance, or --dataset)."""
-    policies: tuple[str, ...] = ()
-    """Policies to run for real: names, set names or module:attribute (typically the
+class RefineConfig(PolicyChoice):
+    """`worldgym refine`: the run to refine (--checkpoint; its dataset is the one in
+    its provenance, or --dataset) and the policies to run for real (typically the
     ones the report flags)."""
+
     real_episodes: int = 20
     """Real episodes of each policy added to the data."""
     out: str = ""
@@ -49,8 +47,6 @@ class RefineConfig:
     """How much more often the new episodes' windows are drawn than the old ones'."""
     episodes: int = 100
     """Evaluation episodes per policy, before and after (reset seeds 0, 1, ...)."""
-    cache: str = "runs/eval"
-    """Folder of cached rollouts."""
 
 
 def plan(config: RefineConfig, task, data, specs: list[str]) -> dict:
@@ -93,7 +89,7 @@ def refine(config: RefineConfig, progress: bool = True) -> dict:
     from worldgym.envs import get_task
     from worldgym.evaluation.paired import load_policies
     from worldgym.models import get_family
-    from worldgym.training.checkpoint import load_world_model, read_metadata
+    from worldgym.training.checkpoint import read_metadata
     from worldgym.training.train import TrainConfig, train
 
     if config.real_episodes < 1:
@@ -102,9 +98,9 @@ def refine(config: RefineConfig, progress: bool = True) -> dict:
     if not config.policies:
         raise ValueError("Name the policies to refine for (--policies ...).")
     task = get_task(config.task)
-    run = Path(config.checkpoint)
-    model = load_world_model(run, task)  # one sentence if the run is not for this task
     specs = [policy.name for policy in load_policies(task, config.policies)]
+    setup = resolve(config, task=task)  # one sentence if the run is not for this task
+    run, model = setup.checkpoint, setup.model
     source = config.dataset or model.metadata["provenance"]["dataset"]
     out = Path(config.out or f"{run}-refined")
     plan_path = out / PLAN_FILE
@@ -129,21 +125,23 @@ def refine(config: RefineConfig, progress: bool = True) -> dict:
     )  # fmt: skip
     family = get_family(train_config.family)
     summary = train(train_config, family.config_from_dict(model.config), progress)
-    before, after = compare(task, run, out / "model", specs, config, progress)
+    before, after = compare(task, setup, out / "model", specs, config, progress)
     return {"added": added, "plan": refine_plan, "train": summary, "before": before,
             "after": after, "out": str(out / "model")}  # fmt: skip
 
 
-def compare(task, old_run, new_run, specs, config: RefineConfig, progress: bool):
-    """Per policy (real, imagined) rates with the old and the refined model."""
+def compare(task, old: Setup, new_run, specs, config: RefineConfig, progress: bool):
+    """Per policy (real, imagined) rates with the old (already loaded) and the
+    refined model."""
     from worldgym.evaluation.paired import EvaluateConfig, evaluate
 
     rows = []
-    for run in (old_run, new_run):
+    for run, setup in ((old.checkpoint, old), (new_run, None)):
         evaluation = evaluate(EvaluateConfig(
             task=task.spec or task.name, checkpoint=str(run), policies=tuple(specs),
             episodes=config.episodes, cache=config.cache,
-        ), progress)  # fmt: skip
+            imagination_seed=config.imagination_seed,
+        ), progress, setup)  # fmt: skip
         rows.append({p.name: {"real": p.real_rate, "imagined": p.imagined_rate,
                               "trusted": p.trusted} for p in evaluation.policies})  # fmt: skip
     return rows

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.evaluation.selection import ModelChoice, resolve
 from worldgym.files import atomic_file
 from worldgym.policies.neural import agent_policy
 from worldgym.rl.ppo import (
@@ -38,11 +38,9 @@ STARTS = ("resets", "dataset", "both")
 
 
 @dataclass(frozen=True)
-class RLConfig:
-    task: str = DEFAULT_TASK
-    """Task: a name (see `worldgym tasks`) or module:attribute."""
-    checkpoint: str = ""
-    """World-model run folder to train in (default: runs/models/<task>)."""
+class RLConfig(ModelChoice):
+    """`worldgym rl`: the world model to train in (--checkpoint) and the agent's run."""
+
     out: str = ""
     """Agent folder (default: runs/agents/<task>-ppo, -ppo-penalty<λ> with a penalty)."""
     starts: str = "resets"
@@ -164,10 +162,9 @@ def train_agent(config: RLConfig, ppo: PPOConfig, progress: bool = True) -> dict
     from worldgym.envs import get_task
     from worldgym.fingerprints import model_fingerprint
     from worldgym.training import checkpoint
-    from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
     task = get_task(config.task)
-    model = load_world_model(resolve_checkpoint(task, config.checkpoint), task)
+    model = resolve(config, task=task).model
     out = agent_folder(config, ppo, task.name)
     identity = _identity(config, ppo, model_fingerprint(model))
     init, update = make_trainer(model, task, ppo, training_starts(model, task, config, ppo.seed))

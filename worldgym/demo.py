@@ -183,11 +183,11 @@ def other_family(task, spec: str, family_name: str, config: DemoConfig, paths: R
     if frames is not None:
         height, width, _ = frames(family.Config())
         images = f"{width}x{height}"
-        dataset = dataset.with_name(f"{dataset.name}-frames-{images}")
+        dataset = paths.frames_dataset(task.name, images)
     if not (dataset / "data" / "metadata.json").exists():
         collect(CollectConfig(task=spec, episodes=config.collect_episodes, out=str(dataset),
                               behaviour=config.behaviour, images=images))  # fmt: skip
-    run = paths.model(task.name).with_name(f"{paths.model(task.name).name}-{family.name}")
+    run = paths.model(task.name, family.name)
     defaults = dict(getattr(family, "train_defaults", {}))
     defaults["epochs"] = min(config.epochs, defaults.get("epochs", config.epochs))  # a cap
     train(TrainConfig(dataset=str(dataset), out=str(run), family=family.name, **defaults))

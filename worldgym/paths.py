@@ -4,6 +4,10 @@
                                                  MINARI_DATASETS_PATH=runs/datasets)
     runs/models/<task>                           the trained world model
     runs/eval/                                   cached rollouts of both worlds
+    runs/models/<task>-<family>                  another family's model (demo --compare)
+    runs/datasets/.../behaviour-v0-frames-WxH    the same recipe with camera frames
+    runs/agents/<task>-ppo[-penalty<λ>]          agents trained inside a model (rl)
+    runs/sessions/<task>                         operator sessions
     runs/reports/<task>                          calibration reports
     runs/demo/                                   the demo's oracle video
 
@@ -34,8 +38,21 @@ class RunPaths:
     def dataset(self, task_name: str) -> Path:
         return Path(self.root) / "datasets" / self.dataset_id(task_name)
 
-    def model(self, task_name: str) -> Path:
-        return Path(self.root) / "models" / task_slug(task_name)
+    def frames_dataset(self, task_name: str, images: str) -> Path:
+        """The behaviour dataset with camera frames of `images` (WIDTHxHEIGHT)."""
+        dataset = self.dataset(task_name)
+        return dataset.with_name(f"{dataset.name}-frames-{images}")
+
+    def model(self, task_name: str, family: str = "") -> Path:
+        """The task's model; with `family`, another family's model beside it."""
+        return (
+            Path(self.root) / "models" / (task_slug(task_name) + (f"-{family}" if family else ""))
+        )
+
+    def agent(self, task_name: str, penalty: float = 0.0) -> Path:
+        """An agent trained inside the task's model (with its uncertainty penalty)."""
+        suffix = f"-penalty{penalty:g}" if penalty else ""
+        return Path(self.root) / "agents" / f"{task_slug(task_name)}-ppo{suffix}"
 
     @property
     def eval_cache(self) -> Path:

@@ -55,12 +55,9 @@ class RLConfig(ModelChoice):
 
 
 def agent_folder(config: RLConfig, ppo: PPOConfig, task_name: str) -> Path:
-    from worldgym.paths import task_slug
+    from worldgym.paths import RunPaths
 
-    if config.out:
-        return Path(config.out)
-    suffix = f"-penalty{ppo.uncertainty_penalty:g}" if ppo.uncertainty_penalty else ""
-    return Path("runs") / "agents" / f"{task_slug(task_name)}-ppo{suffix}"
+    return Path(config.out) if config.out else RunPaths().agent(task_name, ppo.uncertainty_penalty)
 
 
 def dataset_starts(model, task, count: int, seed: int) -> Starts:
@@ -126,16 +123,13 @@ def restore_or_start(out: Path, init, identity: dict, seed: int) -> tuple[Runner
     from worldgym.training import checkpoint
 
     fresh = init(jax.random.key(seed))
-    step = checkpoint.latest_step(out / "checkpoints")
-    if step is None:
+    resumed = checkpoint.resume(out, _savable(fresh), identity, f"{out} holds another training "
+                                "run (other task, model or PPO settings): choose another "
+                                "--out, or delete it to start again.")  # fmt: skip
+    if resumed is None:
         return fresh, []
-    state, meta = checkpoint.restore(out / "checkpoints", _savable(fresh), step)
-    if meta.get("identity") != identity:
-        raise ValueError(
-            f"{out} holds another training run (other task, model or PPO settings): "
-            "choose another --out, or delete it to start again."
-        )
-    return _loaded(state), meta.get("history", [])
+    state, history = resumed
+    return _loaded(state), history
 
 
 def plot_learning_curve(history: list[dict], path: Path, title: str) -> None:
@@ -187,8 +181,7 @@ def train_agent(config: RLConfig, ppo: PPOConfig, progress: bool = True) -> dict
             bar.set_postfix(steps_s=f"{rate:,.0f}", ret=f"{metrics['imagined_return']:.2f}",
                             success=f"{metrics['imagined_success']:.2f}")  # fmt: skip
         if done % config.checkpoint_every == 0 or done == ppo.updates:
-            checkpoint.save(out / "checkpoints", done, _savable(state),
-                            {"identity": identity, "history": history}, keep=2)  # fmt: skip
+            checkpoint.save_run(out, done, _savable(state), identity, history, keep=2)
             with atomic_file(out / "metrics.jsonl") as temp:
                 temp.write_text("".join(json.dumps(row) + "\n" for row in history))
             plot_learning_curve(history, out / "learning_curve.png",

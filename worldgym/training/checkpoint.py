@@ -65,6 +65,32 @@ def save(folder: Path, step: int, state: Any, metadata: dict, keep: int) -> None
     manager.close()
 
 
+def resume(out: Path, like: Any, identity: dict, refusal: str,
+           only_runs: bool = False) -> tuple[Any, list] | None:  # fmt: skip
+    """The one resumable-run rule (training and rl): the latest checkpoint under
+    out/checkpoints and the history saved with it, if it is this run's (its saved
+    identity equals `identity`); None where there is none yet. A folder that holds
+    another run is refused with `refusal`; with `only_runs`, so is a non-empty
+    folder that holds no run at all."""
+    checkpoints = out / "checkpoints"
+    step = latest_step(checkpoints)
+    if step is None:
+        if only_runs and out.exists() and any(out.iterdir()):
+            raise FileExistsError(f"{out} exists and is not a worldgym run.")
+        return None
+    state, saved = restore(checkpoints, like, step)
+    # agents saved before the rule was shared kept it under "identity"
+    if saved.get("run_identity", saved.get("identity")) != json.loads(json.dumps(identity)):
+        raise ValueError(refusal)
+    return state, saved.get("history", [])
+
+
+def save_run(out: Path, step: int, state: Any, identity: dict, history: list,
+             keep: int) -> None:  # fmt: skip
+    """Save a resumable run's checkpoint `step`: its state, identity and history."""
+    save(out / "checkpoints", step, state, {"run_identity": identity, "history": history}, keep)
+
+
 def latest_step(folder: Path) -> int | None:
     if not folder.is_dir():
         return None

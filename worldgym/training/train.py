@@ -353,19 +353,15 @@ def restore_or_start(out: Path, initial_state: dict, identity: dict):
     Refuses a folder that holds another run (other config or data) or that is
     not a training run at all.
     """
-    checkpoints = out / "checkpoints"
-    last = checkpoint.latest_step(checkpoints)
-    if last is None:
-        if out.exists() and any(out.iterdir()):
-            raise FileExistsError(f"{out} exists and is not a worldgym training run.")
-        return initial_state, []
-    state, saved = checkpoint.restore(checkpoints, initial_state, last)
-    if saved["run_identity"] != json.loads(json.dumps(identity)):
-        raise ValueError(
-            f"{out} holds a run with another config or dataset; resume it with the same "
-            "command, or train into a new --out folder."
-        )
-    return state, saved["history"]
+    resumed = checkpoint.resume(
+        out,
+        initial_state,
+        identity,
+        f"{out} holds a run with another config or dataset; "
+        "resume it with the same command, or train into a new --out folder.",
+        only_runs=True,
+    )
+    return resumed if resumed is not None else (initial_state, [])
 
 
 def run_identity(config: TrainConfig, family, model_config, fingerprint: str) -> dict:
@@ -507,8 +503,7 @@ def end_epoch(run: Run, metrics: dict, out: Path, identity: dict, metadata: dict
                      "metrics": {"best": metrics, "history": run.history}}  # fmt: skip
         best_state = {"network": run.params, "normalizer": normalizer}
         checkpoint.save(out / "best", run.epoch, best_state, best_meta, 1)
-    checkpoint.save(out / "checkpoints", run.epoch, run.checkpoint_state(),
-                    {"run_identity": identity, "history": run.history}, keep)  # fmt: skip
+    checkpoint.save_run(out, run.epoch, run.checkpoint_state(), identity, run.history, keep)
     _write_metrics(out / "metrics.jsonl", run.history)
     return improved
 

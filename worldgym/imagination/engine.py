@@ -134,6 +134,15 @@ class GuardedStep(NamedTuple):
     diverged: jax.Array  # non-finite or far out of the data's range
 
 
+def episode_ends(task, success, diverged, steps, horizon: int):
+    """(terminated, truncated) after an imagined step: the one rule of the engine, both
+    Gymnasium classes and PPO. Terminated where the step reached the task's success
+    (for a task that ends on it) or the model diverged; truncated at the horizon.
+    Elementwise on numpy or JAX arrays (bools and step counts) alike."""
+    terminated = (success & bool(task.terminate_on_success)) | diverged
+    return terminated, steps >= horizon
+
+
 def make_guarded_step(model: WorldModel, task):
     """(world, carry, obs, action, key) -> GuardedStep for one episode; vmappable.
 
@@ -283,7 +292,7 @@ def make_rollout(model: WorldModel, act_fn, task, horizon: int,
                 result.obs, action, jnp.where(active, result.reward, 0.0),
                 result.success_probability, result.predicate_success, result.uncertainty, active,
             )  # fmt: skip
-            ended = newly_diverged | (result.predicate_success & task.terminate_on_success)
+            ended, _ = episode_ends(task, result.predicate_success, newly_diverged, t + 1, horizon)
             state = (result.carry, result.obs, active & ~ended, diverged | newly_diverged)
             return state, outputs
 

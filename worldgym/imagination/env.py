@@ -27,7 +27,7 @@ import jax
 import numpy as np
 
 from worldgym.envs.validation import check_action
-from worldgym.imagination.engine import make_guarded_step, world_of
+from worldgym.imagination.engine import episode_ends, make_guarded_step, world_of
 
 SUCCESS_SOURCES = ("predicate", "head")
 """How imagined success is judged: the task's predicate on the predicted
@@ -226,8 +226,8 @@ class ImaginedEnv(gymnasium.Env):
                                                         self._key)  # fmt: skip
         self._obs, self._steps = result.obs, self._steps + 1
         success, diverged = bool(result.success[0]), bool(result.diverged[0])
-        terminated = (self.task.terminate_on_success and success) or diverged
-        truncated = self._steps >= self.task.horizon
+        terminated, truncated = episode_ends(self.task, success, diverged, self._steps,
+                                             self.task.horizon)  # fmt: skip
         info = {"success": success, "success_probability": float(result.success_probability[0]),
                 "uncertainty": float(result.uncertainty[0]), "diverged": diverged}  # fmt: skip
         return self._observe(info), float(result.reward[0]), terminated, truncated, info
@@ -316,8 +316,8 @@ class ImaginedVectorEnv(gymnasium.vector.VectorEnv):
         next_obs, reward, success = result.obs, result.reward, result.success
         diverged = result.diverged
         self._steps += 1
-        terminated = (self.task.terminate_on_success & success) | diverged
-        truncated = self._steps >= self.max_episode_steps
+        terminated, truncated = episode_ends(self.task, success, diverged, self._steps,
+                                             self.max_episode_steps)  # fmt: skip
 
         # NEXT_STEP autoreset: environments that ended last step start anew now.
         restart = self._done

@@ -35,7 +35,7 @@ import numpy as np
 import optax
 
 from worldgym.devices import batch_sharding
-from worldgym.imagination.engine import make_guarded_step, world_of
+from worldgym.imagination.engine import episode_ends, make_guarded_step, world_of
 from worldgym.policies.neural import agent_mean, normalised_observation, tanh_mlp
 
 
@@ -188,10 +188,10 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
                          jax.random.split(step_key, config.envs))  # fmt: skip
         t = env.t + 1
         reached = result.predicate_success
-        terminated = (reached & task.terminate_on_success) | result.diverged
+        terminated, truncated = episode_ends(task, reached, result.diverged, t, horizon)
         if config.halt_uncertainty > 0:
             terminated = terminated | (result.uncertainty > config.halt_uncertainty)
-        done = terminated | (t >= horizon)
+        done = terminated | truncated
         reward = result.reward - config.uncertainty_penalty * result.uncertainty
         returns = env.returns + result.reward
         success = env.success | reached

@@ -124,3 +124,10 @@ def perturbed_policy(task_name: str, name: str, description: str, **perturbation
 def oracle(task_name: str) -> Policy:
     """The unperturbed oracle of a task."""
     return perturbed_policy(task_name, "oracle", require_oracle(task_name).description)
+
+
+def expert_labels(expert, observations) -> np.ndarray:
+    """The expert's actions on recorded observations [N, obs_dim] (its randomness from
+    key 0): the labels behaviour cloning learns (scripts/train_bc.py, train_pixel_bc.py)."""
+    keys = jax.random.split(jax.random.key(0), len(observations))
+    return np.asarray(jax.vmap(expert.act, in_axes=(None, 0, 0))(expert.params, observations, keys))

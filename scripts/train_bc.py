@@ -17,14 +17,13 @@ import argparse
 import json
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from worldgym.envs import get_task
 from worldgym.envs.registry import NATIVE_TASKS
 from worldgym.files import atomic_file
 from worldgym.policies.neural import params_to_arrays, train_bc
-from worldgym.policies.perturbed import oracle, perturbed_policy
+from worldgym.policies.perturbed import expert_labels, oracle, perturbed_policy
 from worldgym.rollouts.real import run_episodes
 from worldgym.seeds import BEHAVIOUR_CLONING
 
@@ -51,9 +50,7 @@ def demonstrations(task_name: str, count: int, noise: float, seed_offset: int):
     seeds = range(DEMO_SEED + seed_offset, DEMO_SEED + seed_offset + count)
     episodes = run_episodes(get_task(task_name), policy, seeds, progress=False)
     observations = np.concatenate([e.observations[:-1] for e in episodes])
-    keys = jax.random.split(jax.random.key(0), len(observations))
-    labels = jax.vmap(expert.act, in_axes=(None, 0, 0))(expert.params, observations, keys)
-    return observations, np.asarray(labels)
+    return observations, expert_labels(expert, observations)
 
 
 def main() -> None:

@@ -17,12 +17,11 @@ import argparse
 import json
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from worldgym.envs import get_task
 from worldgym.files import atomic_file
-from worldgym.policies.perturbed import oracle, perturbed_policy
+from worldgym.policies.perturbed import expert_labels, oracle, perturbed_policy
 from worldgym.policies.pixels import cnn_to_arrays, pixel_policy, train_pixel_bc
 from worldgym.rollouts.real import run_episodes
 from worldgym.seeds import BEHAVIOUR_CLONING
@@ -42,9 +41,7 @@ def frame_demonstrations(task_name: str, count: int, noise: float, size: int):
                             height=size)  # fmt: skip
     frames = np.concatenate([e.frames[:-1] for e in episodes])
     observations = np.concatenate([e.observations[:-1] for e in episodes])
-    keys = jax.random.split(jax.random.key(0), len(observations))
-    labels = jax.vmap(expert.act, in_axes=(None, 0, 0))(expert.params, observations, keys)
-    return frames, np.asarray(labels)
+    return frames, expert_labels(expert, observations)
 
 
 def main() -> None:

@@ -124,11 +124,7 @@ def read_recorded(folder, task, policies, frames: bool = False,
     if manifest.get("task") not in (task.name, task.spec):
         raise ValueError(f"--real-from {folder} holds episodes of task {manifest.get('task')!r}, "
                          f"not {task.name}.")  # fmt: skip
-    held = manifest.get("policies", [])
-    missing = [name for name in policies if name not in held]
-    if missing:
-        raise ValueError(f"--real-from {folder} has no episodes of {', '.join(missing)} (it "
-                         f"holds {', '.join(held) or 'none'}).")  # fmt: skip
+    refuse_missing(folder, policies, manifest.get("policies", []))
     rows = {}
     for name in policies:
         path = folder / f"{_file_name(name)}.parquet"
@@ -358,13 +354,18 @@ def decode_png(data: bytes, where) -> np.ndarray:
                          f"({type(error).__name__}).") from None  # fmt: skip
 
 
+def refuse_missing(folder, policies, held) -> None:
+    """One sentence where the recording holds no episodes of a policy asked for."""
+    missing = [name for name in policies if name not in held]
+    if missing:
+        raise ValueError(f"--real-from {folder} has no episodes of {', '.join(missing)} (it "
+                         f"holds {', '.join(held) or 'none'}).")  # fmt: skip
+
+
 def _grouped(folder, rows: dict[str, list], task, policies) -> dict[str, RecordedEpisodes]:
     """RecordedEpisodes per policy from (start, success, seed, return, length, first
     frame or None) rows."""
-    missing = [name for name in policies if name not in rows]
-    if missing:
-        raise ValueError(f"--real-from {folder} has no episodes of {', '.join(missing)} (it "
-                         f"holds {', '.join(rows)}).")  # fmt: skip
+    refuse_missing(folder, policies, list(rows))
     found = {}
     for name in policies:
         starts, success, seeds, returns, lengths, images = zip(*rows[name], strict=True)

@@ -26,7 +26,7 @@ LAYERS = [
     ("products", ["worldgym.report", "worldgym.rl", "worldgym.refine", "worldgym.bench",
                   "worldgym.runner_bench"]),
     ("demo", ["worldgym.demo"]),
-    ("commands", ["worldgym.cli", "worldgym.__main__"]),
+    ("commands", ["worldgym.commands", "worldgym.cli", "worldgym.__main__"]),
 ]  # fmt: skip
 FRONT_DOOR = "worldgym"
 """The package itself: importing it registers the tasks and the imagined envs, so it

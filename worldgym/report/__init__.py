@@ -4,8 +4,16 @@ from worldgym.report.document import (
     ReportConfig,
     headline_rows,
     make_report,
+    print_headline,
     verdict,
     write_report,
 )
 
-__all__ = ["ReportConfig", "headline_rows", "make_report", "verdict", "write_report"]
+__all__ = [
+    "ReportConfig",
+    "headline_rows",
+    "make_report",
+    "print_headline",
+    "verdict",
+    "write_report",
+]

@@ -248,6 +248,14 @@ HEADLINE = (
 )  # fmt: skip
 
 
+def print_headline(calibration: dict) -> None:
+    """The headline table and the verdict, for the terminal."""
+    for label, value in headline_rows(calibration):
+        print(f"{label:<22} {value}")
+    print()
+    print(verdict(calibration))
+
+
 def headline_rows(calibration: dict) -> list[tuple[str, str]]:
     rows = [(label, _interval(calibration["rates"][key], 3)) for key, label in HEADLINE]
     if calibration.get("seeds"):

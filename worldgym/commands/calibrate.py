@@ -1,0 +1,38 @@
+"""`worldgym calibrate`: how well imagined success predicts real success (statistics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from worldgym.commands.evaluate import ELSEWHERE
+from worldgym.config import config_from_args
+from worldgym.evaluation.paired import EvaluateConfig
+from worldgym.report import print_headline
+
+NAME = "calibrate"
+HELP = "How well imagined success predicts real success (statistics)."
+TASK = ("task",)
+
+
+@dataclass(frozen=True)
+class CalibrateOptions:
+    bootstrap: int = 1000
+    """Bootstrap resamples of episodes for the intervals of the statistics."""
+
+
+def configs(family: str) -> tuple:
+    """(config class, positional fields) of the options."""
+    del family
+    return ((EvaluateConfig, TASK), (CalibrateOptions, ()))
+
+
+def run(args) -> int:
+    from worldgym.evaluation.calibrate import calibrate
+    from worldgym.evaluation.paired import evaluate
+
+    evaluation = evaluate(config_from_args(EvaluateConfig, args))
+    if evaluation is None:
+        print(ELSEWHERE)
+        return 0
+    print_headline(calibrate(evaluation, config_from_args(CalibrateOptions, args).bootstrap))
+    return 0

@@ -1,0 +1,22 @@
+"""`worldgym compare`: is policy A better than B in reality? Paired, with a verdict."""
+
+from __future__ import annotations
+
+from worldgym.config import config_from_args
+from worldgym.evaluation.comparison import CompareConfig
+
+NAME = "compare"
+HELP = "Is policy A better than B in reality? Paired, with a verdict."
+
+
+def configs(family: str) -> tuple:
+    """(config class, positional fields) of the options."""
+    del family
+    return ((CompareConfig, ("task", "a", "b")),)
+
+
+def run(args) -> int:
+    from worldgym.evaluation.comparison import compare
+
+    print(compare(config_from_args(CompareConfig, args)).sentence())
+    return 0

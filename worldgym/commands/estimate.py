@@ -1,0 +1,29 @@
+"""`worldgym estimate`: real success rates from few real and many imagined episodes (PPI)."""
+
+from __future__ import annotations
+
+from worldgym.config import config_from_args
+from worldgym.evaluation.estimation import EstimateConfig
+
+NAME = "estimate"
+HELP = "Real success rates from few real and many imagined episodes (PPI)."
+TASK = ("task",)
+
+
+def configs(family: str) -> tuple:
+    """(config class, positional fields) of the options."""
+    del family
+    return ((EstimateConfig, TASK),)
+
+
+def run(args) -> int:
+    from worldgym.evaluation.estimation import estimate, format_beats, format_estimates
+
+    estimates = estimate(config_from_args(EstimateConfig, args))
+    print(format_estimates(estimates))
+    print()
+    print(format_beats(estimates))
+    print(f"\n{estimates.real_episodes} real episodes in all, on {estimates.seeds}.")
+    if estimates.decision:
+        print(estimates.decision)
+    return 0

@@ -1,0 +1,28 @@
+"""`worldgym evaluate`: run policies in the real task and in imagination from the same seeds."""
+
+from __future__ import annotations
+
+from worldgym.config import config_from_args
+from worldgym.evaluation.paired import EvaluateConfig
+
+NAME = "evaluate"
+HELP = "Run policies in the real task and in imagination from the same seeds."
+TASK = ("task",)
+
+
+def configs(family: str) -> tuple:
+    """(config class, positional fields) of the options."""
+    del family
+    return ((EvaluateConfig, TASK),)
+
+
+ELSEWHERE = "this process imagined its share of the episodes; process 0 prints the results"
+"""What a process other than 0 of a multi-process run prints."""
+
+
+def run(args) -> int:
+    from worldgym.evaluation.paired import evaluate, format_evaluation
+
+    evaluation = evaluate(config_from_args(EvaluateConfig, args))
+    print(ELSEWHERE if evaluation is None else format_evaluation(evaluation))
+    return 0

@@ -1,0 +1,22 @@
+"""`worldgym model-eval`: how good a world model's predictions are on held-out episodes."""
+
+from __future__ import annotations
+
+from worldgym.config import config_from_args
+from worldgym.evaluation.model_eval import ModelEvalConfig
+
+NAME = "model-eval"
+HELP = "How good a world model's predictions are on held-out episodes."
+
+
+def configs(family: str) -> tuple:
+    """(config class, positional fields) of the options."""
+    del family
+    return ((ModelEvalConfig, ("checkpoint", "dataset")),)
+
+
+def run(args) -> int:
+    from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model, format_metrics
+
+    print(format_metrics(evaluate_model(config_from_args(ModelEvalConfig, args))))
+    return 0

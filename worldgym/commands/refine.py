@@ -1,0 +1,23 @@
+"""`worldgym refine`: add real episodes of chosen policies to the data, train on, re-evaluate."""
+
+from __future__ import annotations
+
+from worldgym.config import config_from_args
+from worldgym.refine import RefineConfig
+
+NAME = "refine"
+HELP = "Add real episodes of chosen policies to the data, train on, re-evaluate."
+TASK = ("task",)
+
+
+def configs(family: str) -> tuple:
+    """(config class, positional fields) of the options."""
+    del family
+    return ((RefineConfig, TASK),)
+
+
+def run(args) -> int:
+    from worldgym.refine import RefineConfig, format_refine, refine
+
+    print(format_refine(refine(config_from_args(RefineConfig, args))))
+    return 0

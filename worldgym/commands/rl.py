@@ -1,0 +1,25 @@
+"""`worldgym rl`: train a PPO agent inside a world model, then check it in both worlds."""
+
+from __future__ import annotations
+
+from worldgym.config import config_from_args
+from worldgym.rl.ppo import PPOConfig
+from worldgym.rl.train import RLConfig
+
+NAME = "rl"
+HELP = "Train a PPO agent inside a world model, then check it in both worlds."
+TASK = ("task",)
+
+
+def configs(family: str) -> tuple:
+    """(config class, positional fields) of the options."""
+    del family
+    return ((RLConfig, TASK), (PPOConfig, ()))
+
+
+def run(args) -> int:
+    from worldgym.rl.train import format_check, train_agent
+
+    print(format_check(train_agent(config_from_args(RLConfig, args),
+                                   config_from_args(PPOConfig, args))))  # fmt: skip
+    return 0

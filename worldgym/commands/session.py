@@ -1,0 +1,24 @@
+"""`worldgym session`: operator-run active evaluation on a slow robot, one episode at a time."""
+
+from __future__ import annotations
+
+from worldgym.config import config_from_args
+from worldgym.evaluation.session import SessionConfig
+
+NAME = "session"
+HELP = "Operator-run active evaluation on a slow robot, one episode at a time."
+TASK = ("task",)
+
+
+def configs(family: str) -> tuple:
+    """(config class, positional fields) of the options."""
+    del family
+    return ((SessionConfig, TASK),)
+
+
+def run(args) -> int:
+    from worldgym.evaluation.session import run_session
+
+    result = run_session(config_from_args(SessionConfig, args))
+    print(f"decision: {result.folder}/decision.json")
+    return 0

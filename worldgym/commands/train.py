@@ -1,0 +1,33 @@
+"""`worldgym train`: train a world model on a dataset (resumes an interrupted run)."""
+
+from __future__ import annotations
+
+from worldgym.config import config_from_args
+from worldgym.models import get_family
+from worldgym.training.train import TrainConfig
+
+NAME = "train"
+HELP = "Train a world model on a dataset (resumes an interrupted run)."
+
+
+def configs(family: str) -> tuple:
+    """(config class, positional fields) of the options; `family`'s own for train."""
+    return ((TrainConfig, ("dataset",)), (get_family(family).Config, ()))
+
+
+def run(args) -> int:
+    from worldgym.training.train import train
+
+    config = config_from_args(TrainConfig, args)
+    family = get_family(config.family)
+    summary = train(config, config_from_args(family.Config, args))
+    best = summary["best"]
+    print(
+        f"loaded {summary['transitions']} transitions in {summary['load_seconds']:.2f} s; "
+        f"trained {summary['epochs']} epochs"
+        + (" (stopped early)" if summary["stopped_early"] else "")
+        + f"; best validation loss {best.get('validation_loss', float('nan')):.4f} "
+        f"at epoch {best.get('epoch')}; {summary['samples_per_second']:.0f} samples/s "
+        f"-> {summary['out']}"
+    )
+    return 0

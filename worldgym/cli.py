@@ -19,7 +19,9 @@ from worldgym.models import DEFAULT_FAMILY, get_family
 def subcommands(family: str = DEFAULT_FAMILY) -> tuple:
     """(name, help, run, ((config class, positional fields), ...)) of every subcommand,
     in the order `worldgym --help` lists them; `train` takes `family`'s own options."""
-    return tuple((command.NAME, command.HELP, command.run, command.configs(family))
+    family_options = ((get_family(family).Config, ()),)
+    return tuple((command.NAME, command.HELP, command.run,
+                  command.CONFIGS + (family_options if command.NAME == "train" else ()))
                  for command in COMMANDS)  # fmt: skip
 
 

@@ -15,6 +15,9 @@ import textwrap
 import typing
 from functools import cache
 
+TASK = ("task",)
+"""The positional field of most commands: `worldgym evaluate Push`."""
+
 
 @cache
 def field_docs(cls: type) -> dict[str, str]:

@@ -9,10 +9,8 @@ NAME = "bench"
 HELP = "Measure throughput on this machine."
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((BenchConfig, ()),)
+CONFIGS = ((BenchConfig, ()),)
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worldgym.commands.evaluate import ELSEWHERE
-from worldgym.config import config_from_args
+from worldgym.config import TASK, config_from_args
 from worldgym.evaluation.paired import EvaluateConfig
 from worldgym.report import print_headline
 
 NAME = "calibrate"
 HELP = "How well imagined success predicts real success (statistics)."
-TASK = ("task",)
 
 
 @dataclass(frozen=True)
@@ -20,10 +19,8 @@ class CalibrateOptions:
     """Bootstrap resamples of episodes for the intervals of the statistics."""
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((EvaluateConfig, TASK), (CalibrateOptions, ()))
+CONFIGS = ((EvaluateConfig, TASK), (CalibrateOptions, ()))
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from worldgym.config import config_from_args
+from worldgym.config import TASK, config_from_args
 from worldgym.data.collect import CollectConfig
 
 NAME = "collect"
 HELP = "Collect behaviour data from a ground-truth task (Minari dataset)."
-TASK = ("task",)
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((CollectConfig, TASK),)
+CONFIGS = ((CollectConfig, TASK),)
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

@@ -9,10 +9,8 @@ NAME = "compare"
 HELP = "Is policy A better than B in reality? Paired, with a verdict."
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((CompareConfig, ("task", "a", "b")),)
+CONFIGS = ((CompareConfig, ("task", "a", "b")),)
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

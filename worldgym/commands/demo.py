@@ -10,10 +10,8 @@ NAME = "demo"
 HELP = "The main job: collect, train, evaluate, calibrate and report for a task."
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((DemoConfig, ()),)
+CONFIGS = ((DemoConfig, ()),)
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from worldgym.config import config_from_args
+from worldgym.config import TASK, config_from_args
 from worldgym.evaluation.estimation import EstimateConfig
 
 NAME = "estimate"
 HELP = "Real success rates from few real and many imagined episodes (PPI)."
-TASK = ("task",)
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((EstimateConfig, TASK),)
+CONFIGS = ((EstimateConfig, TASK),)
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

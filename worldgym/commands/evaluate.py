@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from worldgym.config import config_from_args
+from worldgym.config import TASK, config_from_args
 from worldgym.evaluation.paired import EvaluateConfig
 
 NAME = "evaluate"
 HELP = "Run policies in the real task and in imagination from the same seeds."
-TASK = ("task",)
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((EvaluateConfig, TASK),)
+CONFIGS = ((EvaluateConfig, TASK),)
+"""(config class, positional fields) of the options."""
 
 
 ELSEWHERE = "this process imagined its share of the episodes; process 0 prints the results"

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from worldgym.config import config_from_args
+from worldgym.config import TASK, config_from_args
 from worldgym.evaluation.audit import ImagineConfig
 
 NAME = "imagine"
 HELP = "Judge policies in imagination, audited by k real episodes each."
-TASK = ("task",)
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((ImagineConfig, TASK),)
+CONFIGS = ((ImagineConfig, TASK),)
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

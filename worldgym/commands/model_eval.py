@@ -9,10 +9,8 @@ NAME = "model-eval"
 HELP = "How good a world model's predictions are on held-out episodes."
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((ModelEvalConfig, ("checkpoint", "dataset")),)
+CONFIGS = ((ModelEvalConfig, ("checkpoint", "dataset")),)
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

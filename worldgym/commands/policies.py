@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from worldgym.config import config_from_args
+from worldgym.config import TASK, config_from_args
 from worldgym.envs.registry import DEFAULT_TASK
 
 NAME = "policies"
 HELP = "List a task's policy zoo; --measure its real success rates."
-TASK = ("task",)
 
 
 @dataclass(frozen=True)
@@ -29,10 +28,8 @@ class PoliciesConfig:
     (default: the whole zoo)."""
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((PoliciesConfig, TASK),)
+CONFIGS = ((PoliciesConfig, TASK),)
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from worldgym.config import config_from_args
+from worldgym.config import TASK, config_from_args
 from worldgym.refine import RefineConfig
 
 NAME = "refine"
 HELP = "Add real episodes of chosen policies to the data, train on, re-evaluate."
-TASK = ("task",)
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((RefineConfig, TASK),)
+CONFIGS = ((RefineConfig, TASK),)
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

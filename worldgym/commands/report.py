@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from worldgym.config import config_from_args
+from worldgym.config import TASK, config_from_args
 from worldgym.evaluation.paired import EvaluateConfig
 from worldgym.report import ReportConfig, print_headline
 
 NAME = "report"
 HELP = "Evaluate, calibrate and write the HTML/Markdown report with videos."
-TASK = ("task",)
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((EvaluateConfig, TASK), (ReportConfig, ()))
+CONFIGS = ((EvaluateConfig, TASK), (ReportConfig, ()))
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from worldgym.config import config_from_args
+from worldgym.config import TASK, config_from_args
 from worldgym.rl.ppo import PPOConfig
 from worldgym.rl.train import RLConfig
 
 NAME = "rl"
 HELP = "Train a PPO agent inside a world model, then check it in both worlds."
-TASK = ("task",)
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((RLConfig, TASK), (PPOConfig, ()))
+CONFIGS = ((RLConfig, TASK), (PPOConfig, ()))
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worldgym.config import config_from_args
+from worldgym.config import TASK, config_from_args
 from worldgym.envs.registry import DEFAULT_TASK
 
 NAME = "rollout"
 HELP = "Roll a policy in a ground-truth task; print success and speed."
-TASK = ("task",)
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,8 @@ class RolloutConfig:
     """Video width and height in pixels."""
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((RolloutConfig, TASK),)
+CONFIGS = ((RolloutConfig, TASK),)
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from worldgym.config import config_from_args
+from worldgym.config import TASK, config_from_args
 from worldgym.evaluation.session import SessionConfig
 
 NAME = "session"
 HELP = "Operator-run active evaluation on a slow robot, one episode at a time."
-TASK = ("task",)
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ((SessionConfig, TASK),)
+CONFIGS = ((SessionConfig, TASK),)
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

@@ -6,10 +6,8 @@ NAME = "tasks"
 HELP = "List the tasks and their spaces."
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options."""
-    del family
-    return ()
+CONFIGS = ()
+"""(config class, positional fields) of the options."""
 
 
 def run(args) -> int:

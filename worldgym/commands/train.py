@@ -10,9 +10,9 @@ NAME = "train"
 HELP = "Train a world model on a dataset (resumes an interrupted run)."
 
 
-def configs(family: str) -> tuple:
-    """(config class, positional fields) of the options; `family`'s own for train."""
-    return ((TrainConfig, ("dataset",)), (get_family(family).Config, ()))
+CONFIGS = ((TrainConfig, ("dataset",)),)
+"""(config class, positional fields) of the options; the chosen family's own
+config is added by the command line (worldgym.cli), which reads --family first."""
 
 
 def run(args) -> int:

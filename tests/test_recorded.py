@@ -356,3 +356,29 @@ def test_lerobot_first_frames_from_images_or_videos(tmp_path, dtype):
     for i, colour in enumerate(colours):
         assert np.abs(frames[i].mean((0, 1)) - colour).max() <= tolerance
     assert read_recorded(root, task, ["slow"])["slow"].initial_frames is None  # not asked
+
+
+def test_a_video_of_many_episodes_is_decoded_once_for_all_their_first_frames(tmp_path):
+    """LeRobot v3 keeps many episodes in one MP4; each episode's first frame sits at its
+    from_timestamp. Frames 0 and 3 (of six, at 10 fps) are the two episodes' starts."""
+    import imageio.v3 as iio
+
+    from worldgym.data.recorded import read_video_frames, video_frame
+
+    clip = np.zeros((6, 32, 48, 3), np.uint8)
+    clip[0], clip[3] = (250, 20, 20), (20, 20, 250)
+    path = tmp_path / "videos" / "cam" / "chunk-000" / "file-000.mp4"
+    path.parent.mkdir(parents=True)
+    iio.imwrite(path, clip, fps=10, extension=".mp4")
+    info = {"fps": 10, "video_path": "videos/{video_key}/chunk-{chunk_index:03d}/"
+                                     "file-{file_index:03d}.mp4"}  # fmt: skip
+    stored = {"videos/cam/chunk_index": 0, "videos/cam/file_index": 0}
+    episodes = [{"episode_index": i, "videos/cam/from_timestamp": start, **stored}
+                for i, start in enumerate((0.0, 0.3))]  # fmt: skip
+    wanted = [video_frame(tmp_path, info, "cam", episode) for episode in episodes]
+    assert wanted == [(path, 0), (path, 3)]
+    frames = read_video_frames(tmp_path, wanted)
+    assert np.abs(frames[path, 0].mean((0, 1)) - (250, 20, 20)).max() <= 12
+    assert np.abs(frames[path, 3].mean((0, 1)) - (20, 20, 250)).max() <= 12
+    with pytest.raises(ValueError, match="has no frame 9"):
+        read_video_frames(tmp_path, [(path, 9)])

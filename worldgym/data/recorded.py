@@ -270,6 +270,10 @@ def read_lerobot(folder: Path, task, policies, frames: bool = False,
         if "next.success" in table:
             stepped_success[episode] = stepped_success.get(episode, False) or bool(
                 table["next.success"][row])  # fmt: skip
+    videos = None  # a video camera: every episode's first frame, each file decoded once
+    if key is not None and info["features"][key].get("dtype") == "video":
+        videos = read_video_frames(folder, [video_frame(folder, info, key, row)
+                                            for row in by_index.values()])  # fmt: skip
     rows: dict[str, list] = {}
     for index, meta_row in sorted(by_index.items()):
         if index not in first:
@@ -284,7 +288,8 @@ def read_lerobot(folder: Path, task, policies, frames: bool = False,
                              "column).")  # fmt: skip
         image = None
         if key is not None:
-            image = first_frame_of(folder, info, key, meta_row, first[index][2])
+            image = videos[video_frame(folder, info, key, meta_row)] if videos is not None \
+                else stored_image(folder, key, meta_row, first[index][2])  # fmt: skip
         rows.setdefault(meta_row["policy"], []).append(
             (first[index][1], success, meta_row.get("seed"), 0.0, int(meta_row.get("length", 0)),
              image))  # fmt: skip
@@ -308,34 +313,52 @@ def lerobot_camera(folder: Path, info: dict, camera: str) -> str:
     return cameras[0]
 
 
-def first_frame_of(folder: Path, info: dict, key: str, episode: dict, stored) -> np.ndarray:
-    """An episode's first frame of camera `key`: the image stored in its first Parquet
-    row, or the first frame of its stretch of the camera's video (v2: a file per
-    episode; v3: a file of many, the stretch starting at videos/KEY/from_timestamp)."""
+def stored_image(folder: Path, key: str, episode: dict, stored) -> np.ndarray:
+    """An episode's first frame of an image camera: the image in its first Parquet row."""
+    if not stored or not stored.get("bytes"):
+        raise ValueError(f"--real-from {folder}: episode {episode['episode_index']} has no "
+                         f"{key} image in its first frame.")  # fmt: skip
+    return decode_png(stored["bytes"], folder)
+
+
+def video_frame(folder: Path, info: dict, key: str, episode: dict) -> tuple[Path, int]:
+    """(video file, frame number) of an episode's first frame of video camera `key`
+    (v2: a file per episode; v3: a file of many, the episode's stretch starting at
+    videos/KEY/from_timestamp)."""
+    index = int(episode["episode_index"])
+    chunk = episode.get(f"videos/{key}/chunk_index", index // int(info.get("chunks_size", 1000)))
+    path = folder / info.get("video_path", "").format(
+        video_key=key, episode_chunk=chunk, episode_index=index, chunk_index=chunk,
+        file_index=episode.get(f"videos/{key}/file_index", 0))  # fmt: skip
+    start = float(episode.get(f"videos/{key}/from_timestamp", 0.0))
+    return path, int(round(start * float(info.get("fps", 30))))
+
+
+def read_video_frames(folder: Path, wanted) -> dict[tuple[Path, int], np.ndarray]:
+    """{(file, frame number): frame} for the (file, frame) pairs wanted, each file
+    decoded once from its start up to the last frame wanted from it (a v3 file holds
+    many episodes: seeking for each would decode its beginning again and again)."""
     import imageio.v3 as iio
 
-    if info["features"][key].get("dtype") == "image":
-        if not stored or not stored.get("bytes"):
-            raise ValueError(f"--real-from {folder}: episode {episode['episode_index']} has no "
-                             f"{key} image in its first frame.")  # fmt: skip
-        return decode_png(stored["bytes"], folder)
-    index = int(episode["episode_index"])
-    template = info.get("video_path", "")
-    chunk = episode.get(f"videos/{key}/chunk_index", index // int(info.get("chunks_size", 1000)))
-    path = folder / template.format(
-        video_key=key,
-        episode_chunk=chunk,
-        episode_index=index,
-        chunk_index=chunk,
-        file_index=episode.get(f"videos/{key}/file_index", 0),
-    )
-    start = float(episode.get(f"videos/{key}/from_timestamp", 0.0))
-    frame = int(round(start * float(info.get("fps", 30))))
-    try:
-        return np.asarray(iio.imread(path, index=frame, extension=path.suffix))[..., :3]
-    except Exception as error:  # imageio raises several kinds for a missing or bad file
-        raise ValueError(f"--real-from {folder}: frame {frame} of {path} cannot be read "
-                         f"({type(error).__name__}: {error}).") from None  # fmt: skip
+    by_file: dict[Path, set[int]] = {}
+    for path, frame in wanted:
+        by_file.setdefault(path, set()).add(frame)
+    found = {}
+    for path, frames in by_file.items():
+        try:
+            for number, image in enumerate(iio.imiter(path, extension=path.suffix)):
+                if number in frames:
+                    found[path, number] = np.asarray(image)[..., :3]
+                if number >= max(frames):
+                    break
+        except Exception as error:  # imageio raises several kinds for a missing or bad file
+            raise ValueError(f"--real-from {folder}: {path} cannot be read "
+                             f"({type(error).__name__}: {error}).") from None  # fmt: skip
+        missing = sorted(frames - {number for (file, number) in found if file == path})
+        if missing:
+            raise ValueError(f"--real-from {folder}: {path} has no frame {missing[0]} "
+                             f"(it ends sooner).")  # fmt: skip
+    return found
 
 
 def encode_png(frame) -> bytes:

@@ -324,7 +324,7 @@ def _statistics(evaluation, policies, bootstrap: int, seed: int) -> dict:
     intervals = bootstrap_intervals(real, imagined, bootstrap, seed)
     # A percentile bootstrap of regret collapses to [0, 0] when imagination's pick also
     # did best in every resample; the paired score bounds do not.
-    paired = getattr(evaluation, "shared_starts", True)
+    paired = evaluation.shared_starts
     intervals["regret_at_1"] = regret_interval(real, imagined_rates, 1, paired=paired)
     intervals["regret_at_3"] = regret_interval(real, imagined_rates, 3, paired=paired)
     rate_error = np.abs(imagined_rates - real_rates)

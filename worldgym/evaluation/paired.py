@@ -406,22 +406,17 @@ def imagine_recorded(model, task, policies, recorded, cache, imagination_seed: i
 
     from worldgym.data.frames import stacks_at_reset
 
-    def first_frames(episodes):
-        if not model.frame_stack or episodes.initial_frames is None:
-            return None
-        return episodes.initial_frames
-
     groups: dict[bytes, list[int]] = {}
     for index, policy in enumerate(policies):
         episodes = recorded[policy.name]
-        frames = first_frames(episodes)
+        frames = episodes.initial_frames  # read only for a model that starts from frames
         key = episodes.initial_observations.tobytes() + episodes.seeds.tobytes() + \
             (b"" if frames is None else frames.tobytes())  # fmt: skip
         groups.setdefault(key, []).append(index)
     found: list[Outcomes | None] = [None] * len(policies)
     for members in groups.values():
         episodes = recorded[policies[members[0]].name]
-        starts, frames = episodes.initial_observations, first_frames(episodes)
+        starts, frames = episodes.initial_observations, episodes.initial_frames
         digest = hashlib.sha256(starts.tobytes())
         init_input = None
         if frames is not None:

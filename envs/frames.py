@@ -14,10 +14,11 @@ from __future__ import annotations
 import gymnasium
 from gymnasium.wrappers import AddRenderObservation
 
+from worldgym.envs import get_task
+
 
 def frame_env(task, size: int = 64) -> gymnasium.Env:
     """The task's environment observing size x size RGB frames (uint8 [size, size, 3])."""
-    from worldgym.envs import get_task
 
     task = get_task(task)
     if size < 1:

@@ -9,6 +9,7 @@ renderer, so imagined trajectories can be shown next to real ones.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -232,7 +233,6 @@ class Task:
 
 def takes_namespace(function) -> bool:
     """Whether `function` takes an array namespace `xp` (jax.numpy or numpy)."""
-    import inspect
 
     try:
         return "xp" in inspect.signature(function).parameters

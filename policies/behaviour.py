@@ -35,11 +35,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from worldgym.envs import get_task
 from worldgym.fingerprints import policy_fingerprint
 from worldgym.policies.exploration import NoiseBehaviour, PlayBehaviour
+from worldgym.policies.loading import load_policy
 from worldgym.policies.oracles import ROUNDED_KNOBS, oracle_spec
 from worldgym.policies.perturbed import perturbation_params, perturbed_act
 from worldgym.policies.protocol import Policy
+from worldgym.policies.sets import find_policy, policy_set, set_names
 from worldgym.specs import is_attribute_spec
 
 NOISE_LEVELS = (0.1, 0.3, 0.6)
@@ -94,9 +97,6 @@ def default_mixture(task_name: str) -> dict[str, float]:
 
 def check_behaviour_name(task, name: str) -> None:
     """Refuse a behaviour `task` cannot run, in one sentence (before collecting)."""
-    from worldgym.envs import get_task
-    from worldgym.policies.loading import load_policy
-    from worldgym.policies.sets import find_policy
 
     task = get_task(task)
     task_name = task.name
@@ -172,7 +172,6 @@ def policy_identity(policy) -> str:
 def evaluation_identities(task_name: str) -> dict[str, str]:
     """{identity: "set/name"} of every policy in the task's named sets (zoo, novel,
     dev, ...): the policies worldgym evaluates, which behaviour data must not contain."""
-    from worldgym.policies.sets import policy_set, set_names
 
     found = {}
     for set_name in set_names(task_name):
@@ -230,8 +229,6 @@ def behaviour_policy(task, name: str, perturbation: dict | None = None):
 
     perturbed-oracle needs the `perturbation` drawn for its episode.
     """
-    from worldgym.envs import get_task
-    from worldgym.policies.loading import load_policy
 
     task = get_task(task)
     task_name = task.name

@@ -10,12 +10,13 @@ deterministic functions of the observation.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from functools import cache
 
 import numpy as np
 
-from worldgym.envs.suites import fetch
+from worldgym.envs.suites import fetch, require
 
 Expert = Callable[[np.ndarray], np.ndarray]
 """observations [B, obs_dim] -> actions [B, action_dim], on the host."""
@@ -24,9 +25,6 @@ Expert = Callable[[np.ndarray], np.ndarray]
 @cache
 def metaworld_expert(env_name: str) -> Expert:
     """Meta-World's own scripted policy for `env_name` (e.g. "push-v3"), batched."""
-    import warnings
-
-    from worldgym.envs.suites import require
 
     policy = require("metaworld.policies", "Meta-World").ENV_POLICY_MAP[env_name]()
 

@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from worldgym.policies.oracles import require_oracle
+
 OU_THETA, OU_SIGMA = 0.15, 0.3
 """Ornstein-Uhlenbeck mean reversion per step and noise per step (in half-ranges),
 the values DDPG (Lillicrap et al. 2016) used."""
@@ -90,7 +92,6 @@ class PlayBehaviour:
     """Goal-directed play: the task's oracle pursuing random waypoints (see module)."""
 
     def __init__(self, task_name: str, horizon: int, action_dim: int):
-        from worldgym.policies.oracles import require_oracle
 
         self.name, self.task_name = "play", task_name
         self.spec = require_oracle(task_name)
@@ -125,7 +126,6 @@ class PlayBehaviour:
 @cache
 def _play_act(task_name: str):
     """jit(vmap) of one play step for a task (compiled once per task)."""
-    from worldgym.policies.oracles import require_oracle
 
     spec = require_oracle(task_name)
     knobs = {name: jnp.float32(value) for name, value in spec.default_knobs.items()}

@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 from importlib import resources
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
+from worldgym.policies.pixels import arrays_to_cnn, pixel_policy
 from worldgym.policies.protocol import Policy
 
 WEIGHTS_PACKAGE = "worldgym.policies.weights"
@@ -118,8 +121,6 @@ def neural_policies(task_name: str, kind: str | None = None) -> list[Policy]:
             policies.append(agent_policy(entry["name"], arrays_agent(arrays), entry["description"]))
             continue
         if "frame_size" in entry:  # a policy that looks at pixels (policies/pixels.py)
-            from worldgym.policies.pixels import arrays_to_cnn, pixel_policy
-
             policies.append(pixel_policy(entry["name"], arrays_to_cnn(arrays),
                                          entry["frame_size"], entry["description"]))  # fmt: skip
             continue
@@ -131,7 +132,6 @@ def neural_policies(task_name: str, kind: str | None = None) -> list[Policy]:
 
 def init_mlp(key, obs_dim: int, action_dim: int, hidden: tuple[int, ...]) -> list[dict]:
     """LeCun-normal weights, zero biases."""
-    import jax
 
     sizes = (obs_dim, *hidden, action_dim)
     keys = jax.random.split(key, len(sizes) - 1)
@@ -157,8 +157,6 @@ def train_bc(
 
     The whole optimisation is one jitted lax.scan over minibatch steps.
     """
-    import jax
-    import optax
 
     observations = jnp.asarray(observations, jnp.float32)
     actions = jnp.clip(jnp.asarray(actions, jnp.float32), -0.999, 0.999)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from worldgym.policies.protocol import Policy
 
@@ -99,7 +100,6 @@ def train_pixel_bc(frames: np.ndarray, actions: np.ndarray, steps: int = 6000,
     frames [N, h, w, 3] uint8, actions [N, action_dim]. One jitted lax.scan over
     minibatch steps (the frames stay uint8 until a batch is drawn).
     """
-    import optax
 
     frames = jnp.asarray(frames, jnp.uint8)
     actions = jnp.clip(jnp.asarray(actions, jnp.float32), -0.999, 0.999)

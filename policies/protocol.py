@@ -21,6 +21,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from worldgym.policies.exploration import ScheduledActor
+
 ActFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
 """(params pytree, obs [obs_dim], PRNG key) -> action [action_dim]."""
 
@@ -160,8 +162,6 @@ def as_actor(policy: Any, name: str = "policy", seed: int = 0) -> Actor:
             policy.host.source, policy.name, seed
         )  # fmt: skip
     if hasattr(policy, "schedule") and hasattr(policy, "act"):  # exploration behaviours
-        from worldgym.policies.exploration import ScheduledActor
-
         return ScheduledActor(policy)
     if is_torch_module(policy):
         return TorchPolicy(policy, name)

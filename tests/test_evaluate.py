@@ -58,7 +58,7 @@ def test_cache_gives_the_same_results_without_rerunning(evaluation, monkeypatch)
         raise AssertionError("rollouts should have come from the cache")
 
     monkeypatch.setattr(module, "real_episodes", refuse)
-    monkeypatch.setattr("worldgym.imagination.engine.rollout_policies", refuse)
+    monkeypatch.setattr(module, "rollout_policies", refuse)
     again = evaluate(config, progress=False)
     for old, new in zip(result.policies, again.policies, strict=True):
         np.testing.assert_array_equal(old.real.success, new.real.success)
@@ -201,18 +201,18 @@ def test_lockstep_with_one_policy_per_episode_equals_each_alone():
 
 
 def test_report_falls_back_to_gif_without_an_mp4_encoder(evaluation, tmp_path, monkeypatch):
-    import worldgym.video
+    import worldgym.report.videos
     from worldgym.report import write_report
 
     result, _ = evaluation
-    real_write = worldgym.video.write_video
+    real_write = worldgym.report.videos.write_video
 
     def no_h264(path, frames, fps):
         if str(path).endswith(".mp4"):
             raise RuntimeError("no libx264 here")
         return real_write(path, frames, fps)
 
-    monkeypatch.setattr(worldgym.video, "write_video", no_h264)
+    monkeypatch.setattr(worldgym.report.videos, "write_video", no_h264)
     page = write_report(result, calibrate(result, bootstrap=20), tmp_path, size=48).read_text()
     gifs = list(tmp_path.glob("*.gif"))
     assert gifs and not list(tmp_path.glob("*.mp4"))

@@ -14,7 +14,7 @@ PACKAGES = {"worldgym": "worldgym", "envs": "worldgym.envs", "policies": "worldg
 LAYERS = [
     ("base", ["worldgym.seeds", "worldgym.config", "worldgym.files", "worldgym.provenance",
               "worldgym.devices", "worldgym.paths", "worldgym.specs",
-              "worldgym.video", "worldgym.fingerprints"]),
+              "worldgym.video", "worldgym.fingerprints", "worldgym.plotting"]),
     ("tasks", ["worldgym.envs"]),
     ("models", ["worldgym.models"]),
     ("policies", ["worldgym.policies"]),

@@ -13,12 +13,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import jax
+import jax.numpy as jnp
 import mujoco
 import numpy as np
+import optax
 
 from worldgym.envs import get_task
 from worldgym.envs.registry import NATIVE_TASKS
 from worldgym.envs.rendering import close_renderer, make_renderer, render_frame
+from worldgym.imagination.engine import _compiled, initial_observations, rollout_policy, world_of
+from worldgym.imagination.env import ImaginedEnv, ImaginedVectorEnv
+from worldgym.models import DEFAULT_FAMILY, get_family
+from worldgym.paths import RunPaths
+from worldgym.policies import load_policy
+from worldgym.training.checkpoint import load_world_model
+from worldgym.training.train import TrainConfig, make_optimiser
 
 
 @dataclass(frozen=True)
@@ -151,8 +161,6 @@ def _timed(function, repeats: int = 3) -> float:
 
 def matmul_flops_per_second(size: int = 2048) -> float:
     """The machine's dense float32 matmul rate through JAX (FLOP/s)."""
-    import jax
-    import jax.numpy as jnp
 
     a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
     b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
@@ -165,8 +173,6 @@ def model_flops_per_transition(model) -> float:
     """FLOPs of one imagined transition of one episode, as XLA's cost analysis
     counts them for the compiled model step (any family: nothing here reads the
     model's parameters)."""
-    import jax
-    import jax.numpy as jnp
 
     obs = jnp.asarray(model.observation_center, jnp.float32)
     key = jax.random.key(0)
@@ -183,8 +189,6 @@ def bench_model(task, checkpoint: str | None, family_name: str | None = None):
     """The model to time: the checkpoint (default runs/models/<task>) if it exists,
     else a freshly initialised model of the family's default config (speed does
     not depend on the weights)."""
-    from worldgym.paths import RunPaths
-    from worldgym.training.checkpoint import load_world_model
 
     path = checkpoint or RunPaths().model(task.name)
     if checkpoint or path.exists():
@@ -194,7 +198,6 @@ def bench_model(task, checkpoint: str | None, family_name: str | None = None):
 
 def fresh_model(task, family_name: str | None = None):
     """(a freshly initialised model of the family's default config, its description)."""
-    from worldgym.models import DEFAULT_FAMILY, get_family
 
     family = get_family(family_name or DEFAULT_FAMILY)
     config = family.prepare_config(family.Config(), task)
@@ -209,11 +212,6 @@ def fresh_model(task, family_name: str | None = None):
 
 
 def run_imagination_bench(config: BenchConfig) -> dict:
-    import jax
-
-    from worldgym.imagination.engine import initial_observations, rollout_policy
-    from worldgym.imagination.env import ImaginedEnv, ImaginedVectorEnv
-    from worldgym.policies import load_policy
 
     task = get_task(config.imagination_task)
     model, source = bench_model(task, config.checkpoint)
@@ -266,11 +264,6 @@ def training_step_rate(task, family_name: str | None = None, seed: int = 0) -> d
     samples/s and the step's FLOPs (XLA's cost analysis of the compiled update:
     forward, backward and AdamW), on random windows (the epoch's gather from the
     dataset is left out: this is the step's arithmetic)."""
-    import jax
-    import optax
-
-    from worldgym.models import DEFAULT_FAMILY, get_family
-    from worldgym.training.train import TrainConfig, make_optimiser
 
     family = get_family(family_name or DEFAULT_FAMILY)
     config = family.prepare_config(family.Config(), task)
@@ -325,10 +318,6 @@ def run_latent_bench(config: BenchConfig) -> dict:
     """The latent family on its task at its default size: the training step (frames/s
     and the fraction of the matmul rate) and the engine at a large batch (latent
     transitions/s; frames are drawn only for the start of each episode)."""
-    import jax
-
-    from worldgym.imagination.engine import initial_observations, rollout_policy
-    from worldgym.policies import load_policy
 
     task = get_task(config.latent_task)
     model, source = fresh_model(task, "latent")
@@ -365,9 +354,6 @@ def engine_scaling(model, task, policy, batches, seed: int = 0) -> list[dict]:
     Memory is what XLA's memory analysis of the compiled rollout reports (outputs
     and temporaries, divided by the batch), so it says how many episodes fit.
     """
-    import jax
-
-    from worldgym.imagination.engine import _compiled, initial_observations, world_of
 
     rows = []
     key = jax.random.key(seed)

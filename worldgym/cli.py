@@ -11,8 +11,11 @@ import argparse
 import os
 import sys
 
+import jax
+
 from worldgym.commands import COMMANDS
 from worldgym.config import add_config_arguments
+from worldgym.devices import describe_devices, join_processes
 from worldgym.models import DEFAULT_FAMILY, get_family
 
 
@@ -70,8 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command in JAX_COMMANDS:
-            from worldgym.devices import describe_devices, join_processes
-
             join_processes()
             if jax_processes() > 1 and args.command not in DISTRIBUTED_COMMANDS:
                 raise ValueError(
@@ -93,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def jax_processes() -> int:
-    import jax
 
     return jax.process_count()
 

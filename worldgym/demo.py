@@ -26,12 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
+from worldgym.data.collect import CollectConfig, collect
 from worldgym.envs import get_task
-from worldgym.envs.registry import DEFAULT_TASK
-from worldgym.models import DEFAULT_FAMILY
+from worldgym.envs.registry import DEFAULT_TASK, task_spec
+from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model
+from worldgym.evaluation.paired import EvaluateConfig, load_policies
+from worldgym.models import DEFAULT_FAMILY, get_family
 from worldgym.paths import RunPaths
 from worldgym.policies import load_policy
+from worldgym.policies.oracles import oracle_spec
+from worldgym.report import ReportConfig, make_report
 from worldgym.rollouts.real import run_episodes
+from worldgym.training.train import TrainConfig, train
 from worldgym.video import outcome_border, write_video
 
 HOLD_FRAMES = 12
@@ -77,7 +83,6 @@ def episode_clip(frames: np.ndarray, success: bool) -> np.ndarray:
 def oracle_video(task, config: DemoConfig) -> Path | None:
     """Roll the task's oracle and write <out>/<Task>-oracle.mp4 (skipped if present, or
     if the task has no oracle)."""
-    from worldgym.policies.oracles import oracle_spec
 
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", task.name)
     video = RunPaths(Path(config.root)).demo / f"{name}-oracle.mp4"
@@ -102,12 +107,6 @@ def _newer(path: Path, than: Path) -> bool:
 
 def run_demo(config: DemoConfig) -> dict:
     """Run every stage for config.task; return the paths and headline numbers."""
-    from worldgym.data.collect import CollectConfig, collect
-    from worldgym.envs.registry import task_spec
-    from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model
-    from worldgym.evaluation.paired import EvaluateConfig, load_policies
-    from worldgym.report import ReportConfig, make_report
-    from worldgym.training.train import TrainConfig, train
 
     task = get_task(config.task)
     spec = task_spec(task)
@@ -172,9 +171,6 @@ def other_family(task, spec: str, family_name: str, config: DemoConfig, paths: R
     """Collect (with frames, for a family that learns from them) and train another
     world-model family at its defaults; return its run folder. Both stages skip or
     resume as the main ones do."""
-    from worldgym.data.collect import CollectConfig, collect
-    from worldgym.models import get_family
-    from worldgym.training.train import TrainConfig, train
 
     family = get_family(family_name)
     frames = getattr(family, "frames", None)

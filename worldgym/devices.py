@@ -18,6 +18,7 @@ from collections import Counter
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 BATCH_AXIS = "batch"
@@ -103,7 +104,6 @@ def gather_episodes(tree):
     multi-process computation; unchanged in a single process)."""
     if jax.process_count() == 1:
         return tree
-    from jax.experimental import multihost_utils
 
     return multihost_utils.process_allgather(tree, tiled=True)
 
@@ -113,7 +113,6 @@ def agree(value):
     same branch, e.g. which cached results still need computing."""
     if jax.process_count() == 1:
         return value
-    from jax.experimental import multihost_utils
 
     return np.asarray(multihost_utils.broadcast_one_to_all(value))
 

@@ -19,9 +19,18 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from worldgym.data.collect import record_from_episode
+from worldgym.data.dataset import append_episodes, find_dataset, load_dataset
+from worldgym.envs import get_task
+from worldgym.evaluation.paired import EvaluateConfig, evaluate, load_policies
 from worldgym.evaluation.selection import PolicyChoice, Setup, resolve
 from worldgym.files import atomic_file
+from worldgym.models import get_family
+from worldgym.policies import load_policy
+from worldgym.rollouts.real import run_episodes_in_lockstep
 from worldgym.seeds import REFINE
+from worldgym.training.checkpoint import read_metadata
+from worldgym.training.train import TrainConfig, train
 
 REFINE_SEED = REFINE.first
 """First reset seed of refine's real episodes: apart from evaluation (0, 1, ...),
@@ -71,9 +80,6 @@ def missing_episodes(data, refine_plan: dict) -> dict[str, list[int]]:
 
 def run_real_episodes(task, missing: dict[str, list[int]]) -> list:
     """EpisodeRecords of each policy's real episodes from its seeds (one lockstep batch)."""
-    from worldgym.data.collect import record_from_episode
-    from worldgym.policies import load_policy
-    from worldgym.rollouts.real import run_episodes_in_lockstep
 
     records = []
     for spec, seeds in missing.items():
@@ -85,12 +91,6 @@ def run_real_episodes(task, missing: dict[str, list[int]]) -> list:
 
 def refine(config: RefineConfig, progress: bool = True) -> dict:
     """Run, append, train on, re-evaluate (each step skipped if already done)."""
-    from worldgym.data.dataset import append_episodes, find_dataset, load_dataset
-    from worldgym.envs import get_task
-    from worldgym.evaluation.paired import load_policies
-    from worldgym.models import get_family
-    from worldgym.training.checkpoint import read_metadata
-    from worldgym.training.train import TrainConfig, train
 
     if config.real_episodes < 1:
         raise ValueError(f"Refining needs at least one real episode per policy, got "
@@ -133,7 +133,6 @@ def refine(config: RefineConfig, progress: bool = True) -> dict:
 def compare(task, old: Setup, new_run, specs, config: RefineConfig, progress: bool):
     """Per policy (real, imagined) rates with the old (already loaded) and the
     refined model."""
-    from worldgym.evaluation.paired import EvaluateConfig, evaluate
 
     rows = []
     for run, setup in ((old.checkpoint, old), (new_run, None)):

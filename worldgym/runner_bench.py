@@ -22,7 +22,15 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 
+from worldgym.data.collect import CollectConfig, collect
+from worldgym.data.dataset import load_dataset
 from worldgym.envs import get_task
+from worldgym.envs.registry import SUITE_TASKS
+from worldgym.evaluation.real import real_episodes
+from worldgym.policies import load_policy
+from worldgym.policies.oracles import oracle_spec
+from worldgym.policies.suites import SUITE_EXPERTS
+from worldgym.rollouts.real import run_episodes_in_lockstep
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,6 @@ def own_loop_rate(task, seeds, lengths) -> float | None:
     """Steps/s of the suite's own loop: its environment and its scripted expert called
     every step, episodes as long as worldgym's were; None for a task with no
     host expert (worldgym's own tasks)."""
-    from worldgym.policies.suites import SUITE_EXPERTS
 
     expert = SUITE_EXPERTS.get(task.name)
     if expert is None:
@@ -102,9 +109,6 @@ def runner_rates(task, policy: str, seeds, workers: tuple[int, ...]
     episodes' actions) of worldgym's runner. The first call with a number of workers
     starts them (imports, environments, compilation: its seconds are reported); the
     rate is the second's, as every later call of a command runs."""
-    from worldgym.evaluation.real import real_episodes
-    from worldgym.policies import load_policy
-    from worldgym.rollouts.real import run_episodes_in_lockstep
 
     episodes = run_episodes_in_lockstep(task, load_policy(task, policy), seeds[:1])
     del episodes  # compiles nothing the timed calls use; imports the suite
@@ -125,8 +129,6 @@ def runner_rates(task, policy: str, seeds, workers: tuple[int, ...]
 def collect_rates(task, episodes: int, workers: tuple[int, ...]) -> tuple[dict, float]:
     """({workers: transitions/s per worker} of `worldgym collect` on the task's default
     mixture, the replay rate of that dataset's actions)."""
-    from worldgym.data.collect import CollectConfig, collect
-    from worldgym.data.dataset import load_dataset
 
     rates = {}
     spec = task.spec or task.name
@@ -149,7 +151,6 @@ def collect_rates(task, episodes: int, workers: tuple[int, ...]) -> tuple[dict, 
 def measure_runner(task_name: str, episodes: int, workers: tuple[int, ...],
                    seed: int = 0) -> RunnerRow:  # fmt: skip
     """Every figure of one task's row, in one run."""
-    from worldgym.policies.oracles import oracle_spec
 
     task = get_task(task_name)
     policy = "expert" if oracle_spec(task.name) and task.name in _suite_names() else "oracle"
@@ -162,7 +163,6 @@ def measure_runner(task_name: str, episodes: int, workers: tuple[int, ...],
 
 
 def _suite_names() -> set[str]:
-    from worldgym.envs.registry import SUITE_TASKS
 
     return set(SUITE_TASKS)
 

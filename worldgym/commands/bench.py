@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from worldgym.bench import BenchConfig
+from worldgym.bench import (
+    BenchConfig,
+    format_imagination,
+    format_latent,
+    format_table,
+    run_bench,
+    run_imagination_bench,
+    run_latent_bench,
+)  # fmt: skip
 from worldgym.config import config_from_args
+from worldgym.rollouts.workers import default_workers
+from worldgym.runner_bench import format_runner, measure_runner
 
 NAME = "bench"
 HELP = "Measure throughput on this machine."
@@ -14,14 +24,6 @@ CONFIGS = ((BenchConfig, ()),)
 
 
 def run(args) -> int:
-    from worldgym.bench import (
-        format_imagination,
-        format_latent,
-        format_table,
-        run_bench,
-        run_imagination_bench,
-        run_latent_bench,
-    )  # fmt: skip
 
     config = config_from_args(BenchConfig, args)
     print(format_table(run_bench(config)))
@@ -32,9 +34,6 @@ def run(args) -> int:
         print()
         print(format_latent(run_latent_bench(config)))
     if config.runner_episodes and config.runner_tasks:
-        from worldgym.rollouts.workers import default_workers
-        from worldgym.runner_bench import format_runner, measure_runner
-
         workers = (1, max(2, default_workers()))
         rows = [measure_runner(name, config.runner_episodes, workers, config.seed)
                 for name in config.runner_tasks]  # fmt: skip

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from worldgym.commands.evaluate import ELSEWHERE
 from worldgym.config import TASK, config_from_args
-from worldgym.evaluation.paired import EvaluateConfig
+from worldgym.evaluation.calibrate import calibrate
+from worldgym.evaluation.paired import EvaluateConfig, evaluate
 from worldgym.report import print_headline
 
 NAME = "calibrate"
@@ -24,8 +25,6 @@ CONFIGS = ((EvaluateConfig, TASK), (CalibrateOptions, ()))
 
 
 def run(args) -> int:
-    from worldgym.evaluation.calibrate import calibrate
-    from worldgym.evaluation.paired import evaluate
 
     evaluation = evaluate(config_from_args(EvaluateConfig, args))
     if evaluation is None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from worldgym.config import TASK, config_from_args
-from worldgym.data.collect import CollectConfig
+from worldgym.data.advice import format_advice
+from worldgym.data.collect import CollectConfig, collect
 
 NAME = "collect"
 HELP = "Collect behaviour data from a ground-truth task (Minari dataset)."
@@ -14,8 +15,6 @@ CONFIGS = ((CollectConfig, TASK),)
 
 
 def run(args) -> int:
-    from worldgym.data.advice import format_advice
-    from worldgym.data.collect import collect
 
     summary = collect(config_from_args(CollectConfig, args))
     print(format_advice(summary["advice"]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worldgym.config import config_from_args
-from worldgym.evaluation.comparison import CompareConfig
+from worldgym.evaluation.comparison import CompareConfig, compare
 
 NAME = "compare"
 HELP = "Is policy A better than B in reality? Paired, with a verdict."
@@ -14,7 +14,6 @@ CONFIGS = ((CompareConfig, ("task", "a", "b")),)
 
 
 def run(args) -> int:
-    from worldgym.evaluation.comparison import compare
 
     print(compare(config_from_args(CompareConfig, args)).sentence())
     return 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from worldgym.config import config_from_args
-from worldgym.demo import DemoConfig
+from worldgym.demo import DemoConfig, run_demo
+from worldgym.evaluation.model_eval import format_metrics
 from worldgym.report import print_headline
 
 NAME = "demo"
@@ -15,8 +16,6 @@ CONFIGS = ((DemoConfig, ()),)
 
 
 def run(args) -> int:
-    from worldgym.demo import run_demo
-    from worldgym.evaluation.model_eval import format_metrics
 
     summary = run_demo(config_from_args(DemoConfig, args))
     print()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worldgym.config import TASK, config_from_args
-from worldgym.evaluation.estimation import EstimateConfig
+from worldgym.evaluation.estimation import EstimateConfig, estimate, format_beats, format_estimates
 
 NAME = "estimate"
 HELP = "Real success rates from few real and many imagined episodes (PPI)."
@@ -14,7 +14,6 @@ CONFIGS = ((EstimateConfig, TASK),)
 
 
 def run(args) -> int:
-    from worldgym.evaluation.estimation import estimate, format_beats, format_estimates
 
     estimates = estimate(config_from_args(EstimateConfig, args))
     print(format_estimates(estimates))

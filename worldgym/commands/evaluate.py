@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worldgym.config import TASK, config_from_args
-from worldgym.evaluation.paired import EvaluateConfig
+from worldgym.evaluation.paired import EvaluateConfig, evaluate, format_evaluation
 
 NAME = "evaluate"
 HELP = "Run policies in the real task and in imagination from the same seeds."
@@ -18,7 +18,6 @@ ELSEWHERE = "this process imagined its share of the episodes; process 0 prints t
 
 
 def run(args) -> int:
-    from worldgym.evaluation.paired import evaluate, format_evaluation
 
     evaluation = evaluate(config_from_args(EvaluateConfig, args))
     print(ELSEWHERE if evaluation is None else format_evaluation(evaluation))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worldgym.config import TASK, config_from_args
-from worldgym.evaluation.audit import ImagineConfig
+from worldgym.evaluation.audit import ImagineConfig, format_judgement, imagine
 
 NAME = "imagine"
 HELP = "Judge policies in imagination, audited by k real episodes each."
@@ -14,7 +14,6 @@ CONFIGS = ((ImagineConfig, TASK),)
 
 
 def run(args) -> int:
-    from worldgym.evaluation.audit import format_judgement, imagine
 
     print(format_judgement(imagine(config_from_args(ImagineConfig, args))))
     return 0

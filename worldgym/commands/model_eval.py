@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worldgym.config import config_from_args
-from worldgym.evaluation.model_eval import ModelEvalConfig
+from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model, format_metrics
 
 NAME = "model-eval"
 HELP = "How good a world model's predictions are on held-out episodes."
@@ -14,7 +14,6 @@ CONFIGS = ((ModelEvalConfig, ("checkpoint", "dataset")),)
 
 
 def run(args) -> int:
-    from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model, format_metrics
 
     print(format_metrics(evaluate_model(config_from_args(ModelEvalConfig, args))))
     return 0

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worldgym.config import TASK, config_from_args
+from worldgym.envs import get_task
 from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.evaluation.measure import format_measurements, measure_policies
+from worldgym.policies import policy_names, zoo
+from worldgym.policies.sets import expand_sets, policy_set, set_names
 
 NAME = "policies"
 HELP = "List a task's policy zoo; --measure its real success rates."
@@ -33,10 +37,6 @@ CONFIGS = ((PoliciesConfig, TASK),)
 
 
 def run(args) -> int:
-    from worldgym.envs import get_task
-    from worldgym.evaluation.measure import format_measurements, measure_policies
-    from worldgym.policies import policy_names, zoo
-    from worldgym.policies.sets import expand_sets, policy_set, set_names
 
     config = config_from_args(PoliciesConfig, args)
     task = get_task(config.task)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worldgym.config import TASK, config_from_args
-from worldgym.refine import RefineConfig
+from worldgym.refine import RefineConfig, format_refine, refine
 
 NAME = "refine"
 HELP = "Add real episodes of chosen policies to the data, train on, re-evaluate."
@@ -14,7 +14,6 @@ CONFIGS = ((RefineConfig, TASK),)
 
 
 def run(args) -> int:
-    from worldgym.refine import RefineConfig, format_refine, refine
 
     print(format_refine(refine(config_from_args(RefineConfig, args))))
     return 0

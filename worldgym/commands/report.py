@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from worldgym.config import TASK, config_from_args
 from worldgym.evaluation.paired import EvaluateConfig
-from worldgym.report import ReportConfig, print_headline
+from worldgym.report import ReportConfig, make_report, print_headline
 
 NAME = "report"
 HELP = "Evaluate, calibrate and write the HTML/Markdown report with videos."
@@ -15,7 +15,6 @@ CONFIGS = ((EvaluateConfig, TASK), (ReportConfig, ()))
 
 
 def run(args) -> int:
-    from worldgym.report import make_report
 
     path, calibration = make_report(
         config_from_args(EvaluateConfig, args), config_from_args(ReportConfig, args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from worldgym.config import TASK, config_from_args
 from worldgym.rl.ppo import PPOConfig
-from worldgym.rl.train import RLConfig
+from worldgym.rl.train import RLConfig, format_check, train_agent
 
 NAME = "rl"
 HELP = "Train a PPO agent inside a world model, then check it in both worlds."
@@ -15,8 +15,6 @@ CONFIGS = ((RLConfig, TASK), (PPOConfig, ()))
 
 
 def run(args) -> int:
-    from worldgym.rl.train import format_check, train_agent
-
     print(format_check(train_agent(config_from_args(RLConfig, args),
                                    config_from_args(PPOConfig, args))))  # fmt: skip
     return 0

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from worldgym.config import TASK, config_from_args
+from worldgym.demo import episode_clip
+from worldgym.envs import get_task
 from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.policies import load_policy
+from worldgym.rollouts.real import run_episodes
+from worldgym.video import write_video
 
 NAME = "rollout"
 HELP = "Roll a policy in a ground-truth task; print success and speed."
@@ -35,11 +40,6 @@ CONFIGS = ((RolloutConfig, TASK),)
 
 
 def run(args) -> int:
-    from worldgym.demo import episode_clip
-    from worldgym.envs import get_task
-    from worldgym.policies import load_policy
-    from worldgym.rollouts.real import run_episodes
-    from worldgym.video import write_video
 
     config = config_from_args(RolloutConfig, args)
     task = get_task(config.task)

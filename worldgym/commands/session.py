@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worldgym.config import TASK, config_from_args
-from worldgym.evaluation.session import SessionConfig
+from worldgym.evaluation.session import SessionConfig, run_session
 
 NAME = "session"
 HELP = "Operator-run active evaluation on a slow robot, one episode at a time."
@@ -14,7 +14,6 @@ CONFIGS = ((SessionConfig, TASK),)
 
 
 def run(args) -> int:
-    from worldgym.evaluation.session import run_session
 
     result = run_session(config_from_args(SessionConfig, args))
     print(f"decision: {result.folder}/decision.json")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from worldgym.envs import get_task, task_names
+from worldgym.policies.oracles import oracle_spec
+from worldgym.policies.zoo import has_zoo
+
 NAME = "tasks"
 HELP = "List the tasks and their spaces."
 
@@ -11,9 +15,6 @@ CONFIGS = ()
 
 
 def run(args) -> int:
-    from worldgym.envs import get_task, task_names
-    from worldgym.policies.oracles import oracle_spec
-    from worldgym.policies.zoo import has_zoo
 
     print(f"{'task':<12} {'gymnasium id':<24} {'obs':>4} {'act':>4} {'horizon':>7}  rule")
     for name in task_names():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from worldgym.config import config_from_args
 from worldgym.models import get_family
-from worldgym.training.train import TrainConfig
+from worldgym.training.train import TrainConfig, train
 
 NAME = "train"
 HELP = "Train a world model on a dataset (resumes an interrupted run)."
@@ -16,7 +16,6 @@ config is added by the command line (worldgym.cli), which reads --family first."
 
 
 def run(args) -> int:
-    from worldgym.training.train import train
 
     config = config_from_args(TrainConfig, args)
     family = get_family(config.family)

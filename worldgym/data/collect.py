@@ -15,18 +15,33 @@ from pathlib import Path
 
 import numpy as np
 
+from worldgym.data.advice import data_advice
 from worldgym.data.dataset import (
     EpisodeRecord,
     create_dataset,
     finish_dataset,
+    load_dataset,
     observation_space,
     write_episodes,
 )
+from worldgym.envs import get_task
 from worldgym.envs.pool import borrowed_env
-from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.envs.registry import DEFAULT_TASK, task_spec
 from worldgym.files import atomic_directory
 from worldgym.paths import RunPaths
+from worldgym.policies import as_actor, policy_names
+from worldgym.policies.behaviour import (
+    behaviour_policy,
+    check_behaviour_name,
+    default_mixture,
+    draw_fresh_perturbation,
+    evaluation_identities,
+    parse_mixture,
+    policy_identity,
+)
+from worldgym.policies.oracles import oracle_spec
 from worldgym.provenance import library_versions
+from worldgym.rollouts.real import looks_at_frames, run_episode, run_lockstep_groups
 from worldgym.rollouts.workers import chunks, imap_in_workers
 from worldgym.seeds import COLLECTION
 
@@ -89,9 +104,6 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
 def behaviour_mixture(task, items: tuple[str, ...], include_zoo: bool) -> dict:
     """{behaviour name: probability weight} from --behaviour items (or the task's
     default), with the zoo mixed in when asked; every name checked up front."""
-    from worldgym.envs import get_task
-    from worldgym.policies import policy_names
-    from worldgym.policies.behaviour import check_behaviour_name, default_mixture, parse_mixture
 
     task = get_task(task)
     mixture = parse_mixture(items) if items else default_mixture(task.name)
@@ -111,11 +123,6 @@ def refuse_evaluation_policy(task, name: str) -> None:
     """A behaviour that is one of the task's evaluation policies (same function and
     parameters) would grade the model on its own data: refused in one sentence,
     unless asked for by name with the zoo: prefix (--include-zoo)."""
-    from worldgym.policies.behaviour import (
-        behaviour_policy,
-        evaluation_identities,
-        policy_identity,
-    )
 
     if name.startswith("zoo:") or name == "perturbed-oracle":  # the latter: per draw
         return
@@ -132,7 +139,6 @@ def plan_episodes(task_name: str, episodes: int, seed: int, mixture: dict):
 
     Perturbed-oracle faults that would make an evaluation policy exactly (every
     fault off is the oracle) are drawn again."""
-    from worldgym.policies.behaviour import draw_fresh_perturbation, evaluation_identities
 
     names = list(mixture)
     probabilities = np.array([mixture[name] for name in names])
@@ -156,10 +162,6 @@ def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
     as it goes.
     """
     task_spec, planned_episodes, image_size = job
-    from worldgym.envs import get_task
-    from worldgym.policies import as_actor
-    from worldgym.policies.behaviour import behaviour_policy
-    from worldgym.rollouts.real import looks_at_frames, run_episode, run_lockstep_groups
 
     task = get_task(task_spec)
     behaviours = [behaviour_policy(task, p.behaviour, p.perturbation) for p in planned_episodes]
@@ -222,8 +224,6 @@ def _at_last_step(flag: bool, length: int) -> np.ndarray:
 
 def collect(config: CollectConfig, progress: bool = True) -> dict:
     """Collect a dataset as configured; return a summary with throughput."""
-    from worldgym.envs import get_task
-    from worldgym.envs.registry import task_spec
 
     task = get_task(config.task)
     if config.episodes < 1:
@@ -276,9 +276,6 @@ def collect(config: CollectConfig, progress: bool = True) -> dict:
 
 def dataset_advice(path: Path, task):
     """The data advice (worldgym.data.advice) of a dataset on disk."""
-    from worldgym.data.advice import data_advice
-    from worldgym.data.dataset import load_dataset
-    from worldgym.policies.oracles import oracle_spec
 
     spec = oracle_spec(task.name)
     return data_advice(load_dataset(path, task), task, spec.motion_dims if spec else None)

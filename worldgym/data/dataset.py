@@ -34,6 +34,7 @@ import pyarrow.dataset as ds
 
 from worldgym.data.episodes import EpisodeDataset
 from worldgym.data.foreign import load_minari_dataset
+from worldgym.files import atomic_directory
 
 FORMAT_VERSION = 1
 """Version of worldgym's additions (the "worldgym" metadata key) to Minari's format."""
@@ -201,7 +202,6 @@ def append_episodes(dataset: str | Path, episodes: Sequence[EpisodeRecord]) -> P
     """Add episodes to a worldgym dataset, atomically: the extended dataset is
     assembled beside it (existing episode files hard-linked, not copied) and renamed
     into place, so an interruption leaves the dataset as it was. Returns its folder."""
-    from worldgym.files import atomic_directory
 
     data = find_dataset(dataset)
     root = data.parent if data.name == "data" else data

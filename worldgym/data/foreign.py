@@ -23,9 +23,11 @@ import json
 from pathlib import Path
 
 import gymnasium
+import jax
 import numpy as np
 
 from worldgym.data.episodes import EpisodeDataset
+from worldgym.envs.registry import get_task, task_names
 from worldgym.specs import first_line
 
 
@@ -55,8 +57,6 @@ def check_spaces(name: str, observation_space, action_space, task) -> None:
 def _success(task, observations: np.ndarray, infos, name: str) -> np.ndarray:
     """[T + 1] success flag of each observation of one episode."""
     if task.success_fn is not None:
-        import jax
-
         return np.asarray(jax.jit(task.success_fn)(observations), bool)
     key = task.success_key
     if not isinstance(infos, dict) or key not in infos:
@@ -122,7 +122,6 @@ def dataset_task(header: dict, name: str, override: str | None = None):
     """The task a dataset is for: `override` (--task) if given, else the worldgym
     header's task, else the registered task whose Gymnasium id is the dataset's
     environment (when exactly one is)."""
-    from worldgym.envs.registry import get_task, task_names
 
     if override:
         return get_task(override)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+from PIL import Image
 
 from worldgym.data.episodes import EpisodeDataset
 
@@ -76,7 +77,6 @@ def stacks_at_reset(frames, stack: int, image_size=None) -> np.ndarray:
     starts from at a reset [E, h, w, 3 stack]: each frame resized to the model's
     `image_size` (height, width; bilinear, as PIL resizes, antialiased when it
     shrinks) where it differs, then repeated `stack` times (nothing before a reset)."""
-    from PIL import Image
 
     frames = np.asarray(frames, np.uint8)
     if image_size is not None and tuple(frames.shape[1:3]) != tuple(image_size):

@@ -44,7 +44,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from worldgym.data.dataset import read_header
+from worldgym.data.foreign import _flatten_batch, _success, check_spaces
+from worldgym.files import atomic_directory
 
 FORMAT = "worldgym-recorded-v1"
 REQUIRED = ("initial_observation", "success")
@@ -70,10 +78,6 @@ def write_recorded(folder, task_name: str, episodes: dict[str, dict]) -> Path:
     """Write {policy: {"initial_observations", "success", "seeds", "returns",
     "lengths", and optionally "initial_frames"}} in the recorded layout (atomically:
     a temporary folder, renamed)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from worldgym.files import atomic_directory
 
     with atomic_directory(Path(folder), overwrite=True) as out:
         for policy, columns in episodes.items():
@@ -99,7 +103,6 @@ def read_recorded(folder, task, policies, frames: bool = False,
     episode's first camera frame too where the recording holds them (`camera`: which,
     in a LeRobot dataset of several). One sentence for a missing folder, manifest or
     field, a policy the logs do not hold, or observations of the wrong size."""
-    import pyarrow.parquet as pq
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -143,7 +146,6 @@ def read_recorded(folder, task, policies, frames: bool = False,
 def recorded_policies(folder) -> list[str]:
     """The policy names a recording holds, in the order first met (for --real-from
     without --policies)."""
-    import pyarrow.parquet as pq
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -179,9 +181,6 @@ def read_minari(folder: Path, task, policies) -> dict[str, RecordedEpisodes]:
     (`"policy"`), with `"success"` there too or success from the task's rule (its
     predicate on the observations, or its info key); `"seed"` where recorded."""
     import minari
-
-    from worldgym.data.dataset import read_header
-    from worldgym.data.foreign import _flatten_batch, _success, check_spaces
 
     data = folder / "data" if (folder / "data").is_dir() else folder
     header = read_header(data)
@@ -225,8 +224,6 @@ def read_lerobot(folder: Path, task, policies, frames: bool = False,
     per-step `next.success` column. The initial observation is `observation.state`
     at each episode's first frame; with `frames`, its camera's first frame (see
     lerobot_first_frames)."""
-    import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
 
     meta = folder / "meta"
     if (meta / "episodes.jsonl").is_file():
@@ -338,7 +335,6 @@ def read_video_frames(folder: Path, wanted) -> dict[tuple[Path, int], np.ndarray
     """{(file, frame number): frame} for the (file, frame) pairs wanted, each file
     decoded once from its start up to the last frame wanted from it (a v3 file holds
     many episodes: seeking for each would decode its beginning again and again)."""
-    import imageio.v3 as iio
 
     by_file: dict[Path, set[int]] = {}
     for path, frame in wanted:
@@ -362,13 +358,11 @@ def read_video_frames(folder: Path, wanted) -> dict[tuple[Path, int], np.ndarray
 
 
 def encode_png(frame) -> bytes:
-    import imageio.v3 as iio
 
     return iio.imwrite("<bytes>", np.asarray(frame, np.uint8), extension=".png")
 
 
 def decode_png(data: bytes, where) -> np.ndarray:
-    import imageio.v3 as iio
 
     try:
         return np.asarray(iio.imread(data))[..., :3]

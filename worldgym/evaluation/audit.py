@@ -34,8 +34,14 @@ from worldgym.evaluation.differences import (
     smallest_detectable,
     wilson_interval,
 )
+from worldgym.evaluation.estimation import predictions
+from worldgym.evaluation.paired import imagined_outcomes, load_policies, real_outcomes
 from worldgym.evaluation.ppi import RateEstimate, estimate_rate
 from worldgym.evaluation.selection import Selection, resolve
+from worldgym.evaluation.support import load_or_build_reference, policy_support
+from worldgym.fingerprints import model_fingerprint
+from worldgym.imagination.engine import initial_observations
+from worldgym.policies.host import host_errors
 from worldgym.seeds import TEST, describe
 
 AUDIT_EPISODES = 20
@@ -128,12 +134,6 @@ def audit_policies(names, real, imagined, paired_prediction, trusted, false_disc
 
 def imagine(config: ImagineConfig, progress: bool = True) -> Judgement:
     """Judge the policies in imagination, audited by k real episodes each."""
-    from worldgym.evaluation.estimation import predictions
-    from worldgym.evaluation.paired import imagined_outcomes, load_policies, real_outcomes
-    from worldgym.evaluation.support import load_or_build_reference, policy_support
-    from worldgym.fingerprints import model_fingerprint
-    from worldgym.imagination.engine import initial_observations
-    from worldgym.policies.host import host_errors
 
     check_config(config)
     task = get_task(config.task)

@@ -20,13 +20,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from worldgym.envs import get_task
 from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.evaluation.differences import PairedDifference, paired_difference
+from worldgym.evaluation.paired import imagined_outcomes, load_policies, real_outcomes
+from worldgym.imagination.engine import initial_observations
 from worldgym.paths import RunPaths
+from worldgym.policies.host import host_errors
 from worldgym.seeds import TEST, describe
+from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
 
 @dataclass(frozen=True)
@@ -116,13 +122,6 @@ def compare_outcomes(a: str, b: str, real_a, real_b, margin: float = 0.05,
 
 def compare(config: CompareConfig, progress: bool = True) -> Comparison:
     """Run A and B on the same seeds (cached) and compare them."""
-    from pathlib import Path
-
-    from worldgym.envs import get_task
-    from worldgym.evaluation.paired import imagined_outcomes, load_policies, real_outcomes
-    from worldgym.imagination.engine import initial_observations
-    from worldgym.policies.host import host_errors
-    from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
     if config.episodes < 1:
         raise ValueError(f"--episodes must be at least 1, got {config.episodes}.")

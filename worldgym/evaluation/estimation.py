@@ -16,11 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
+from worldgym.data.recorded import read_recorded
 from worldgym.envs import get_task
 from worldgym.evaluation.active import Decision, allocate, parse_threshold
+from worldgym.evaluation.paired import (
+    imagine_recorded,
+    imagined_outcomes,
+    load_policies,
+    real_outcomes,
+)
 from worldgym.evaluation.ppi import RateEstimate, bootstrap_ranking, estimate_rate, real_only
 from worldgym.evaluation.selection import RecordedSelection, Setup, named_policies, resolve
 from worldgym.evaluation.sequential import SequenceEstimate, policy_alpha, real_only_sequence
+from worldgym.imagination.engine import initial_observations
+from worldgym.policies.host import host_errors
 from worldgym.seeds import ESTIMATE, IMAGINED_ONLY, describe
 
 IMAGINED_ONLY_SEED = IMAGINED_ONLY.first
@@ -145,9 +154,6 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print,
              setup: Setup | None = None) -> Estimates:  # fmt: skip
     """Run (or load from the cache) the episodes and estimate every policy's real rate
     (`setup`: the config's selection already resolved)."""
-    from worldgym.evaluation.paired import imagined_outcomes, load_policies, real_outcomes
-    from worldgym.imagination.engine import initial_observations
-    from worldgym.policies.host import host_errors
 
     check_config(config)
     task = get_task(config.task) if setup is None else setup.task
@@ -234,8 +240,6 @@ def estimate(config: EstimateConfig, progress: bool = True, report=print,
 def recorded_pairs(config, task, model, policies, progress):
     """Real outcomes from the recordings and imagination's predictions from each
     recorded start: (reals, paireds, seeds used)."""
-    from worldgym.data.recorded import read_recorded
-    from worldgym.evaluation.paired import imagine_recorded
 
     recorded = read_recorded(config.real_from, task, [p.name for p in policies],
                              frames=bool(model.frame_stack), camera=config.real_camera)  # fmt: skip
@@ -324,9 +328,6 @@ def imagined_only_for(setup: Setup, config, count: int,
     """Imagination's predictions on `count` imagined-only seeds (5,000,000 on) for
     the policies of a selection, in its order (cached like every rollout), with the
     model its command already loaded (`setup`)."""
-    from worldgym.evaluation.paired import imagined_outcomes, load_policies
-    from worldgym.imagination.engine import initial_observations
-    from worldgym.policies.host import host_errors
 
     task, model = setup.task, setup.model
     policies = load_policies(task, config.policies)

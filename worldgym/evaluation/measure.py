@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from worldgym.envs import get_task
 from worldgym.evaluation.differences import wilson_interval
 from worldgym.evaluation.real import real_episodes
+from worldgym.policies import load_policy
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,6 @@ def measure_policies(
 ) -> list[PolicyMeasurement]:
     """Run each policy (zoo name or module:attribute) from reset seeds
     seed..seed+episodes-1, spread over worker processes."""
-    from worldgym.envs import get_task
-    from worldgym.policies import load_policy
 
     if episodes < 1:
         raise ValueError(f"Measuring needs at least one episode, got {episodes}.")

@@ -23,7 +23,9 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy.ndimage import uniform_filter
 
+from worldgym.data.advice import data_advice
 from worldgym.data.dataset import find_dataset, load_dataset, read_header
 from worldgym.data.episodes import EpisodeDataset
 from worldgym.data.foreign import dataset_task
@@ -32,7 +34,10 @@ from worldgym.data.splits import run_split, trained_episodes, window_starts
 from worldgym.evaluation.calibrate import pearson, spearman
 from worldgym.files import atomic_file
 from worldgym.imagination.engine import open_loop, open_loop_frames
+from worldgym.plotting import save_figure, subplots
+from worldgym.policies.oracles import oracle_spec
 from worldgym.training.checkpoint import checkpoint_task, load_world_model, read_metadata
+from worldgym.video import write_video
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,6 @@ def psnr(predicted, target) -> np.ndarray:
 def ssim(predicted, target, window: int = 7) -> np.ndarray:
     """Structural similarity of uint8 frames [..., H, W, 3], per frame: Wang et al.
     (2004) with a uniform window, on each colour channel, averaged."""
-    from scipy.ndimage import uniform_filter
 
     x, y = predicted.astype(np.float64) / 255.0, target.astype(np.float64) / 255.0
     size = (1,) * (x.ndim - 3) + (window, window, 1)
@@ -240,13 +244,8 @@ def frame_metrics(model, data, episodes, key) -> dict | None:
 
 
 def plot_frame_quality(frames: dict, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     steps = np.arange(frames["horizon"] + 1)
-    figure, left = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    figure, left = subplots(figsize=(6.4, 4.0), dpi=120)
     left.plot(steps, frames["psnr"], color="#1f6feb", linewidth=2.2, label="PSNR (dB)")
     left.set_xlabel("open-loop steps H (0: the start, decoded)")
     left.set_ylabel("PSNR (dB)", color="#1f6feb")
@@ -256,20 +255,12 @@ def plot_frame_quality(frames: dict, path: Path, title: str) -> None:
     right.set_ylim(0, 1)
     left.set_title(title)
     left.grid(True, alpha=0.3)
-    figure.tight_layout()
-    with atomic_file(path) as temp:
-        figure.savefig(temp)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_error_growth(growth: dict, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     steps = np.arange(1, growth["horizon"] + 1)
-    figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    figure, axes = subplots(figsize=(6.4, 4.0), dpi=120)
     axes.plot(steps, growth["model"], label="world model", linewidth=2.2, color="#1f6feb")
     axes.plot(steps, growth["linear"], label="linear baseline", linestyle="--", color="#bf8700")
     axes.plot(steps, growth["copy"], label='"nothing changes"', linestyle=":", color="#6e7781")
@@ -279,17 +270,13 @@ def plot_error_growth(growth: dict, path: Path, title: str) -> None:
     axes.set_title(title)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
-    figure.tight_layout()
-    with atomic_file(path) as temp:
-        figure.savefig(temp)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def continuation_video(model, task, data, episodes, path: Path, size: int, key) -> None:
     """[real | imagined | difference] of the model continuing episodes from midpoint:
     the recorded and decoded frames for a model that draws frames (enlarged to
     `size`), the task's drawings of real and predicted observations otherwise."""
-    from worldgym.video import write_video
 
     clips = []
     for episode in episodes:
@@ -374,8 +361,6 @@ def evaluate_model(config: ModelEvalConfig) -> dict:
 
 def training_data_advice(data, task) -> dict:
     """The data advice of the dataset (measured on all of it, as before training)."""
-    from worldgym.data.advice import data_advice
-    from worldgym.policies.oracles import oracle_spec
 
     spec = oracle_spec(task.name)
     return data_advice(data, task, spec.motion_dims if spec else None).summary()

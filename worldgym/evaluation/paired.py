@@ -16,16 +16,32 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from tqdm.auto import tqdm
 
+from worldgym.data.dataset import find_dataset, read_header
+from worldgym.data.frames import stacks_at_reset
+from worldgym.data.recorded import read_recorded, write_recorded
+from worldgym.devices import agree, is_main_process
 from worldgym.envs import get_task
+from worldgym.envs.registry import task_spec
 from worldgym.evaluation.cache import cached_outcomes, missing_entries
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.evaluation.real import EPISODES_PER_JOB, real_episodes
 from worldgym.evaluation.selection import RecordedSelection, Setup, named_policies, resolve
+from worldgym.evaluation.support import load_or_build_reference, policy_support
 from worldgym.fingerprints import model_fingerprint, policy_fingerprint
+from worldgym.imagination.engine import initial_observations, rollout_policies
+from worldgym.models import member_models
 from worldgym.paths import task_slug
+from worldgym.policies import load_policy, policy_names
+from worldgym.policies.behaviour import data_family
+from worldgym.policies.host import host_errors
+from worldgym.policies.sets import expand_sets, find_policy
 from worldgym.seeds import TEST
+from worldgym.specs import is_attribute_spec
 
 
 @dataclass(frozen=True)
@@ -200,12 +216,6 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
     the two worlds differ by the model alone. `starts` fingerprints episodes that
     begin where a recording says (with `init_input`, e.g. its first frames, what the
     model starts from there)."""
-    import jax
-    from tqdm.auto import tqdm
-
-    from worldgym.devices import agree, is_main_process
-    from worldgym.imagination.engine import rollout_policies
-    from worldgym.models import member_models
 
     fingerprint = model_fingerprint(model)
     entries = [
@@ -262,8 +272,6 @@ def load_policies(task, specs) -> list:
     """Policies by name, set name (e.g. "novel") or module:attribute (default: the
     task's zoo), each checked on real observations; a task without a zoo needs them
     named."""
-    from worldgym.policies import load_policy, policy_names
-    from worldgym.policies.sets import expand_sets
 
     specs = expand_sets(task.name, specs) if specs else tuple(policy_names(task))
     if not specs:
@@ -289,14 +297,6 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
     spec: the worker processes of the real rollouts rebuild the policies by name.
     With a SupportReference, each policy also gets its support score and flag.
     """
-    from worldgym.devices import is_main_process
-    from worldgym.envs.registry import task_spec
-    from worldgym.evaluation.support import policy_support
-    from worldgym.imagination.engine import initial_observations
-    from worldgym.policies.behaviour import data_family
-    from worldgym.policies.host import host_errors
-    from worldgym.policies.sets import find_policy
-    from worldgym.specs import is_attribute_spec
 
     if not policies:
         raise ValueError(f"No policies to evaluate for task {task.name}: give at least one.")
@@ -334,7 +334,6 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
 
 def training_mixture(model) -> dict | None:
     """The behaviour mixture of the dataset the model was trained on (None: unknown)."""
-    from worldgym.data.dataset import find_dataset, read_header
 
     source = model.metadata.get("provenance", {}).get("dataset")
     try:
@@ -349,8 +348,6 @@ def evaluate(config: EvaluateConfig, progress: bool = True,
     """Run (or load from the cache) every policy in both worlds from the same seeds
     (None in the processes other than 0 of a multi-process run). `setup`: the
     config's selection already resolved (a command that goes on to use the model)."""
-    from worldgym.devices import is_main_process
-    from worldgym.evaluation.support import load_or_build_reference
 
     if config.episodes < 1:
         raise ValueError(f"Evaluation needs at least one episode, got {config.episodes}.")
@@ -380,7 +377,6 @@ def record_real(evaluation: Evaluation, folder, model=None) -> None:
     """Write an evaluation's real episodes in the recorded layout; for a `model` that
     starts from frames, with each episode's first frame as the model saw it (the
     last frame of its reset stack)."""
-    from worldgym.data.recorded import write_recorded
 
     frames = None
     if model is not None and model.frame_stack:
@@ -402,9 +398,6 @@ def imagine_recorded(model, task, policies, recorded, cache, imagination_seed: i
     starts' fingerprint too. Policies recorded from the same starts and seeds (a
     live run's log) share one engine call, as in a live evaluation, so the numbers
     are the live ones."""
-    import jax.numpy as jnp
-
-    from worldgym.data.frames import stacks_at_reset
 
     groups: dict[bytes, list[int]] = {}
     for index, policy in enumerate(policies):
@@ -437,11 +430,6 @@ def evaluate_recorded(task, model, policies, config: EvaluateConfig, checkpoint:
     """Both worlds with the real side from recorded episodes: imagination starts each
     paired episode from the recorded initial observation, with the recorded seed
     keying the policy's noise (the row number where none was recorded)."""
-    from worldgym.data.recorded import read_recorded
-    from worldgym.envs.registry import task_spec
-    from worldgym.evaluation.support import policy_support
-    from worldgym.policies.behaviour import data_family
-    from worldgym.policies.host import host_errors
 
     recorded = read_recorded(config.real_from, task, [p.name for p in policies],
                              frames=bool(model.frame_stack), camera=config.real_camera)  # fmt: skip

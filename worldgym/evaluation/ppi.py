@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from scipy.stats import rankdata
 
 from worldgym.evaluation.differences import wilson_interval
 
@@ -162,7 +163,6 @@ def bootstrap_ranking(reals, paireds, imagined_onlys, powers, resamples: int = 1
                       seed: int = 0) -> Ranking:  # fmt: skip
     """Pairwise "a beats b in reality" probabilities and rank intervals, from a
     bootstrap over each policy's real pairs and imagined-only episodes."""
-    from scipy.stats import rankdata
 
     rng = np.random.default_rng(seed)
     draws = np.stack(

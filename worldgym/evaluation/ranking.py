@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize
+from scipy.special import expit
 
 PRIOR_GAMES = 1.0
 """Pseudo-games per policy against the reference (half won)."""
@@ -41,8 +43,6 @@ def bradley_terry(wins) -> np.ndarray:
     likelihood with the prior games (L-BFGS with its exact gradient; the MM
     algorithm's iterations crawl along the overall scale, which only the prior
     pins down)."""
-    from scipy import optimize
-    from scipy.special import expit
 
     wins = np.asarray(wins, np.float64)
     games = wins + wins.T

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from worldgym.data.recorded import recorded_policies
 from worldgym.envs import get_task
 from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.paths import RunPaths
@@ -85,7 +86,5 @@ def named_policies(selection: PolicyChoice) -> tuple[str, ...]:
     """The policies a selection names: its own, or where it gives none and reads a
     recording, the ones the recording holds (else the zoo, by load_policies)."""
     if getattr(selection, "real_from", "") and not selection.policies:
-        from worldgym.data.recorded import recorded_policies
-
         return tuple(recorded_policies(selection.real_from))
     return selection.policies

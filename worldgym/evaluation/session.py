@@ -27,10 +27,16 @@ import numpy as np
 
 from worldgym.envs import get_task
 from worldgym.evaluation.active import Decision, allocate, parse_threshold
+from worldgym.evaluation.estimation import decision_outcome, predictions
+from worldgym.evaluation.paired import imagined_outcomes, load_policies
 from worldgym.evaluation.selection import PolicyChoice, resolve
 from worldgym.files import atomic_file
+from worldgym.imagination.engine import initial_observations
 from worldgym.paths import RunPaths
+from worldgym.policies.host import host_errors
+from worldgym.rollouts.real import run_episodes
 from worldgym.seeds import IMAGINED_ONLY, SESSION
+from worldgym.specs import import_attribute, is_attribute_spec
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,6 @@ def labeller(spec: str, first_seed: int = SESSION.first):
         return _prompt
     if spec.startswith("file:"):
         return FileLabels(Path(spec.removeprefix("file:")), first_seed)
-    from worldgym.specs import import_attribute, is_attribute_spec
 
     if is_attribute_spec(spec):
         return import_attribute(spec, "--label")
@@ -166,11 +171,6 @@ class SessionResult:
 def run_session(config: SessionConfig, task=None, label=None, say=print) -> SessionResult:
     """Run (or resume) an operator session; `task` and `label` override the config's
     (a Task object; a labelling callable)."""
-    from worldgym.evaluation.estimation import decision_outcome, predictions
-    from worldgym.evaluation.paired import imagined_outcomes, load_policies
-    from worldgym.imagination.engine import initial_observations
-    from worldgym.policies.host import host_errors
-    from worldgym.rollouts.real import run_episodes
 
     check_config(config)
     task = task or get_task(config.task)

@@ -56,7 +56,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from worldgym.data.dataset import find_dataset, load_dataset
+from worldgym.data.frames import recorded_inputs
+from worldgym.data.splits import run_split, trained_episodes, window_starts
 from worldgym.files import atomic_file, read_npz
+from worldgym.imagination.engine import open_loop
 
 OUTLIER_QUANTILE = 0.995
 """Held-out steps beyond this quantile of uncertainty or distance count as outside."""
@@ -239,7 +243,6 @@ def response_ratios(model, reference_response, starts, actions, action_scaling,
 def build_reference(model, task, data, train_episodes, held_out_episodes,
                     seed: int = 0) -> SupportReference:  # fmt: skip
     """Levels from held-out episodes and a sample of training transitions."""
-    from worldgym.data.splits import window_starts
 
     rng = np.random.default_rng(seed)
     space = task.action_space
@@ -258,7 +261,6 @@ def build_reference(model, task, data, train_episodes, held_out_episodes,
     queries = _features(model, transitions["observations"][held], transitions["actions"][held],
                         scaling)  # fmt: skip
     distances = nearest_distances(queries, points)
-    from worldgym.data.frames import recorded_inputs
 
     recorded = recorded_inputs(model, data, held + data.episode_index()[held])
     uncertainty = one_step_uncertainty(model, transitions["observations"][held],
@@ -281,8 +283,6 @@ def episode_uncertainty(model, data, episodes, seed: int = 0) -> np.ndarray:
     """The model's mean uncertainty along each episode [E], imagined open loop from
     its first state with its recorded actions (what familiar behaviour looks like
     over a whole episode, to compare a policy's imagined episodes with)."""
-    from worldgym.data.frames import recorded_inputs
-    from worldgym.imagination.engine import open_loop
 
     episodes = np.asarray(episodes)
     lengths = data.episode_lengths[episodes]
@@ -301,8 +301,6 @@ def load_or_build_reference(model, task, run: Path, dataset: str | None = None,
     """The model's reference, from `<run>/support-reference.npz` if it matches `key`
     (the model's fingerprint), else built from the training dataset and saved; None
     if the dataset cannot be found (the report then says support is unknown)."""
-    from worldgym.data.dataset import find_dataset, load_dataset
-    from worldgym.data.splits import run_split, trained_episodes
 
     path = Path(run) / REFERENCE_FILE
     stored = read_npz(path)  # None if missing or damaged: then rebuilt, as a stale one is

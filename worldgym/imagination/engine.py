@@ -6,6 +6,7 @@ there is no Python loop per step.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import NamedTuple
 
@@ -16,6 +17,7 @@ import numpy as np
 from worldgym.devices import gather_episodes, shard_episodes
 from worldgym.envs.pool import borrowed_env
 from worldgym.models.base import Prediction, WorldModel
+from worldgym.policies.host import host_errors
 from worldgym.policies.protocol import stacking_signature
 
 
@@ -204,8 +206,6 @@ def _host_drawing(task, width: int, height: int):
     callback hands the drawing to a single dedicated thread and waits for it."""
     key = (id(task), width, height)
     if key not in _DRAWING:
-        from concurrent.futures import ThreadPoolExecutor
-
         painter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worldgym-draw")
         renderer = []
 
@@ -339,7 +339,6 @@ def rollout_policy(model: WorldModel, policy, init_obs, key, task, horizon: int 
     """Roll one policy from each initial observation [B, obs_dim] -> Trajectories.
 
     With the episodes' reset `seeds`, the policy draws the real runner's noise."""
-    from worldgym.policies.host import host_errors
 
     horizon = task.horizon if horizon is None else horizon
     rollout = _compiled("single", model, policy.act, task, horizon, policy.frame_size)
@@ -399,7 +398,6 @@ def rollout_policies(model: WorldModel, policies, init_obs, key, task,
     model that starts from more than the observation starts from (recorded frame
     stacks; default: its initial_inputs of the observations).
     """
-    from worldgym.policies.host import host_errors
 
     streams = list(range(len(policies))) if streams is None else list(streams)
     horizon = task.horizon if horizon is None else horizon

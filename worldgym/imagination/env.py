@@ -26,8 +26,16 @@ import gymnasium
 import jax
 import numpy as np
 
+from worldgym.envs import get_task
+from worldgym.envs.registry import entry_point_tasks, register_imagined_twin
 from worldgym.envs.validation import check_action
 from worldgym.imagination.engine import episode_ends, make_guarded_step, world_of
+from worldgym.training.checkpoint import (
+    checkpoint_task,
+    load_world_model,
+    read_metadata,
+    resolve_checkpoint,
+)
 
 SUCCESS_SOURCES = ("predicate", "head")
 """How imagined success is judged: the task's predicate on the predicted
@@ -54,13 +62,6 @@ class Imagination:
 
     def __init__(self, task=None, checkpoint: str | None = None, sampling: str | None = None,
                  success_source: str = "predicate", model=None):  # fmt: skip
-        from worldgym.envs import get_task
-        from worldgym.training.checkpoint import (
-            checkpoint_task,
-            load_world_model,
-            read_metadata,
-            resolve_checkpoint,
-        )
 
         if success_source not in SUCCESS_SOURCES:
             raise ValueError(f"success_source must be one of {', '.join(SUCCESS_SOURCES)}, got "
@@ -359,7 +360,6 @@ def register_imagined_envs() -> None:
     """The generic id worldgym/Imagined-v0 (any task, from its checkpoint), and the
     twins worldgym/<name>-imagined-v0 of installed packages' entry-point tasks
     (registered tasks get theirs from register_task)."""
-    from worldgym.envs.registry import entry_point_tasks, register_imagined_twin
 
     if GENERIC_ID not in gymnasium.registry:
         gymnasium.register(

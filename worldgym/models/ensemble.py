@@ -17,6 +17,8 @@ import numpy as np
 import optax
 from flax import nnx
 
+from worldgym.envs import get_task
+from worldgym.envs.registry import task_spec
 from worldgym.models.base import SAMPLING_MODES, Prediction, WorldModel
 
 NAME = "state-ensemble"
@@ -130,7 +132,6 @@ def feature_function(config: EnsembleConfig):
         raise ValueError(
             'features="task" must be resolved to a task name first (see resolve_features).'
         )
-    from worldgym.envs import get_task
 
     return get_task(config.features).model_features
 
@@ -138,7 +139,6 @@ def feature_function(config: EnsembleConfig):
 def resolve_features(config: EnsembleConfig, task) -> EnsembleConfig:
     """Replace features="task" and prior="task" by the task's spec, or "none" where
     the task has no features or prior."""
-    from worldgym.envs.registry import task_spec
 
     if config.features == "task":
         config = replace(config, features=task_spec(task) if task.model_features else "none")
@@ -153,7 +153,6 @@ def prior_function(config: EnsembleConfig):
         return None
     if config.prior == "task":
         raise ValueError('prior="task" must be resolved to a task first (see resolve_features).')
-    from worldgym.envs import get_task
 
     return get_task(config.prior).model_prior
 

@@ -16,14 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
+from worldgym.envs import get_task
+from worldgym.evaluation.calibrate import calibrate
 from worldgym.evaluation.comparison import TOP_PAIRS_COLUMNS, top_pairs
+from worldgym.evaluation.estimation import episode_budget, imagined_only_for
 from worldgym.evaluation.model_eval import plot_error_growth
-from worldgym.evaluation.paired import support_label
+from worldgym.evaluation.paired import evaluate, support_label
 from worldgym.evaluation.ranking import RANKING_COLUMNS, paired_ranking, ranking_rows
+from worldgym.evaluation.selection import resolve
 from worldgym.files import atomic_file
 from worldgym.paths import RunPaths
 from worldgym.report.budget import FIGURE as BUDGET_FIGURE
 from worldgym.report.budget import budget_html, budget_markdown
+from worldgym.report.families import evaluate_families, family_section
 from worldgym.report.figures import (
     plot_agreement,
     plot_ranking,
@@ -694,7 +699,6 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
     report says what produced it. `budget` (estimation.episode_budget) adds the
     section on how many real episodes are still needed, `families` (FamilyResults
     of worldgym.report.families) the world-model families side by side."""
-    from worldgym.envs import get_task
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -715,8 +719,6 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
         else []  # fmt: skip
     section = None
     if families:
-        from worldgym.report.families import family_section
-
         bootstrap = calibration.get("bootstrap_samples", 1000)
         section = family_section(families, task, out, size, videos, bootstrap)
     paired = paired_tables(evaluation)
@@ -754,10 +756,6 @@ def make_report(evaluate_config, report_config: ReportConfig, progress: bool = T
 
     Returns (path of report.html, calibration dict).
     """
-    from worldgym.evaluation.calibrate import calibrate
-    from worldgym.evaluation.estimation import episode_budget, imagined_only_for
-    from worldgym.evaluation.paired import evaluate
-    from worldgym.evaluation.selection import resolve
 
     setup = resolve(evaluate_config, evaluate_config.sampling)  # the model, loaded once
     evaluation = evaluate(evaluate_config, progress, setup)
@@ -771,8 +769,6 @@ def make_report(evaluate_config, report_config: ReportConfig, progress: bool = T
         budget = episode_budget(evaluation, extra)
     families = None
     if report_config.compare:
-        from worldgym.report.families import evaluate_families
-
         families = evaluate_families(
             evaluate_config, [evaluation.checkpoint, *report_config.compare],
             report_config.bootstrap, progress, done={evaluation.checkpoint: (evaluation, setup)},

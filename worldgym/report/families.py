@@ -17,10 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from worldgym.evaluation.calibrate import calibrate, kappa_interval
-from worldgym.report.figures import _save, pyplot, rate_axes
+from worldgym.evaluation.paired import evaluate
+from worldgym.evaluation.selection import resolve
+from worldgym.imagination.engine import initial_observations, open_loop_frames
+from worldgym.plotting import save_figure, subplots
+from worldgym.report.figures import rate_axes
+from worldgym.report.videos import label_strip
+from worldgym.video import outcome_border, write_image, write_video
 
 FIGURE = ("families.png", "Imagined vs real success per policy, one marker per world model")
 COLOURS = ("#0969da", "#cf222e", "#1a7f37", "#8250df")
@@ -63,8 +70,6 @@ def evaluate_families(evaluate_config, checkpoints, bootstrap: int = 1000, progr
     are run once and cached) and calibrate each, both ways. `done`: {checkpoint:
     (Evaluation, Setup)} already made with these settings (e.g. the report's own).
     Each model is loaded once."""
-    from worldgym.evaluation.paired import evaluate
-    from worldgym.evaluation.selection import resolve
 
     if len(checkpoints) < 2:
         raise ValueError("A family comparison needs at least two world-model runs.")
@@ -177,8 +182,7 @@ def families_verdict(results: list[FamilyResult]) -> str:
 def plot_families(results: list[FamilyResult], path: Path) -> None:
     """Imagined vs real success, one colour and marker per model, lines joining a
     policy's points across models."""
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(6.4, 6.0), dpi=120)
+    figure, axes = subplots(figsize=(6.4, 6.0), dpi=120)
     axes.plot([0, 1], [0, 1], color="#8c959f", linestyle="--", linewidth=1, label="y = x")
     real = np.array([p.real_rate for p in results[0].evaluation.policies])
     imagined = np.array([[p.imagined_rate for p in r.evaluation.policies] for r in results])
@@ -196,7 +200,7 @@ def plot_families(results: list[FamilyResult], path: Path) -> None:
                           xytext=(4, 4), textcoords="offset points", fontsize=7)  # fmt: skip
     rate_axes(axes, f"{results[0].evaluation.task}: world-model families side by side")
     axes.legend(loc="upper left", fontsize=8)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 # --- the videos ----------------------------------------------------------------------------
@@ -210,9 +214,6 @@ def imagined_frames(model, task, policy, episode: int, seed: int, size: int) -> 
     """What a model imagined in one episode, as frames: a frame model's decoded
     frames along the episode's imagined actions, or the task's drawing of a state
     model's imagined observations."""
-    import jax
-
-    from worldgym.imagination.engine import initial_observations, open_loop_frames
 
     outcomes = policy.imagined
     length = max(int(outcomes.lengths[episode]), 1)
@@ -229,8 +230,6 @@ def imagined_frames(model, task, policy, episode: int, seed: int, size: int) -> 
 def three_panels(task, results, models, policy_index: int, episode: int, size: int) -> np.ndarray:
     """[real | model A | model B | ...] frames of one episode, each labelled and
     bordered green (success) or red (failure); shorter panels hold their last frame."""
-    from worldgym.report.videos import label_strip
-    from worldgym.video import outcome_border
 
     first = results[0].evaluation.policies[policy_index]
     seed = int(results[0].evaluation.seeds[episode])
@@ -275,7 +274,6 @@ def choose_family_videos(results: list[FamilyResult]) -> list[tuple[str, int, in
 
 
 def write_family_videos(results, task, out: Path, size: int) -> list[dict]:
-    from worldgym.video import write_image, write_video
 
     models = [r.model for r in results]
     videos = []

@@ -6,25 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from worldgym.files import atomic_file
+from worldgym.evaluation.calibrate import rank_data
+from worldgym.plotting import save_figure, subplots
 
 REAL_COLOUR, IMAGINED_COLOUR = "#1f6feb", "#d1242f"
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure, path: Path) -> None:
-    figure.tight_layout()
-    with atomic_file(path) as temp:
-        figure.savefig(temp)
-    pyplot().close(figure)
 
 
 POINTS_PER_UNIT = 390.0
@@ -52,8 +37,7 @@ def _free_offset(x: float, y: float, text: str, leftwards: bool, placed: list) -
 
 def plot_scatter(evaluation, path: Path) -> None:
     """Imagined vs real success rate per policy, both 95% intervals, and y = x."""
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(6.0, 6.0), dpi=120)
+    figure, axes = subplots(figsize=(6.0, 6.0), dpi=120)
     axes.plot([0, 1], [0, 1], color="#8c959f", linestyle="--", linewidth=1, label="y = x")
     for policy in evaluation.policies:
         real, imagined = policy.real_rate, policy.imagined_rate
@@ -84,7 +68,7 @@ def plot_scatter(evaluation, path: Path) -> None:
                       textcoords="offset points", fontsize=7, color="#24292f",
                       ha="right" if leftwards else "left")  # fmt: skip
     rate_axes(axes, f"{evaluation.task}: imagined vs real success", " (95% Wilson interval)")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def rate_axes(axes, title: str, note: str = "") -> None:
@@ -110,15 +94,13 @@ def _spread_ties(ranks: np.ndarray) -> np.ndarray:
 
 def plot_ranking(evaluation, path: Path) -> None:
     """Bump chart: each policy's rank in reality (left) and in imagination (right)."""
-    from worldgym.evaluation.calibrate import rank_data
 
-    plt = pyplot()
     names = [p.name for p in evaluation.policies]
     real_rank = rank_data([-p.real_rate for p in evaluation.policies])
     imagined_rank = rank_data([-p.imagined_rate for p in evaluation.policies])
     # Tied policies share an average rank; spread them so every label can be read.
     real_rank, imagined_rank = _spread_ties(real_rank), _spread_ties(imagined_rank)
-    figure, axes = plt.subplots(figsize=(6.4, 0.32 * len(names) + 1.6), dpi=120)
+    figure, axes = subplots(figsize=(6.4, 0.32 * len(names) + 1.6), dpi=120)
     for name, left, right in zip(names, real_rank, imagined_rank, strict=True):
         moved = abs(left - right) >= 2
         colour = IMAGINED_COLOUR if moved else "#57606a"
@@ -132,13 +114,12 @@ def plot_ranking(evaluation, path: Path) -> None:
     axes.set_title("Ranking: reality vs imagination (red: moved 2+ places)")
     for side in ("left", "right", "top"):
         axes.spines[side].set_visible(False)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_agreement(evaluation, calibration: dict, path: Path) -> None:
     """Per-episode confusion matrix and each policy's episode agreement."""
-    plt = pyplot()
-    figure, (left, right) = plt.subplots(
+    figure, (left, right) = subplots(
         1, 2, figsize=(9.6, 0.3 * len(evaluation.policies) + 2.4), dpi=120,
         gridspec_kw={"width_ratios": [1, 1.4]},
     )  # fmt: skip
@@ -159,13 +140,12 @@ def plot_agreement(evaluation, calibration: dict, path: Path) -> None:
     right.set_xlabel("episodes where both worlds agree")
     right.tick_params(axis="y", labelsize=8)
     right.grid(True, axis="x", alpha=0.3)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_uncertainty(evaluation, calibration: dict, path: Path) -> None:
     """Model uncertainty against error: per policy and per episode."""
-    plt = pyplot()
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9.6, 4.0), dpi=120)
+    figure, (left, right) = subplots(1, 2, figsize=(9.6, 4.0), dpi=120)
     uncertainty = [float(p.uncertainty.mean()) for p in evaluation.policies]
     error = [abs(p.imagined_rate - p.real_rate) for p in evaluation.policies]
     left.scatter(uncertainty, error, color=REAL_COLOUR)
@@ -193,15 +173,14 @@ def plot_uncertainty(evaluation, calibration: dict, path: Path) -> None:
     right.set_xlabel("episode's mean ensemble disagreement")
     right.set_ylabel("density")
     right.legend()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_width_curve(budget: dict, path: Path, task: str) -> None:
     """Mean 95% interval width of the real success rate against real episodes per
     policy: real-only and prediction-powered, and the saving at equal width."""
-    plt = pyplot()
     curve = budget["curve"]
-    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    figure, axes = subplots(figsize=(6.4, 4.2), dpi=120)
     axes.plot(curve["n"], curve["width_real"], "o-", color=REAL_COLOUR, markersize=3,
               label="real episodes only (Wilson)")  # fmt: skip
     axes.plot(curve["n"], curve["width_ppi"], "o-", color=IMAGINED_COLOUR, markersize=3,
@@ -218,4 +197,4 @@ def plot_width_curve(budget: dict, path: Path, task: str) -> None:
     axes.set_title(f"{task}: how many real episodes do you still need?")
     axes.set_ylim(bottom=0)
     axes.legend(fontsize=8)
-    _save(figure, path)
+    save_figure(figure, path)

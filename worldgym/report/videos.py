@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from worldgym.report.figures import pyplot
-from worldgym.video import outcome_border
+from worldgym.plotting import pixels
+from worldgym.video import outcome_border, write_image, write_video
 
 VIDEO_SIZE = 192
 """Pixels of each panel of the side-by-side videos."""
@@ -18,14 +19,10 @@ DISAGREEMENT_VIDEOS = 3
 
 def label_strip(text: str, width: int, height: int = 22) -> np.ndarray:
     """A white strip [height, width, 3] with `text` centred on it (drawn by matplotlib)."""
-    plt = pyplot()
     dpi = 100
-    figure = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     figure.text(0.5, 0.5, text, ha="center", va="center", fontsize=10, color="#24292f")
-    figure.canvas.draw()
-    pixels = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(figure)
-    return pixels[:height, :width]
+    return pixels(figure)[:height, :width]
 
 
 def side_by_side(task, policy, episode: int, size: int) -> np.ndarray:
@@ -73,7 +70,6 @@ def choose_videos(evaluation) -> list[dict]:
 
 def write_videos(evaluation, task, out: Path, size: int = VIDEO_SIZE) -> list[dict]:
     """Write the chosen side-by-side videos (and one still frame of the first)."""
-    from worldgym.video import write_image, write_video
 
     videos = []
     for number, item in enumerate(choose_videos(evaluation)):

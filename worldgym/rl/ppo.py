@@ -35,7 +35,12 @@ import numpy as np
 import optax
 
 from worldgym.devices import batch_sharding
-from worldgym.imagination.engine import episode_ends, make_guarded_step, world_of
+from worldgym.imagination.engine import (
+    episode_ends,
+    initial_observations,
+    make_guarded_step,
+    world_of,
+)
 from worldgym.policies.neural import agent_mean, normalised_observation, tanh_mlp
 
 
@@ -314,7 +319,6 @@ def make_trainer(model, task, config: PPOConfig, starts: Starts):
 def reset_starts(model, task, seeds) -> Starts:
     """Start states: the task's real reset observations for `seeds` (and the model's
     inputs of them, e.g. their frames)."""
-    from worldgym.imagination.engine import initial_observations
 
     observations = np.asarray(initial_observations(task, seeds))
     inputs = None if model.initial_input is None else model.initial_inputs(observations)

@@ -19,9 +19,19 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from worldgym.data.dataset import find_dataset, load_dataset
+from worldgym.data.frames import recorded_inputs
+from worldgym.envs import get_task
+from worldgym.evaluation.calibrate import gap_interval
+from worldgym.evaluation.differences import wilson_interval
+from worldgym.evaluation.outcomes import Outcomes
 from worldgym.evaluation.selection import ModelChoice, resolve
 from worldgym.files import atomic_file
-from worldgym.policies.neural import agent_policy
+from worldgym.fingerprints import model_fingerprint
+from worldgym.imagination.engine import initial_observations, rollout_policy
+from worldgym.paths import RunPaths
+from worldgym.plotting import save_figure, subplots
+from worldgym.policies.neural import agent_policy, layers_to_arrays
 from worldgym.rl.ppo import (
     PPOConfig,
     RunnerState,
@@ -30,7 +40,9 @@ from worldgym.rl.ppo import (
     make_trainer,
     reset_starts,
 )
+from worldgym.rollouts.real import run_episodes_in_lockstep
 from worldgym.seeds import RL_STARTS
+from worldgym.training import checkpoint
 
 START_SEED = RL_STARTS.first
 """Reset seeds of the training starts begin here, far from evaluation seeds."""
@@ -55,14 +67,12 @@ class RLConfig(ModelChoice):
 
 
 def agent_folder(config: RLConfig, ppo: PPOConfig, task_name: str) -> Path:
-    from worldgym.paths import RunPaths
 
     return Path(config.out) if config.out else RunPaths().agent(task_name, ppo.uncertainty_penalty)
 
 
 def dataset_starts(model, task, count: int, seed: int) -> Starts:
     """`count` observations drawn from the model's training dataset (any step)."""
-    from worldgym.data.dataset import find_dataset, load_dataset
 
     source = model.metadata.get("provenance", {}).get("dataset")
     try:
@@ -76,8 +86,6 @@ def dataset_starts(model, task, count: int, seed: int) -> Starts:
     observations = data.observations[index]
     inputs = None
     if model.initial_input is not None:
-        from worldgym.data.frames import recorded_inputs
-
         inputs = recorded_inputs(model, data, index)
         inputs = model.initial_inputs(observations) if inputs is None else np.asarray(inputs)
     return Starts(jnp.asarray(observations), inputs)
@@ -120,7 +128,6 @@ def _loaded(state) -> RunnerState:
 def restore_or_start(out: Path, init, identity: dict, seed: int) -> tuple[RunnerState, list]:
     """The latest checkpoint of this run (refused if it is another run's), or a fresh
     start; with the metrics logged so far."""
-    from worldgym.training import checkpoint
 
     fresh = init(jax.random.key(seed))
     resumed = checkpoint.resume(out, _savable(fresh), identity, f"{out} holds another training "
@@ -133,12 +140,10 @@ def restore_or_start(out: Path, init, identity: dict, seed: int) -> tuple[Runner
 
 
 def plot_learning_curve(history: list[dict], path: Path, title: str) -> None:
-    from worldgym.report.figures import _save, pyplot
 
-    plt = pyplot()
     rows = [row for row in history if row.get("episodes")]  # rollouts in which episodes ended
     steps = [row["imagined_steps"] for row in rows]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=120)
+    figure, (left, right) = subplots(1, 2, figsize=(10, 3.6), dpi=120)
     left.plot(steps, [row["imagined_return"] for row in rows], color="#0969da")
     left.set_ylabel("imagined episode return")
     right.plot(steps, [row["imagined_success"] for row in rows], color="#1a7f37")
@@ -148,14 +153,11 @@ def plot_learning_curve(history: list[dict], path: Path, title: str) -> None:
         axes.set_xlabel("imagined steps")
         axes.grid(True, alpha=0.3)
     figure.suptitle(title)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def train_agent(config: RLConfig, ppo: PPOConfig, progress: bool = True) -> dict:
     """Train (or resume) PPO in the world model; evaluate the agent in both worlds."""
-    from worldgym.envs import get_task
-    from worldgym.fingerprints import model_fingerprint
-    from worldgym.training import checkpoint
 
     task = get_task(config.task)
     model = resolve(config, task=task).model
@@ -201,7 +203,6 @@ def train_agent(config: RLConfig, ppo: PPOConfig, progress: bool = True) -> dict
 
 def agent_arrays(agent) -> dict[str, np.ndarray]:
     """The acting part of an agent as named arrays (the policies/weights format)."""
-    from worldgym.policies.neural import layers_to_arrays
 
     return layers_to_arrays(agent["actor"], obs_center=agent["obs_center"],
                             obs_scale=agent["obs_scale"])  # fmt: skip
@@ -210,11 +211,6 @@ def agent_arrays(agent) -> dict[str, np.ndarray]:
 def check_in_both_worlds(model, task, policy, seeds) -> dict:
     """Success rate and mean return of `policy` from each reset seed, imagined and real
     (Wilson intervals for the rates, a paired bootstrap interval for their gap)."""
-    from worldgym.evaluation.calibrate import gap_interval
-    from worldgym.evaluation.differences import wilson_interval
-    from worldgym.evaluation.outcomes import Outcomes
-    from worldgym.imagination.engine import initial_observations, rollout_policy
-    from worldgym.rollouts.real import run_episodes_in_lockstep
 
     seeds = [int(seed) for seed in seeds]
     trajectories = rollout_policy(model, policy, initial_observations(task, seeds),

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import jax
 import numpy as np
 from tqdm.auto import tqdm
 
 from worldgym.envs.pool import borrowed_env, borrowed_envs, build_seconds
 from worldgym.envs.task import Task
-from worldgym.policies.protocol import as_actor
+from worldgym.policies.exploration import SCHEDULED, lockstep
+from worldgym.policies.protocol import as_actor, stacking_signature
 
 
 @dataclass(frozen=True)
@@ -239,8 +241,6 @@ def batched_actions(policy, seeds: list[int]) -> Callable:
     policies = list(policy) if isinstance(policy, list | tuple) else None
     first = policies[0] if policies else policy
     if is_scheduled(first):
-        from worldgym.policies.exploration import lockstep
-
         return lockstep(policies or [policy] * len(seeds), seeds)
     if first.host is not None:
         runner = first.host
@@ -251,7 +251,6 @@ def batched_actions(policy, seeds: list[int]) -> Callable:
             return actions
 
         return host_act
-    import jax
 
     if policies:
         params = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves),
@@ -273,7 +272,6 @@ def run_lockstep_groups(task: Task, policies: Sequence, seeds: Sequence[int],
                         labels: Sequence) -> dict:  # fmt: skip
     """{label: Episode} of one policy per seed, stepping in lockstep each group of
     policies that can be batched together (same act and parameter shapes)."""
-    from worldgym.policies.protocol import stacking_signature
 
     groups: dict = {}
     for position, policy in enumerate(policies):
@@ -289,7 +287,6 @@ def run_lockstep_groups(task: Task, policies: Sequence, seeds: Sequence[int],
 
 def is_scheduled(policy) -> bool:
     """An exploration behaviour with a per-episode schedule (policies/exploration.py)."""
-    from worldgym.policies.exploration import SCHEDULED
 
     return isinstance(policy, SCHEDULED)
 
@@ -302,8 +299,6 @@ def _batched_act(act_fn, per_episode_params: bool):
     with keys fold_in(key_e, step_e), built once per act."""
     cache_key = (act_fn, per_episode_params)
     if cache_key not in _BATCHED:
-        import jax
-
         params_axis = 0 if per_episode_params else None
 
         def batched(params, observations, keys, episodes, steps):

@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
+from worldgym.envs.registry import register_task, runtime_registrations
+
 Job = TypeVar("Job")
 
 
@@ -132,7 +134,6 @@ def stop_now(pool: ProcessPoolExecutor) -> None:
 
 def _picklable_registrations() -> dict:
     """This process's run-time task registrations, checked to reach a worker intact."""
-    from worldgym.envs.registry import runtime_registrations
 
     registrations = runtime_registrations()
     for name, source in registrations.items():
@@ -157,7 +158,6 @@ def _start_worker(registrations: dict, parent: int) -> None:
     os.environ["JAX_PLATFORMS"] = "cpu"
     if "jax" in sys.modules:  # imported with the worker's modules: set it before first use
         sys.modules["jax"].config.update("jax_platforms", "cpu")
-    from worldgym.envs.registry import register_task
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()

@@ -23,6 +23,10 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from worldgym.envs.registry import get_task
+from worldgym.models import get_family
+from worldgym.paths import RunPaths
+
 FORMAT_VERSION = 1
 
 
@@ -159,7 +163,6 @@ def check_compatible(metadata: dict, run: Path, task) -> None:
 def resolve_checkpoint(task, checkpoint: str | Path | None) -> Path:
     """The run folder to load: `checkpoint` if given, else the task's default
     (runs/models/<task>), with the commands that make it if it does not exist."""
-    from worldgym.paths import RunPaths
 
     if checkpoint:
         return Path(checkpoint)
@@ -177,7 +180,6 @@ def resolve_checkpoint(task, checkpoint: str | Path | None) -> Path:
 
 def checkpoint_task(metadata: dict):
     """The task a checkpoint was trained for, rebuilt from its spec."""
-    from worldgym.envs.registry import get_task
 
     return get_task(metadata.get("task_spec") or metadata["task"])
 
@@ -189,7 +191,6 @@ def load_world_model(run: str | Path, task=None, sampling: str | None = None):
     the checkpoint's own task is rebuilt from its spec). `sampling` overrides the
     model config's sampling mode, for families that have one.
     """
-    from worldgym.models import get_family
 
     run = Path(run)
     metadata = read_metadata(run)

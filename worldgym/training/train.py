@@ -31,10 +31,12 @@ from worldgym.data.foreign import dataset_task
 from worldgym.data.frames import frame_stacks, previous_observations
 from worldgym.data.splits import run_split, window_starts
 from worldgym.devices import minibatch_sharding
+from worldgym.envs.registry import task_spec
 from worldgym.files import atomic_file
 from worldgym.models import DEFAULT_FAMILY, get_family
 from worldgym.provenance import library_versions
 from worldgym.training import checkpoint
+from worldgym.training.checkpoint import read_metadata, restore
 
 VALIDATION_BATCH = 4096
 """Windows per validation chunk (bounds memory, not results)."""
@@ -319,7 +321,6 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
 def checkpoint_metadata(config: TrainConfig, family, model_config, training: TrainingData,
                         fingerprint: str) -> dict:  # fmt: skip
     """What the best checkpoint says about itself: model, task, spaces, provenance."""
-    from worldgym.envs.registry import task_spec
 
     task = training.task
     return {
@@ -466,7 +467,6 @@ def warm_start(run: str, family, model_config, task):
     """(params, normaliser) of a run's best checkpoint, to continue training from; the
     run must hold a model of this family and config (the network keeps its inputs'
     scaling, so the normaliser carries over too)."""
-    from worldgym.training.checkpoint import read_metadata, restore
 
     metadata = read_metadata(Path(run))
     if metadata["family"] != family.name or \

@@ -50,9 +50,9 @@ def main() -> None:
             print(f"{task}/{name}:\n{format_check(summary)}")
             file = f"{task}-{name}.npz"
             with atomic_file(WEIGHTS / file) as temp:
-                shutil.copyfile(Path(summary["out"]) / "agent.npz", temp)
+                shutil.copyfile(summary.out / "agent.npz", temp)
             entries.append({"name": name, "file": file,
-                            "description": description(task, summary["imagined_steps"], penalty),
+                            "description": description(task, summary.imagined_steps, penalty),
                             "kind": "agent"})  # fmt: skip
         index[task] = [e for e in index.get(task, []) if e.get("kind") != "agent"] + entries
     with atomic_file(index_path) as temp:

@@ -170,7 +170,7 @@ def assert_same_training(summary, run, other_summary, other_run) -> None:
     import numpy as np
 
     leaves = jax.tree_util.tree_leaves
-    for a, b in zip(leaves(summary["final_params"]), leaves(other_summary["final_params"]),
+    for a, b in zip(leaves(summary.final_params), leaves(other_summary.final_params),
                     strict=True):  # fmt: skip
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 

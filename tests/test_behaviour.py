@@ -128,7 +128,7 @@ def test_a_task_without_an_oracle_collects_with_noise_and_its_own_policies(tmp_p
                                     behaviour=items, out=str(out), workers=1),
                       progress=False)  # fmt: skip
     data = load_dataset(out)
-    assert data.num_episodes == 16 and summary["transitions"] == 16 * 50
+    assert data.num_episodes == 16 and summary.transitions == 16 * 50
     assert set(data.behaviours) <= {"random", "ou", "pink", "lab_reacher.policies:pd_numpy"}
     assert len(set(data.behaviours)) >= 3
     header = data.metadata["worldgym"]

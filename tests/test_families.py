@@ -25,8 +25,8 @@ def test_a_family_from_outside_trains_saves_loads_and_evaluates(tiny_lab_run, tm
     summary = train(TrainConfig(dataset=str(data), out=str(run), family=LAB_FAMILY,
                                 **{**TINY_TRAIN, "epochs": 4}),
                     family.Config(hidden=16), progress=False)  # fmt: skip
-    history = summary["best"]
-    assert summary["epochs"] == 4 and np.isfinite(history["validation_loss"])
+    history = summary.best
+    assert summary.epochs == 4 and np.isfinite(history["validation_loss"])
     assert "validation_mse" in history  # the family's own metrics are recorded
     task = get_task(LAB_TASK)
     model = load_world_model(run, task)
@@ -43,7 +43,7 @@ def test_a_family_from_outside_trains_saves_loads_and_evaluates(tiny_lab_run, tm
     again = train(TrainConfig(dataset=str(data), out=str(run), family=LAB_FAMILY,
                               **{**TINY_TRAIN, "epochs": 4}),
                   family.Config(hidden=16), progress=False)  # fmt: skip
-    assert again["epochs"] == 4
+    assert again.epochs == 4
 
 
 def test_families_register_by_name(tmp_path):

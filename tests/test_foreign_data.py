@@ -84,7 +84,7 @@ def test_train_takes_a_data_collector_dataset_by_id_or_path(minari_root, tmp_pat
     by_id = train(TrainConfig(dataset="lab/reacher-v0", task="lab_reacher.task:reacher_task",
                               out=str(tmp_path / "by-id"), **settings),
                   EnsembleConfig(**TINY_MODEL), progress=False)  # fmt: skip
-    assert by_id["epochs"] == 2 and by_id["transitions"] == 600
+    assert by_id.epochs == 2 and by_id.transitions == 600
     # Without --task, the dataset's environment id finds the registered Reacher-v5 task.
     path = str(minari_root / "lab/reacher-v0")
     train(TrainConfig(dataset=path, out=str(tmp_path / "by-path"), **settings),

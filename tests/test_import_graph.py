@@ -25,7 +25,6 @@ LAYERS = [
     ("evaluation", ["worldgym.evaluation"]),
     ("products", ["worldgym.report", "worldgym.rl", "worldgym.refine", "worldgym.bench",
                   "worldgym.runner_bench"]),
-    ("demo", ["worldgym.demo"]),
     ("commands", ["worldgym.commands", "worldgym.cli", "worldgym.__main__"]),
 ]  # fmt: skip
 FRONT_DOOR = "worldgym"

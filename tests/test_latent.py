@@ -17,7 +17,7 @@ def test_training_on_frames_lowers_the_loss(latent_run):
     assert len(history) == 3
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert history[-1]["validation_frame_mse"] < history[0]["validation_frame_mse"]
-    assert np.isfinite(summary["best"]["validation_loss"])
+    assert np.isfinite(summary.best["validation_loss"])
 
 
 def test_the_checkpoint_restores_the_same_model(latent_run, reach_frames):
@@ -128,10 +128,10 @@ def test_model_eval_scores_decoded_frames(latent_run, reach_frames, tmp_path):
     _, out = latent_run
     metrics = evaluate_model(ModelEvalConfig(checkpoint=str(out), dataset=str(reach_frames),
                                              out=str(tmp_path), videos=1, size=64))  # fmt: skip
-    frames = metrics["frames"]
-    assert len(frames["psnr"]) == len(frames["ssim"]) == frames["horizon"] + 1
-    assert all(0 < value < 100 for value in frames["psnr"])
-    assert all(-1 <= value <= 1 for value in frames["ssim"])
+    frames = metrics.frames
+    assert len(frames.psnr) == len(frames.ssim) == frames.horizon + 1
+    assert all(0 < value < 100 for value in frames.psnr)
+    assert all(-1 <= value <= 1 for value in frames.ssim)
     assert (tmp_path / "frames_vs_horizon.png").stat().st_size > 0
     assert (tmp_path / "continuations.mp4").stat().st_size > 0
     assert "decoded frames: PSNR" in format_metrics(metrics)

@@ -42,15 +42,15 @@ def test_refine_appends_exactly_the_new_episodes_and_trains_on(own_run, tmp_path
     before = load_dataset(data)
     summary = refine(settings(run, tmp_path), progress=False)
     after = load_dataset(data)
-    assert summary["added"] == 6 and after.num_episodes == before.num_episodes + 6
+    assert summary.added == 6 and after.num_episodes == before.num_episodes + 6
     np.testing.assert_array_equal(
         after.observations[: len(before.observations)], before.observations
     )  # the old episodes, untouched
     assert after.behaviours[-6:] == ("refine:slow",) * 3 + ("refine:noisy",) * 3
     np.testing.assert_array_equal(after.seeds[-6:], REFINE_SEED + np.arange(6))
-    assert summary["train"]["epochs"] == 2 and set(summary["after"]) == {"slow", "noisy"}
+    assert summary.train.epochs == 2 and set(summary.after) == {"slow", "noisy"}
     again = refine(settings(run, tmp_path), progress=False)  # everything done: nothing added
-    assert again["added"] == 0 and load_dataset(data).num_episodes == after.num_episodes
+    assert again.added == 0 and load_dataset(data).num_episodes == after.num_episodes
 
 
 def test_an_interrupted_refine_leaves_the_dataset_whole_and_resumes(own_run, tmp_path,
@@ -73,7 +73,7 @@ def test_an_interrupted_refine_leaves_the_dataset_whole_and_resumes(own_run, tmp
     assert not leftovers, leftovers  # no half-written dataset beside the real one
     monkeypatch.setattr(dataset_module, "write_episodes", real_write)
     summary = refine(settings(run, tmp_path), progress=False)  # the same command resumes
-    assert summary["added"] == 6 and load_dataset(data).num_episodes == before.num_episodes + 6
+    assert summary.added == 6 and load_dataset(data).num_episodes == before.num_episodes + 6
 
 
 def test_the_old_model_still_knows_its_data_after_refine_grew_it(own_run, tmp_path):
@@ -93,7 +93,7 @@ def test_the_old_model_still_knows_its_data_after_refine_grew_it(own_run, tmp_pa
     assert which == "the training run's validation episodes"
     (run / "support-reference.npz").unlink(missing_ok=True)  # e.g. a newer worldgym's key
     assert load_or_build_reference(old, task, run, key="after refine") is not None
-    refined = load_world_model(summary["out"], task)
+    refined = load_world_model(summary.out, task)
     provenance = refined.metadata["provenance"]
     assert trained_episodes(grown, provenance) == grown.num_episodes
     train, validation = run_split(grown.num_episodes, provenance["train_config"])

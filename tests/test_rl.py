@@ -68,14 +68,16 @@ def agent_run(reach_ensemble_run, tmp_path_factory):
 
 def test_the_command_checks_the_agent_in_both_worlds(agent_run):
     summary, config = agent_run
-    out = summary["out"]
-    assert summary["updates"] == 4 and summary["imagined_steps"] == 4 * 64 * 16
-    for world in ("imagined", "real"):
-        assert 0 <= summary[world]["success"] <= 1 and np.isfinite(summary[world]["return"])
-    low, high = summary["gap_interval"]
-    assert low <= summary["gap"] <= high
+    out = summary.out
+    assert summary.updates == 4 and summary.imagined_steps == 4 * 64 * 16
+    for world in (summary.check.imagined, summary.check.real):
+        assert 0 <= world.success <= 1 and np.isfinite(world.mean_return)
+        assert world.success_interval[0] <= world.success <= world.success_interval[1]
+    low, high = summary.check.gap_interval
+    assert low <= summary.check.gap <= high
     saved = json.loads(open(f"{out}/evaluation.json").read())
-    assert saved["real"] == summary["real"]
+    assert saved["check"]["real"]["success"] == summary.check.real.success
+    assert saved["check"]["real"]["mean_return"] == summary.check.real.mean_return
     history = [json.loads(line) for line in open(f"{out}/metrics.jsonl")]
     assert [row["update"] for row in history] == [1, 2, 3, 4]
     assert all(row["imagined_steps_per_s"] > 0 for row in history)
@@ -85,7 +87,7 @@ def test_the_saved_agent_acts_as_the_trained_one(agent_run, reach_ensemble_run):
     """agent.npz round trip: the same actions, jittable and vmappable like every
     zoo policy."""
     summary, _ = agent_run
-    with np.load(f"{summary['out']}/agent.npz") as arrays:
+    with np.load(summary.out / "agent.npz") as arrays:
         policy = agent_policy("ppo", arrays_agent(dict(arrays)))
     env = get_task("Reach").make_env()
     observations = np.stack([env.reset(seed=seed)[0] for seed in range(5)])
@@ -109,13 +111,13 @@ def test_a_killed_run_resumes_exactly(agent_run, tmp_path, monkeypatch):
     restore()
     resumed = train_agent(RLConfig(**{**config.__dict__, "out": str(out)}),
                           PPOConfig(**TINY_PPO, updates=4), progress=False)  # fmt: skip
-    with np.load(f"{summary['out']}/agent.npz") as a, np.load(out / "agent.npz") as b:
+    with np.load(summary.out / "agent.npz") as a, np.load(out / "agent.npz") as b:
         for name in a.files:
             np.testing.assert_array_equal(a[name], b[name])
     strip = lambda row: {k: v for k, v in row.items() if k != "imagined_steps_per_s"}  # noqa: E731
-    first = [strip(json.loads(line)) for line in open(f"{summary['out']}/metrics.jsonl")]
+    first = [strip(json.loads(line)) for line in open(summary.out / "metrics.jsonl")]
     again = [strip(json.loads(line)) for line in open(out / "metrics.jsonl")]
-    assert first == again and resumed["real"] == summary["real"]
+    assert first == again and resumed.check == summary.check
 
 
 def test_bad_input_is_one_sentence(tiny_run, reach_ensemble_run, tmp_path):

@@ -93,7 +93,7 @@ def test_a_suite_task_collects_trains_and_calibrates(name, tmp_path):
     data = tmp_path / "data"
     summary = collect(CollectConfig(task=name, episodes=10, out=str(data), workers=2),
                       progress=False)  # fmt: skip
-    assert summary["transitions"] > 0 and summary["advice"].coverage
+    assert summary.transitions > 0 and summary.advice.coverage
     run = tmp_path / "model"
     train(TrainConfig(dataset=str(data), out=str(run), epochs=2, batch_size=32, warmup_steps=5),
           EnsembleConfig(members=2, hidden=(32, 32)), progress=False)  # fmt: skip

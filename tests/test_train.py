@@ -12,7 +12,7 @@ from conftest import TINY_MODEL, TINY_TRAIN, assert_same_training, kill_during_s
 
 from worldgym.data.dataset import load_dataset
 from worldgym.envs import get_task
-from worldgym.evaluation.model_eval import ModelEvalConfig, evaluate_model
+from worldgym.evaluation.model_eval import ModelEvalConfig, ModelEvaluation, evaluate_model
 from worldgym.imagination.engine import open_loop
 from worldgym.models.ensemble import EnsembleConfig, make_world_model
 from worldgym.training.checkpoint import load_world_model
@@ -31,15 +31,16 @@ def test_training_lowers_the_loss_and_beats_copying(tiny_run, tiny_push_dataset)
         checkpoint=str(run), dataset=str(tiny_push_dataset), videos=0, out=str(run / "eval")
     )
     metrics = evaluate_model(config)
-    one_step = metrics["one_step"]
-    assert one_step["model_nmse"] < 0.5 * one_step["copy_nmse"], one_step
+    one_step = metrics.one_step
+    assert one_step.model_nmse < 0.5 * one_step.copy_nmse, one_step
+    assert ModelEvaluation.read(run / "eval") == metrics  # metrics.json holds all of it
 
 
 def test_checkpoint_round_trip_reproduces_predictions_exactly(tiny_run, tiny_push_dataset):
     summary, run = tiny_run
     loaded = load_world_model(run, get_task("Push"))
     in_memory = make_world_model(
-        summary["best_params"], 13, 2, EnsembleConfig(**TINY_MODEL, features="Push", prior="none")
+        summary.best_params, 13, 2, EnsembleConfig(**TINY_MODEL, features="Push", prior="none")
     )
     data = load_dataset(tiny_push_dataset)
     obs = data.observations[:32]
@@ -125,7 +126,7 @@ def test_a_model_without_task_features_trains_saves_and_loads(tiny_push_dataset,
     model = load_world_model(tmp_path / "run", get_task("Push"))
     assert model.config["features"] == "none"
     assert "feature_mean" not in model.params["normalizer"]
-    assert summary["epochs"] == 1
+    assert summary.epochs == 1
 
 
 def test_multi_step_loss_trains_with_finite_decreasing_loss(tiny_push_dataset, tmp_path):

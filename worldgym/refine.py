@@ -30,12 +30,39 @@ from worldgym.policies import load_policy
 from worldgym.rollouts.real import run_episodes_in_lockstep
 from worldgym.seeds import REFINE
 from worldgym.training.checkpoint import read_metadata
-from worldgym.training.train import TrainConfig, train
+from worldgym.training.train import TrainConfig, TrainResult, train
 
 REFINE_SEED = REFINE.first
 """First reset seed of refine's real episodes: apart from evaluation (0, 1, ...),
 collection (1,000,000 on) and behaviour cloning's demonstrations (100,000 on)."""
 PLAN_FILE = "refine.json"
+
+
+@dataclass(frozen=True)
+class PolicyRates:
+    """One policy's real and imagined success rates under one model."""
+
+    real: float
+    imagined: float
+    trusted: bool
+
+
+@dataclass(frozen=True)
+class RefineResult:
+    """What a refine run did."""
+
+    added: int
+    """Real episodes added to the dataset in this call (0 when all were there)."""
+    plan: dict
+    """The plan written to refine.json: task, checkpoint, base episodes, seeds per policy."""
+    train: TrainResult
+    """The continued training run."""
+    before: dict[str, PolicyRates]
+    """Per policy: rates with the model refined from."""
+    after: dict[str, PolicyRates]
+    """Per policy: rates with the refined model."""
+    out: Path
+    """The refined run folder."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +116,7 @@ def run_real_episodes(task, missing: dict[str, list[int]]) -> list:
     return records
 
 
-def refine(config: RefineConfig, progress: bool = True) -> dict:
+def refine(config: RefineConfig, progress: bool = True) -> RefineResult:
     """Run, append, train on, re-evaluate (each step skipped if already done)."""
 
     if config.real_episodes < 1:
@@ -124,13 +151,13 @@ def refine(config: RefineConfig, progress: bool = True) -> dict:
         recent_weight=config.recent_weight, warmup_steps=0,
     )  # fmt: skip
     family = get_family(train_config.family)
-    summary = train(train_config, family.config_from_dict(model.config), progress)
+    trained = train(train_config, family.config_from_dict(model.config), progress)
     before, after = compare(task, setup, out / "model", specs, config, progress)
-    return {"added": added, "plan": refine_plan, "train": summary, "before": before,
-            "after": after, "out": str(out / "model")}  # fmt: skip
+    return RefineResult(added, refine_plan, trained, before, after, out / "model")
 
 
-def compare(task, old: Setup, new_run, specs, config: RefineConfig, progress: bool):
+def compare(task, old: Setup, new_run, specs, config: RefineConfig,
+            progress: bool) -> list[dict[str, PolicyRates]]:  # fmt: skip
     """Per policy (real, imagined) rates with the old (already loaded) and the
     refined model."""
 
@@ -141,25 +168,25 @@ def compare(task, old: Setup, new_run, specs, config: RefineConfig, progress: bo
             episodes=config.episodes, cache=config.cache,
             imagination_seed=config.imagination_seed,
         ), progress, setup)  # fmt: skip
-        rows.append({p.name: {"real": p.real_rate, "imagined": p.imagined_rate,
-                              "trusted": p.trusted} for p in evaluation.policies})  # fmt: skip
+        rows.append({p.name: PolicyRates(p.real_rate, p.imagined_rate, p.trusted)
+                     for p in evaluation.policies})  # fmt: skip
     return rows
 
 
-def format_refine(summary: dict) -> str:
-    before, after = summary["before"], summary["after"]
+def format_refine(result: RefineResult) -> str:
+    before, after = result.before, result.after
     lines = [
-        f"added {summary['added']} real episodes; trained {summary['train']['epochs']} more "
-        f"epochs -> {summary['out']}",
+        f"added {result.added} real episodes; trained {result.train.epochs} more "
+        f"epochs -> {result.out}",
         "| policy | real | imagined before | imagined after | trusted before -> after |",
         "|---|---:|---:|---:|---|",
     ]
     for name, old in before.items():
         new = after[name]
-        error_before, error_after = old["imagined"] - old["real"], new["imagined"] - new["real"]
+        error_before, error_after = old.imagined - old.real, new.imagined - new.real
         lines.append(
-            f"| {name} | {old['real']:.0%} | {old['imagined']:.0%} ({error_before:+.0%}) "
-            f"| {new['imagined']:.0%} ({error_after:+.0%}) "
-            f"| {'yes' if old['trusted'] else 'no'} -> {'yes' if new['trusted'] else 'no'} |"
+            f"| {name} | {old.real:.0%} | {old.imagined:.0%} ({error_before:+.0%}) "
+            f"| {new.imagined:.0%} ({error_after:+.0%}) "
+            f"| {'yes' if old.trusted else 'no'} -> {'yes' if new.trusted else 'no'} |"
         )
     return "\n".join(lines)

@@ -140,7 +140,7 @@ def collect_rates(task, episodes: int, workers: tuple[int, ...]) -> tuple[dict, 
             out = Path(folder) / f"collect-{count}"
             summary = collect(CollectConfig(task=spec, episodes=episodes, out=str(out),
                                             workers=count), progress=False)  # fmt: skip
-            rates[count] = summary["transitions_per_second"] / count
+            rates[count] = summary.transitions_per_second / count
         data = load_dataset(out, task)
         starts = np.concatenate([[0], np.cumsum(data.episode_lengths)])
         actions = [data.actions[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]

@@ -44,6 +44,16 @@ def write_image(path: str | os.PathLike, frame: np.ndarray) -> Path:
     return path
 
 
+HOLD_FRAMES = 12
+"""Frames the last image of an episode clip is held for, so the ending can be seen."""
+
+
+def episode_clip(frames: np.ndarray, success: bool) -> np.ndarray:
+    """The episode's frames with the last held and a green/red border for the outcome."""
+    clip = np.concatenate([frames, np.repeat(frames[-1:], HOLD_FRAMES, axis=0)])
+    return outcome_border(clip, success)
+
+
 def outcome_border(frames: np.ndarray, success: bool, width: int = 4) -> np.ndarray:
     """A copy of frames [T, H, W, 3] with a green (success) or red (failure) border."""
     framed = np.array(frames, dtype=np.uint8)

@@ -16,11 +16,11 @@ CONFIGS = ((CollectConfig, TASK),)
 
 def run(args) -> int:
 
-    summary = collect(config_from_args(CollectConfig, args))
-    print(format_advice(summary["advice"]))
+    result = collect(config_from_args(CollectConfig, args))
+    print(format_advice(result.advice))
     print(
-        f"collected {summary['episodes']} episodes, {summary['transitions']} transitions in "
-        f"{summary['seconds']:.1f} s ({summary['transitions_per_second']:.0f} transitions/s) "
-        f"-> {summary['path']}"
+        f"collected {result.episodes} episodes, {result.transitions} transitions in "
+        f"{result.seconds:.1f} s ({result.transitions_per_second:.0f} transitions/s) "
+        f"-> {result.path}"
     )
     return 0

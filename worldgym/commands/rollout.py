@@ -8,12 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from worldgym.config import TASK, config_from_args
-from worldgym.demo import episode_clip
 from worldgym.envs import get_task
 from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.policies import load_policy
 from worldgym.rollouts.real import run_episodes
-from worldgym.video import write_video
+from worldgym.video import episode_clip, write_video
 
 NAME = "rollout"
 HELP = "Roll a policy in a ground-truth task; print success and speed."

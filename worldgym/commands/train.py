@@ -19,14 +19,14 @@ def run(args) -> int:
 
     config = config_from_args(TrainConfig, args)
     family = get_family(config.family)
-    summary = train(config, config_from_args(family.Config, args))
-    best = summary["best"]
+    result = train(config, config_from_args(family.Config, args))
+    best = result.best
     print(
-        f"loaded {summary['transitions']} transitions in {summary['load_seconds']:.2f} s; "
-        f"trained {summary['epochs']} epochs"
-        + (" (stopped early)" if summary["stopped_early"] else "")
+        f"loaded {result.transitions} transitions in {result.load_seconds:.2f} s; "
+        f"trained {result.epochs} epochs"
+        + (" (stopped early)" if result.stopped_early else "")
         + f"; best validation loss {best.get('validation_loss', float('nan')):.4f} "
-        f"at epoch {best.get('epoch')}; {summary['samples_per_second']:.0f} samples/s "
-        f"-> {summary['out']}"
+        f"at epoch {best.get('epoch')}; {result.samples_per_second:.0f} samples/s "
+        f"-> {result.out}"
     )
     return 0

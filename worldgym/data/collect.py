@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worldgym.data.advice import data_advice
+from worldgym.data.advice import DataAdvice, data_advice
 from worldgym.data.dataset import (
     EpisodeRecord,
     create_dataset,
@@ -222,8 +222,23 @@ def _at_last_step(flag: bool, length: int) -> np.ndarray:
     return result
 
 
-def collect(config: CollectConfig, progress: bool = True) -> dict:
-    """Collect a dataset as configured; return a summary with throughput."""
+@dataclass(frozen=True)
+class CollectResult:
+    """What a collection wrote, and how fast."""
+
+    path: Path
+    """The dataset folder."""
+    episodes: int
+    transitions: int
+    seconds: float
+    """Wall-clock seconds of the collection."""
+    transitions_per_second: float
+    advice: DataAdvice
+    """What the data covers (worldgym.data.advice), measured on the whole dataset."""
+
+
+def collect(config: CollectConfig, progress: bool = True) -> CollectResult:
+    """Collect a dataset as configured; return what was written, with throughput."""
 
     task = get_task(config.task)
     if config.episodes < 1:
@@ -264,14 +279,14 @@ def collect(config: CollectConfig, progress: bool = True) -> dict:
                 total_steps += len(record.actions)
         finish_dataset(data, config.episodes, total_steps)
     seconds = time.perf_counter() - start
-    return {
-        "path": str(out),
-        "episodes": config.episodes,
-        "transitions": total_steps,
-        "seconds": seconds,
-        "transitions_per_second": total_steps / seconds,
-        "advice": dataset_advice(out, task),
-    }
+    return CollectResult(
+        path=Path(out),
+        episodes=config.episodes,
+        transitions=total_steps,
+        seconds=seconds,
+        transitions_per_second=total_steps / seconds,
+        advice=dataset_advice(out, task),
+    )
 
 
 def dataset_advice(path: Path, task):

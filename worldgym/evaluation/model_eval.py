@@ -17,7 +17,7 @@ open-loop horizon (a second PNG), and its video shows the decoded frames.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import jax
@@ -60,6 +60,85 @@ class ModelEvalConfig:
     """Video frame size in pixels (each of the three panels)."""
     seed: int = 0
     """Seed of the model's sampling."""
+
+
+@dataclass(frozen=True)
+class OneStepMetrics:
+    """One predicted step from every held-out transition, against its baselines."""
+
+    transitions: int
+    model_nmse: float
+    """Normalised MSE of the model's prediction (per-dimension scale of the model)."""
+    copy_nmse: float
+    """... of "nothing changes" (the observation itself)."""
+    linear_nmse: float
+    """... of a least-squares linear model fitted on the other episodes."""
+    model_over_copy: float
+    model_over_linear: float
+    model_nmse_per_dimension: dict[str, float]
+    success_head_accuracy: float
+    success_head_brier: float
+    success_rate_recorded: float
+    predicate_agreement: float | None
+    """How often the task's success predicate on the prediction agrees with the
+    recorded outcome; None for a task without a predicate."""
+    disagreement_error_pearson: float
+    disagreement_error_spearman: float
+
+
+@dataclass(frozen=True)
+class OpenLoopMetrics:
+    """Normalised MSE after H = 1..horizon open-loop steps, averaged over the held-out
+    episodes still running at H."""
+
+    horizon: int
+    model: list[float]
+    copy: list[float]
+    linear: list[float]
+    episodes: list[int]
+    """Episodes still running at each H."""
+
+
+@dataclass(frozen=True)
+class FrameQuality:
+    """PSNR (dB) and SSIM of decoded open-loop frames at H = 0..horizon."""
+
+    horizon: int
+    psnr: list[float]
+    ssim: list[float]
+
+
+@dataclass(frozen=True)
+class ModelEvaluation:
+    """Every measure of `worldgym model-eval`; saved as metrics.json in `out`."""
+
+    task: str
+    checkpoint: str
+    dataset: str
+    held_out: str
+    """Which episodes were scored, in words."""
+    family: str
+    sampling: str | None
+    one_step: OneStepMetrics
+    open_loop: OpenLoopMetrics
+    frames: FrameQuality | None
+    data_advice: dict
+    """The dataset's data advice (worldgym.data.advice), as saved."""
+    out: Path
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "out": str(self.out)}, indent=2)
+
+    @classmethod
+    def read(cls, folder: Path) -> ModelEvaluation:
+        """The evaluation saved in `folder` (its metrics.json)."""
+        saved = json.loads((Path(folder) / "metrics.json").read_text())
+        frames = saved.get("frames")
+        return cls(**{
+            **saved, "out": Path(folder), "one_step": OneStepMetrics(**saved["one_step"]),
+            "open_loop": OpenLoopMetrics(**saved["open_loop"]),
+            "frames": FrameQuality(**frames) if frames else None,
+        })  # fmt: skip
 
 
 def held_out_episodes(data: EpisodeDataset, model_metadata: dict):
@@ -112,7 +191,7 @@ def _one_step_predictions(model, data, starts, obs, actions, key):
     return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
 
 
-def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
+def one_step_metrics(model, task, data, episodes, linear, scale, key) -> OneStepMetrics:
     starts = window_starts(data, episodes, 1)
     transitions = data.transitions()
     obs = transitions["observations"][starts]
@@ -129,28 +208,28 @@ def one_step_metrics(model, task, data, episodes, linear, scale, key) -> dict:
     predicate = (np.asarray(jax.vmap(task.success_fn)(jnp.asarray(predicted)))
                  if task.success_fn else None)  # fmt: skip
     uncertainty = np.asarray(prediction.uncertainty[:, 0])
-    return {
-        "transitions": int(len(starts)),
-        "model_nmse": float(model_error.mean()),
-        "copy_nmse": float(copy_error.mean()),
-        "linear_nmse": float(linear_error.mean()),
-        "model_over_copy": float(model_error.mean() / copy_error.mean()),
-        "model_over_linear": float(model_error.mean() / linear_error.mean()),
-        "model_nmse_per_dimension": dict(
+    return OneStepMetrics(
+        transitions=int(len(starts)),
+        model_nmse=float(model_error.mean()),
+        copy_nmse=float(copy_error.mean()),
+        linear_nmse=float(linear_error.mean()),
+        model_over_copy=float(model_error.mean() / copy_error.mean()),
+        model_over_linear=float(model_error.mean() / linear_error.mean()),
+        model_nmse_per_dimension=dict(
             zip(task.observation_names, per_dimension.astype(float).tolist(), strict=True)
         ),
-        "success_head_accuracy": float(np.mean((probability > 0.5) == recorded_success)),
-        "success_head_brier": float(np.mean(np.square(probability - recorded_success))),
-        "success_rate_recorded": float(recorded_success.mean()),
-        "predicate_agreement": None
+        success_head_accuracy=float(np.mean((probability > 0.5) == recorded_success)),
+        success_head_brier=float(np.mean(np.square(probability - recorded_success))),
+        success_rate_recorded=float(recorded_success.mean()),
+        predicate_agreement=None
         if predicate is None
         else float(np.mean(predicate == recorded_success)),
-        "disagreement_error_pearson": pearson(uncertainty, model_error),
-        "disagreement_error_spearman": spearman(uncertainty, model_error),
-    }
+        disagreement_error_pearson=pearson(uncertainty, model_error),
+        disagreement_error_spearman=spearman(uncertainty, model_error),
+    )
 
 
-def open_loop_metrics(model, data, episodes, linear, scale, key) -> dict:
+def open_loop_metrics(model, data, episodes, linear, scale, key) -> OpenLoopMetrics:
     """Error after H = 1..T open-loop steps from each held-out episode's start.
 
     T is the longest held-out episode; the error at H averages the episodes that
@@ -178,13 +257,13 @@ def open_loop_metrics(model, data, episodes, linear, scale, key) -> dict:
     model_error = mean_over_episodes(_normalised_mse(predicted, truth, scale))
     copy_error = mean_over_episodes(_normalised_mse(obs0[:, None], truth, scale))
     linear_error = mean_over_episodes(_normalised_mse(linear_predicted, truth, scale))
-    return {
-        "horizon": horizon,
-        "model": model_error.tolist(),
-        "copy": copy_error.tolist(),
-        "linear": np.minimum(linear_error, 1e6).tolist(),
-        "episodes": valid.sum(0).tolist(),
-    }
+    return OpenLoopMetrics(
+        horizon=horizon,
+        model=model_error.tolist(),
+        copy=copy_error.tolist(),
+        linear=np.minimum(linear_error, 1e6).tolist(),
+        episodes=valid.sum(0).tolist(),
+    )
 
 
 def psnr(predicted, target) -> np.ndarray:
@@ -210,7 +289,7 @@ def ssim(predicted, target, window: int = 7) -> np.ndarray:
     return index.mean(axis=(-3, -2, -1))
 
 
-def frame_metrics(model, data, episodes, key) -> dict | None:
+def frame_metrics(model, data, episodes, key) -> FrameQuality | None:
     """PSNR and SSIM of the model's decoded open-loop frames against the recorded ones,
     per horizon H = 0..T (H = 0: the start, decoded), for a model that draws frames
     and a dataset with frames; None otherwise."""
@@ -238,19 +317,19 @@ def frame_metrics(model, data, episodes, key) -> dict | None:
     # about ten copies of the frames (over 15 GB for 250 Push episodes of 81 frames).
     scores = [(psnr(imagined[:, t], recorded[:, t]), ssim(imagined[:, t], recorded[:, t]))
               for t in range(horizon + 1)]  # fmt: skip
-    return {"horizon": horizon,
-            "psnr": mean_over_episodes(np.stack([p for p, _ in scores], axis=1)),
-            "ssim": mean_over_episodes(np.stack([q for _, q in scores], axis=1))}  # fmt: skip
+    return FrameQuality(horizon,
+                        mean_over_episodes(np.stack([p for p, _ in scores], axis=1)),
+                        mean_over_episodes(np.stack([q for _, q in scores], axis=1)))  # fmt: skip
 
 
-def plot_frame_quality(frames: dict, path: Path, title: str) -> None:
-    steps = np.arange(frames["horizon"] + 1)
+def plot_frame_quality(frames: FrameQuality, path: Path, title: str) -> None:
+    steps = np.arange(frames.horizon + 1)
     figure, left = subplots(figsize=(6.4, 4.0), dpi=120)
-    left.plot(steps, frames["psnr"], color="#1f6feb", linewidth=2.2, label="PSNR (dB)")
+    left.plot(steps, frames.psnr, color="#1f6feb", linewidth=2.2, label="PSNR (dB)")
     left.set_xlabel("open-loop steps H (0: the start, decoded)")
     left.set_ylabel("PSNR (dB)", color="#1f6feb")
     right = left.twinx()
-    right.plot(steps, frames["ssim"], color="#bf8700", linestyle="--", label="SSIM")
+    right.plot(steps, frames.ssim, color="#bf8700", linestyle="--", label="SSIM")
     right.set_ylabel("SSIM", color="#bf8700")
     right.set_ylim(0, 1)
     left.set_title(title)
@@ -258,12 +337,12 @@ def plot_frame_quality(frames: dict, path: Path, title: str) -> None:
     save_figure(figure, path)
 
 
-def plot_error_growth(growth: dict, path: Path, title: str) -> None:
-    steps = np.arange(1, growth["horizon"] + 1)
+def plot_error_growth(growth: OpenLoopMetrics, path: Path, title: str) -> None:
+    steps = np.arange(1, growth.horizon + 1)
     figure, axes = subplots(figsize=(6.4, 4.0), dpi=120)
-    axes.plot(steps, growth["model"], label="world model", linewidth=2.2, color="#1f6feb")
-    axes.plot(steps, growth["linear"], label="linear baseline", linestyle="--", color="#bf8700")
-    axes.plot(steps, growth["copy"], label='"nothing changes"', linestyle=":", color="#6e7781")
+    axes.plot(steps, growth.model, label="world model", linewidth=2.2, color="#1f6feb")
+    axes.plot(steps, growth.linear, label="linear baseline", linestyle="--", color="#bf8700")
+    axes.plot(steps, growth.copy, label='"nothing changes"', linestyle=":", color="#6e7781")
     axes.set_yscale("log")
     axes.set_xlabel("open-loop steps H")
     axes.set_ylabel("normalised MSE (log scale)")
@@ -308,8 +387,8 @@ def enlarge(frames, size: int):
     return np.repeat(np.repeat(frames, factor, axis=1), factor, axis=2)
 
 
-def evaluate_model(config: ModelEvalConfig) -> dict:
-    """Compute every metric, write metrics.json, the plot and the video; return metrics."""
+def evaluate_model(config: ModelEvalConfig) -> ModelEvaluation:
+    """Compute every metric, write metrics.json, the plot and the video; return them."""
     folder = find_dataset(config.dataset)
     header = read_header(folder)
     task = checkpoint_task(read_metadata(Path(config.checkpoint)))
@@ -329,24 +408,25 @@ def evaluate_model(config: ModelEvalConfig) -> dict:
     )  # fmt: skip
     scale = np.asarray(model.observation_scale)
     key = jax.random.key(config.seed)
-    metrics = {
-        "task": task.name,
-        "checkpoint": str(config.checkpoint),
-        "dataset": str(config.dataset),
-        "held_out": f"{len(episodes)} of {which}",
-        "family": model.family,
-        "sampling": model.config.get("sampling"),
-        "one_step": one_step_metrics(model, task, data, episodes, linear, scale, key),
-        "open_loop": open_loop_metrics(model, data, episodes, linear, scale, key),
-        "frames": frame_metrics(model, data, episodes, key),
-        "data_advice": training_data_advice(data, task),
-    }
     out = Path(config.out) if config.out else Path(config.checkpoint) / "eval"
+    metrics = ModelEvaluation(
+        task=task.name,
+        checkpoint=str(config.checkpoint),
+        dataset=str(config.dataset),
+        held_out=f"{len(episodes)} of {which}",
+        family=model.family,
+        sampling=model.config.get("sampling"),
+        one_step=one_step_metrics(model, task, data, episodes, linear, scale, key),
+        open_loop=open_loop_metrics(model, data, episodes, linear, scale, key),
+        frames=frame_metrics(model, data, episodes, key),
+        data_advice=training_data_advice(data, task),
+        out=out,
+    )
     out.mkdir(parents=True, exist_ok=True)
-    plot_error_growth(metrics["open_loop"], out / "error_vs_horizon.png",
+    plot_error_growth(metrics.open_loop, out / "error_vs_horizon.png",
                       f"{task.name}: open-loop error on held-out episodes")  # fmt: skip
-    if metrics["frames"] is not None:
-        plot_frame_quality(metrics["frames"], out / "frames_vs_horizon.png",
+    if metrics.frames is not None:
+        plot_frame_quality(metrics.frames, out / "frames_vs_horizon.png",
                            f"{task.name}: decoded frames on held-out episodes")  # fmt: skip
     if config.videos > 0 and task.observation_renderer is not None:
         continuation_video(
@@ -354,8 +434,7 @@ def evaluate_model(config: ModelEvalConfig) -> dict:
             config.size, key,
         )  # fmt: skip
     with atomic_file(out / "metrics.json") as temp:
-        temp.write_text(json.dumps(metrics, indent=2))
-    metrics["out"] = str(out)
+        temp.write_text(metrics.to_json())
     return metrics
 
 
@@ -366,49 +445,49 @@ def training_data_advice(data, task) -> dict:
     return data_advice(data, task, spec.motion_dims if spec else None).summary()
 
 
-def format_metrics(metrics: dict) -> str:
-    one = metrics["one_step"]
-    growth = metrics["open_loop"]
-    at = lambda h: growth["model"][min(h, growth["horizon"]) - 1]  # noqa: E731
-    agreement = one["predicate_agreement"]
+def format_metrics(metrics: ModelEvaluation) -> str:
+    one = metrics.one_step
+    growth = metrics.open_loop
+    at = lambda h: growth.model[min(h, growth.horizon) - 1]  # noqa: E731
+    agreement = one.predicate_agreement
     predicate = "no success predicate" if agreement is None else \
         f"predicate on predictions agrees {agreement:.1%}"  # fmt: skip
     return "\n".join(
         [
-            f"{metrics['task']}: {metrics['held_out']}; {metrics.get('family', 'state-ensemble')}"
-            + (f", sampling {metrics['sampling']}" if metrics.get("sampling") else ""),
-            f"one-step normalised MSE: model {one['model_nmse']:.5f} | copy "
-            f"{one['copy_nmse']:.5f} | linear {one['linear_nmse']:.5f}  (model/copy "
-            f"{one['model_over_copy']:.1%}, model/linear {one['model_over_linear']:.1%})",
-            f"open loop: H=1 {at(1):.4f}, H=10 {at(10):.4f}, H={growth['horizon']} "
-            f"{at(growth['horizon']):.4f}  (copy at H={growth['horizon']}: "
-            f"{growth['copy'][-1]:.4f})",
-            f"success head: accuracy {one['success_head_accuracy']:.1%}, Brier "
-            f"{one['success_head_brier']:.4f}; {predicate} (recorded success rate "
-            f"{one['success_rate_recorded']:.1%})",
+            f"{metrics.task}: {metrics.held_out}; {metrics.family}"
+            + (f", sampling {metrics.sampling}" if metrics.sampling else ""),
+            f"one-step normalised MSE: model {one.model_nmse:.5f} | copy "
+            f"{one.copy_nmse:.5f} | linear {one.linear_nmse:.5f}  (model/copy "
+            f"{one.model_over_copy:.1%}, model/linear {one.model_over_linear:.1%})",
+            f"open loop: H=1 {at(1):.4f}, H=10 {at(10):.4f}, H={growth.horizon} "
+            f"{at(growth.horizon):.4f}  (copy at H={growth.horizon}: "
+            f"{growth.copy[-1]:.4f})",
+            f"success head: accuracy {one.success_head_accuracy:.1%}, Brier "
+            f"{one.success_head_brier:.4f}; {predicate} (recorded success rate "
+            f"{one.success_rate_recorded:.1%})",
             "largest one-step errors: "
             + ", ".join(
                 f"{name} {value:.4f}"
                 for name, value in sorted(
-                    one["model_nmse_per_dimension"].items(), key=lambda item: -item[1]
+                    one.model_nmse_per_dimension.items(), key=lambda item: -item[1]
                 )[:3]
             ),  # fmt: skip
-            f"model uncertainty vs error: Pearson {one['disagreement_error_pearson']:.2f}, "
-            f"Spearman {one['disagreement_error_spearman']:.2f}",
-            *frame_lines(metrics.get("frames")),
-            *[f"data: {sentence}" for sentence in metrics["data_advice"]["advice"]],
-            f"written to {metrics['out']}",
+            f"model uncertainty vs error: Pearson {one.disagreement_error_pearson:.2f}, "
+            f"Spearman {one.disagreement_error_spearman:.2f}",
+            *frame_lines(metrics.frames),
+            *[f"data: {sentence}" for sentence in metrics.data_advice["advice"]],
+            f"written to {metrics.out}",
         ]
     )
 
 
-def frame_lines(frames: dict | None) -> list[str]:
+def frame_lines(frames: FrameQuality | None) -> list[str]:
     if frames is None:
         return []
-    last = frames["horizon"]
+    last = frames.horizon
     at = lambda h: min(h, last)  # noqa: E731
     return [
         "decoded frames: PSNR " + ", ".join(
-            f"H={at(h)} {frames['psnr'][at(h)]:.1f} dB" for h in (0, 1, 10, last)
-        ) + "; SSIM " + ", ".join(f"H={at(h)} {frames['ssim'][at(h)]:.3f}" for h in (0, 10, last))
+            f"H={at(h)} {frames.psnr[at(h)]:.1f} dB" for h in (0, 1, 10, last)
+        ) + "; SSIM " + ", ".join(f"H={at(h)} {frames.ssim[at(h)]:.3f}" for h in (0, 10, last))
     ]  # fmt: skip

@@ -20,7 +20,7 @@ from worldgym.envs import get_task
 from worldgym.evaluation.calibrate import calibrate
 from worldgym.evaluation.comparison import TOP_PAIRS_COLUMNS, top_pairs
 from worldgym.evaluation.estimation import episode_budget, imagined_only_for
-from worldgym.evaluation.model_eval import plot_error_growth
+from worldgym.evaluation.model_eval import ModelEvaluation, plot_error_growth
 from worldgym.evaluation.paired import evaluate, support_label
 from worldgym.evaluation.ranking import RANKING_COLUMNS, paired_ranking, ranking_rows
 from worldgym.evaluation.selection import resolve
@@ -649,12 +649,12 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
     if families:
         parts += _families_html(families)
     if model_metrics:
-        one = model_metrics["one_step"]
+        one = model_metrics.one_step
         parts.append(
             "<h2>The world model</h2><p>One-step normalised MSE on held-out episodes: "
-            f"{one['model_nmse']:.4f} (copy baseline {one['copy_nmse']:.4f}, linear "
-            f"{one['linear_nmse']:.4f}); success head accuracy "
-            f"{one['success_head_accuracy']:.1%}.</p>"
+            f"{one.model_nmse:.4f} (copy baseline {one.copy_nmse:.4f}, linear "
+            f"{one.linear_nmse:.4f}); success head accuracy "
+            f"{one.success_head_accuracy:.1%}.</p>"
         )
     parts.append("<p class='sub'>Numbers: <a href='metrics.json'>metrics.json</a>; "
                  "text version: <a href='report.md'>report.md</a>.</p>")  # fmt: skip
@@ -689,7 +689,8 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics,
     return "\n".join(lines) + "\n"
 
 
-def write_report(evaluation, calibration: dict, out, model_metrics: dict | None = None,
+def write_report(evaluation, calibration: dict, out,
+                 model_metrics: ModelEvaluation | None = None,
                  videos: bool = True, size: int = VIDEO_SIZE,
                  configs: dict | None = None, budget: dict | None = None,
                  families: list | None = None) -> Path:  # fmt: skip
@@ -708,8 +709,8 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
     plot_agreement(evaluation, calibration, out / "agreement.png")
     plot_uncertainty(evaluation, calibration, out / "uncertainty.png")
     figures = list(FIGURES[:4])
-    if model_metrics and "open_loop" in model_metrics:
-        plot_error_growth(model_metrics["open_loop"], out / "error_vs_horizon.png",
+    if model_metrics is not None:
+        plot_error_growth(model_metrics.open_loop, out / "error_vs_horizon.png",
                           f"{task.name}: open-loop error growth")  # fmt: skip
         figures.append(FIGURES[4])
     if budget:
@@ -727,7 +728,7 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
         "calibration": calibration,
         "policies": evaluation.summaries(),
         "videos": written,
-        "model": model_metrics,
+        "model": None if model_metrics is None else json.loads(model_metrics.to_json()),
         "verdict": verdict(calibration),
         "real_episodes_needed": budget,
         "families": section,
@@ -745,10 +746,10 @@ def write_report(evaluation, calibration: dict, out, model_metrics: dict | None 
     return out / "report.html"
 
 
-def model_metrics_for(checkpoint) -> dict | None:
+def model_metrics_for(checkpoint) -> ModelEvaluation | None:
     """The model-eval metrics saved next to a training run, if any."""
-    path = Path(checkpoint) / "eval" / "metrics.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    folder = Path(checkpoint) / "eval"
+    return ModelEvaluation.read(folder) if (folder / "metrics.json").exists() else None
 
 
 def make_report(evaluate_config, report_config: ReportConfig, progress: bool = True):

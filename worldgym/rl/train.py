@@ -156,7 +156,44 @@ def plot_learning_curve(history: list[dict], path: Path, title: str) -> None:
     save_figure(figure, path)
 
 
-def train_agent(config: RLConfig, ppo: PPOConfig, progress: bool = True) -> dict:
+@dataclass(frozen=True)
+class WorldCheck:
+    """An agent's episodes in one world (imagined or real)."""
+
+    success: float
+    """Success rate."""
+    success_interval: tuple[float, float]
+    """Its 95% Wilson interval."""
+    mean_return: float
+    """Mean episode return."""
+
+
+@dataclass(frozen=True)
+class BothWorlds:
+    """An agent checked from the same reset seeds in imagination and for real."""
+
+    episodes: int
+    imagined: WorldCheck
+    real: WorldCheck
+    gap: float
+    """Imagined minus real success rate."""
+    gap_interval: tuple[float, float]
+    """Its 95% paired bootstrap interval over episodes."""
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    """What `worldgym rl` trained and how the agent did (also in evaluation.json)."""
+
+    out: Path
+    """The agent's folder: agent.npz, metrics.jsonl, learning_curve.png."""
+    updates: int
+    imagined_steps: int
+    imagined_steps_per_s: float
+    check: BothWorlds
+
+
+def train_agent(config: RLConfig, ppo: PPOConfig, progress: bool = True) -> AgentResult:
     """Train (or resume) PPO in the world model; evaluate the agent in both worlds."""
 
     task = get_task(config.task)
@@ -191,14 +228,16 @@ def train_agent(config: RLConfig, ppo: PPOConfig, progress: bool = True) -> dict
     bar.close()
     with atomic_file(out / "agent.npz") as temp:
         np.savez(temp, **agent_arrays(state.agent))
-    result = check_in_both_worlds(model, task, agent_policy(out.name, state.agent),
-                                  range(config.episodes))  # fmt: skip
-    summary = {"out": str(out), "updates": done, "imagined_steps": done * steps_per_update,
-               "imagined_steps_per_s": history[-1]["imagined_steps_per_s"] if history else 0.0,
-               **result}  # fmt: skip
+    check = check_in_both_worlds(model, task, agent_policy(out.name, state.agent),
+                                 range(config.episodes))  # fmt: skip
+    result = AgentResult(
+        out=out, updates=done, imagined_steps=done * steps_per_update,
+        imagined_steps_per_s=history[-1]["imagined_steps_per_s"] if history else 0.0,
+        check=check,
+    )  # fmt: skip
     with atomic_file(out / "evaluation.json") as temp:
-        temp.write_text(json.dumps(summary, indent=2))
-    return summary
+        temp.write_text(json.dumps({**asdict(result), "out": str(out)}, indent=2))
+    return result
 
 
 def agent_arrays(agent) -> dict[str, np.ndarray]:
@@ -208,7 +247,7 @@ def agent_arrays(agent) -> dict[str, np.ndarray]:
                             obs_scale=agent["obs_scale"])  # fmt: skip
 
 
-def check_in_both_worlds(model, task, policy, seeds) -> dict:
+def check_in_both_worlds(model, task, policy, seeds) -> BothWorlds:
     """Success rate and mean return of `policy` from each reset seed, imagined and real
     (Wilson intervals for the rates, a paired bootstrap interval for their gap)."""
 
@@ -217,29 +256,36 @@ def check_in_both_worlds(model, task, policy, seeds) -> dict:
                                   jax.random.key(0), task, seeds=seeds)  # fmt: skip
     imagined = Outcomes.from_trajectories(trajectories, task)
     real = Outcomes.from_episodes(run_episodes_in_lockstep(task, policy, seeds), task)
-    result = {"episodes": len(seeds)}
-    for world, outcomes in (("imagined", imagined), ("real", real)):
-        low, high = wilson_interval(outcomes.success.sum(), len(seeds))
-        result[world] = {"success": float(outcomes.success.mean()),
-                         "success_interval": [float(low), float(high)],
-                         "return": float(outcomes.returns.mean())}  # fmt: skip
-    result["gap"] = result["imagined"]["success"] - result["real"]["success"]
-    result["gap_interval"] = list(gap_interval(real.success, imagined.success))
-    return result
+    imagined_check, real_check = (world_check(outcomes) for outcomes in (imagined, real))
+    low, high = gap_interval(real.success, imagined.success)
+    return BothWorlds(
+        len(seeds),
+        imagined_check,
+        real_check,
+        imagined_check.success - real_check.success,
+        (float(low), float(high)),
+    )
 
 
-def format_check(summary: dict) -> str:
-    lines = [f"{summary['imagined_steps']:,} imagined steps "
-             f"({summary['imagined_steps_per_s']:,.0f}/s); {summary['episodes']} episodes "
+def world_check(outcomes: Outcomes) -> WorldCheck:
+    low, high = wilson_interval(outcomes.success.sum(), len(outcomes.success))
+    return WorldCheck(
+        float(outcomes.success.mean()), (float(low), float(high)), float(outcomes.returns.mean())
+    )
+
+
+def format_check(result: AgentResult) -> str:
+    check = result.check
+    lines = [f"{result.imagined_steps:,} imagined steps "
+             f"({result.imagined_steps_per_s:,.0f}/s); {check.episodes} episodes "
              "per world from reset seeds 0...:"]  # fmt: skip
-    for world in ("imagined", "real"):
-        row = summary[world]
-        low, high = row["success_interval"]
-        lines.append(f"  {world:<9} success {row['success']:.0%} [{low:.0%}, {high:.0%}]   "
-                     f"return {row['return']:8.2f}")  # fmt: skip
-    low, high = summary["gap_interval"]
-    lines.append(f"  imagined - real success: {summary['gap']:+.0%} [{low:+.0%}, {high:+.0%}] "
+    for world, row in (("imagined", check.imagined), ("real", check.real)):
+        low, high = row.success_interval
+        lines.append(f"  {world:<9} success {row.success:.0%} [{low:.0%}, {high:.0%}]   "
+                     f"return {row.mean_return:8.2f}")  # fmt: skip
+    low, high = check.gap_interval
+    lines.append(f"  imagined - real success: {check.gap:+.0%} [{low:+.0%}, {high:+.0%}] "
                  "(95%, paired bootstrap over episodes)")  # fmt: skip
-    lines.append(f"agent: {summary['out']}/agent.npz; learning curve: "
-                 f"{summary['out']}/learning_curve.png")  # fmt: skip
+    lines.append(f"agent: {result.out / 'agent.npz'}; learning curve: "
+                 f"{result.out / 'learning_curve.png'}")  # fmt: skip
     return "\n".join(lines)

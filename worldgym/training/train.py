@@ -402,8 +402,33 @@ class Run:
         }  # fmt: skip
 
 
-def train(config: TrainConfig, model_config=None, progress: bool = True) -> dict:
-    """Train (or resume) a world model of `config.family`; return a summary of the run.
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run did; its folder holds the checkpoints and metrics.jsonl."""
+
+    out: Path
+    """The run folder."""
+    transitions: int
+    """Transitions in the dataset (training and validation episodes)."""
+    load_seconds: float
+    """Seconds spent reading the dataset."""
+    epochs: int
+    """Epochs trained so far (an already finished run reports its own)."""
+    stopped_early: bool
+    """Whether early stopping (patience) ended the run before `epochs`."""
+    best: dict
+    """The best epoch's metrics row as in metrics.jsonl (epoch, train_loss,
+    validation_loss, ...); empty before the first epoch."""
+    samples_per_second: float
+    """Median training throughput over the epochs."""
+    final_params: object
+    """The parameters after the last epoch (a pytree)."""
+    best_params: dict | None
+    """{"network": best parameters, "normalizer": ...}; None before the first epoch."""
+
+
+def train(config: TrainConfig, model_config=None, progress: bool = True) -> TrainResult:
+    """Train (or resume) a world model of `config.family`; return what the run did.
 
     `model_config` is the family's Config (default: its defaults).
     """
@@ -509,18 +534,17 @@ def end_epoch(run: Run, metrics: dict, out: Path, identity: dict, metadata: dict
 
 
 def summary(run: Run, config: TrainConfig, training: TrainingData, normalizer: dict,
-            best_params) -> dict:  # fmt: skip
+            best_params) -> TrainResult:  # fmt: skip
     history = run.history
-    best = min(history, key=lambda row: row["validation_loss"]) if history else {}
     rates = [row["samples_per_second"] for row in history]
-    return {
-        "out": str(config.out),
-        "transitions": training.data.num_transitions,
-        "load_seconds": training.load_seconds,
-        "epochs": len(history),
-        "stopped_early": stopped(run, config),
-        "best": best,
-        "samples_per_second": float(np.median(rates)) if rates else 0.0,
-        "final_params": run.params,
-        "best_params": {"network": best_params, "normalizer": normalizer} if history else None,
-    }
+    return TrainResult(
+        out=Path(config.out),
+        transitions=training.data.num_transitions,
+        load_seconds=training.load_seconds,
+        epochs=len(history),
+        stopped_early=stopped(run, config),
+        best=min(history, key=lambda row: row["validation_loss"]) if history else {},
+        samples_per_second=float(np.median(rates)) if rates else 0.0,
+        final_params=run.params,
+        best_params={"network": best_params, "normalizer": normalizer} if history else None,
+    )

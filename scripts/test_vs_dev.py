@@ -13,25 +13,25 @@ from __future__ import annotations
 
 import argparse
 
-from worldgym.evaluation.calibrate import calibrate
+from worldgym.evaluation.calibrate import Calibration, calibrate
 from worldgym.evaluation.paired import EvaluateConfig, evaluate
 from worldgym.seeds import DEV, TEST
 
 
-def row(task: str, policy_set: str, calibration: dict, total: int) -> str:
-    rates, every = calibration["rates"], calibration["all_policies"] or calibration["rates"]
-    episodes = calibration["episodes"]
+def row(task: str, policy_set: str, calibration: Calibration, total: int) -> str:
+    rates, every = calibration.rates, calibration.every_policy
+    episodes = calibration.episodes
 
     def cell(key):
-        value, (low, high) = rates[key]["value"], rates[key]["interval"]
+        value, (low, high) = rates[key].value, rates[key].interval
         return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
-    return (f"| {task} | {policy_set} | {calibration['seeds']} | {calibration['policies']} of "
+    return (f"| {task} | {policy_set} | {calibration.seeds} | {calibration.policies} of "
             f"{total} | {cell('spearman')} | {cell('mmrv')} | {cell('mae')} | "
-            f"{every['spearman']['value']:.3f} / {every['mmrv']['value']:.3f} / "
-            f"{every['mae']['value']:.3f} | {episodes['kappa']:.2f} "
-            f"({episodes['kappa_rates_only']:.2f}; "
-            f"{episodes['kappa_beyond_rates']:.2f}) |")  # fmt: skip
+            f"{every['spearman'].value:.3f} / {every['mmrv'].value:.3f} / "
+            f"{every['mae'].value:.3f} | {episodes.kappa:.2f} "
+            f"({episodes.kappa_rates_only:.2f}; "
+            f"{episodes.kappa_beyond_rates:.2f}) |")  # fmt: skip
 
 
 def main() -> None:

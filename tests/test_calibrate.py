@@ -131,11 +131,11 @@ def test_episode_agreement_and_kappa_hand_worked():
     real = np.array([1, 1, 1, 0, 0, 0, 0, 1], bool)
     imagined = np.array([1, 1, 0, 0, 0, 1, 0, 1], bool)
     result = episode_agreement(real, imagined)
-    assert result["confusion"] == [[3, 1], [1, 3]]
-    assert result["accuracy"] == pytest.approx(0.75)
+    assert result.confusion == [[3, 1], [1, 3]]
+    assert result.accuracy == pytest.approx(0.75)
     # chance agreement: 0.5 * 0.5 + 0.5 * 0.5 = 0.5 -> kappa = (0.75 - 0.5) / 0.5
-    assert result["kappa"] == pytest.approx(0.5)
-    assert result["false_success"] == 1 and result["false_failure"] == 1
+    assert result.kappa == pytest.approx(0.5)
+    assert result.false_success == 1 and result.false_failure == 1
 
 
 def test_kappa_rates_only_baseline_is_what_knowing_the_rates_alone_scores():
@@ -144,13 +144,13 @@ def test_kappa_rates_only_baseline_is_what_knowing_the_rates_alone_scores():
     rates = np.array([0.95, 0.9, 0.5, 0.1, 0.05])
     real = rng.random((5, 400)) < rates[:, None]
     result = episode_agreement(real, real)
-    assert result["kappa"] == 1.0 and result["kappa_beyond_rates"] == pytest.approx(1.0)
+    assert result.kappa == 1.0 and result.kappa_beyond_rates == pytest.approx(1.0)
     simulated = [episode_agreement(real, rng.random(real.shape) < real.mean(1, keepdims=True))
                  for _ in range(200)]  # fmt: skip
-    baseline = result["kappa_rates_only"]
+    baseline = result.kappa_rates_only
     assert baseline > 0.4  # well above 0: rates alone look like skill
-    assert np.mean([r["kappa"] for r in simulated]) == pytest.approx(baseline, abs=0.01)
-    assert abs(np.mean([r["kappa_beyond_rates"] for r in simulated])) < 0.02
+    assert np.mean([r.kappa for r in simulated]) == pytest.approx(baseline, abs=0.01)
+    assert abs(np.mean([r.kappa_beyond_rates for r in simulated])) < 0.02
 
 
 def test_regret_interval_does_not_collapse_when_imagination_picks_the_best():
@@ -239,15 +239,15 @@ def test_agreement_of_unequal_counts_is_the_pooled_confusion():
     real = [np.array([1, 1, 0, 0], bool), np.array([1, 0, 0, 0, 0, 0, 1, 1], bool)]
     imagined = [np.array([1, 0, 0, 0], bool), np.array([1, 0, 0, 1, 0, 0, 1, 1], bool)]
     result = episode_agreement(real, imagined)
-    assert result["confusion"] == [[6, 1], [1, 4]]
+    assert result.confusion == [[6, 1], [1, 4]]
     # rates-only baseline by hand: policy 1 (4 episodes, rate 1/2), policy 2 (8, 3/8)
     expected = np.array([[4 * 0.25 + 8 * (5 / 8) ** 2, 4 * 0.25 + 8 * 15 / 64],
                          [4 * 0.25 + 8 * 15 / 64, 4 * 0.25 + 8 * (3 / 8) ** 2]])  # fmt: skip
     observed = np.trace(expected) / 12
     chance = (expected.sum(0) * expected.sum(1)).sum() / 144
-    assert result["kappa_rates_only"] == pytest.approx((observed - chance) / (1 - chance))
+    assert result.kappa_rates_only == pytest.approx((observed - chance) / (1 - chance))
     value, (low, high) = kappa_interval(real, imagined, samples=200)
-    assert value == result["kappa"] and low <= value <= high
+    assert value == result.kappa and low <= value <= high
 
 
 def test_regret_of_unpaired_policies_uses_independent_intervals():

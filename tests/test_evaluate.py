@@ -96,8 +96,8 @@ def test_report_files_are_valid_and_referenced(evaluation, tiny_run, tmp_path):
         progress=False,
     )
     folder = path.parent
-    trusted = 3 if calibration["scope"] == "all" else 3 - len(calibration["flagged"])
-    assert calibration["policies"] == trusted  # the tiny model may flag a policy
+    trusted = 3 if calibration.scope == "all" else 3 - len(calibration.flagged)
+    assert calibration.policies == trusted  # the tiny model may flag a policy
     page = path.read_text()
     references = re.findall(r"(?:src|href)='([^']+)'", page)
     assert references, "the report should show figures and videos"
@@ -137,8 +137,8 @@ def test_calibration_uses_the_episode_outcomes(evaluation):
     stats = calibrate(every, bootstrap=50)  # support unknown: every policy counts
     real = np.array([p.real_rate for p in result.policies])
     imagined = np.array([p.imagined_rate for p in result.policies])
-    assert stats["rates"]["mae"]["value"] == pytest.approx(np.abs(real - imagined).mean())
-    assert sum(map(sum, stats["episodes"]["confusion"])) == 3 * EPISODES
+    assert stats.rates["mae"].value == pytest.approx(np.abs(real - imagined).mean())
+    assert sum(map(sum, stats.episodes.confusion)) == 3 * EPISODES
 
 
 def test_bad_input_is_one_sentence(tiny_run, tmp_path):

@@ -217,4 +217,4 @@ def test_a_callable_entry_point_task_trains_evaluates_and_calibrates(lab_on_path
         np.testing.assert_allclose(policy.imagined.observations[:, 0],
                                    policy.real.observations[:, 0])  # same starts  # fmt: skip
     result = calibrate(evaluation, bootstrap=20)
-    assert result["episodes_per_policy"] == 3 and result["support_checked"]
+    assert result.episodes_per_policy == 3 and result.support_checked

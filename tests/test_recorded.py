@@ -32,8 +32,8 @@ def test_a_calibration_from_recordings_equals_the_live_one(tiny_run, tmp_path):
         np.testing.assert_array_equal(a.real.success, b.real.success)
         np.testing.assert_array_equal(a.imagined.success, b.imagined.success)
     first, second = calibrate(live, 50), calibrate(replay, 50)
-    assert second["seeds"].startswith("recorded episodes in")
-    first.pop("seeds"), second.pop("seeds")
+    assert second.seeds.startswith("recorded episodes in")
+    first, second = replace(first, seeds=""), replace(second, seeds="")
     # figure for figure: the same numbers, to the last bit
     assert json.dumps(first, sort_keys=True, default=str) == \
         json.dumps(second, sort_keys=True, default=str)  # fmt: skip
@@ -236,7 +236,7 @@ def test_unequal_counts_from_own_starts_calibrate_and_report(tiny_run, tmp_path)
     assert [p.imagined.episodes for p in evaluation.policies] == [5, 8, 6]
     assert not evaluation.shared_starts
     result = calibrate(evaluation, 50)
-    assert result["episodes_per_policy"] == [5, 8]
+    assert result.episodes_per_policy == [5, 8]
     out = tmp_path / "report"
     code = main(
         [

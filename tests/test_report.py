@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from worldgym.evaluation.calibrate import calibrate
+from worldgym.evaluation.calibrate import Statistic, calibrate
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.evaluation.paired import Evaluation, PolicyEvaluation
 from worldgym.evaluation.support import PolicySupport
@@ -46,26 +46,22 @@ def test_the_verdict_reads_the_bounds_not_the_point():
     """The issue's case: MMRV 0.006 [0.004, 0.065] was called "good enough to rank"."""
     from worldgym.report.document import ranking_judgement
 
-    rates = {
-        "spearman": {"value": 0.98, "interval": [0.95, 0.99]},
-        "mmrv": {"value": 0.006, "interval": [0.004, 0.065]},
-        "episodes_per_policy": 100,
-    }
-    text = ranking_judgement(rates)
+    rates = {"spearman": Statistic(0.98, (0.95, 0.99)), "mmrv": Statistic(0.006, (0.004, 0.065))}
+    text = ranking_judgement(rates, 100)
     assert text.startswith("Imagination probably ranks these policies well")
     assert "MMRV's upper bound 0.065" in text and "real episodes per policy" in text
-    rates["mmrv"]["interval"] = [0.004, 0.03]
-    assert ranking_judgement(rates).startswith("Imagination ranks these policies reliably")
-    rates["spearman"] = {"value": 0.8, "interval": [0.6, 0.9]}
-    assert ranking_judgement(rates).startswith("Imagination is probably useful for coarse")
+    rates["mmrv"] = Statistic(0.006, (0.004, 0.03))
+    assert ranking_judgement(rates, 100).startswith("Imagination ranks these policies reliably")
+    rates["spearman"] = Statistic(0.8, (0.6, 0.9))
+    assert ranking_judgement(rates, 100).startswith("Imagination is probably useful for coarse")
 
 
 def test_the_verdict_says_when_support_could_not_be_checked():
     unknown = calibrate(evaluation([0.9, 0.5, 0.2], [0.9, 0.5, 0.2], support=None), 50)
-    assert unknown["support_checked"] is False and unknown["scope"] == "all"
+    assert unknown.support_checked is False and unknown.scope == "all"
     assert verdict(unknown).startswith("No policy was checked against the model's experience")
     known = calibrate(evaluation([0.9, 0.5, 0.2], [0.9, 0.5, 0.2]), 50)
-    assert known["support_checked"] is True and "No policy was checked" not in verdict(known)
+    assert known.support_checked is True and "No policy was checked" not in verdict(known)
 
 
 def test_the_verdict_ranks_trusted_policies_and_names_the_flagged_ones():
@@ -76,9 +72,9 @@ def test_the_verdict_ranks_trusted_policies_and_names_the_flagged_ones():
     policies = [replace(p, support=inside) for p in base.policies[:3]]
     policies.append(replace(base.policies[3], support=outside))
     flagged = calibrate(replace(base, policies=policies, task_spec="Task"), 50)
-    assert flagged["scope"] == "trusted" and flagged["policies"] == 3
-    assert flagged["rates"]["mae"]["value"] == 0.0  # the three trusted ones are exact
-    assert flagged["all_policies"]["mae"]["value"] == pytest.approx(0.9 / 4)
+    assert flagged.scope == "trusted" and flagged.policies == 3
+    assert flagged.rates["mae"].value == 0.0  # the three trusted ones are exact
+    assert flagged.all_policies["mae"].value == pytest.approx(0.9 / 4)
     text = verdict(flagged)
     assert text.startswith("1 policy goes outside the model's experience, so its imagined "
                            "success is not trusted: p3 (30% of steps outside).")  # fmt: skip
@@ -95,7 +91,7 @@ def test_the_verdict_names_an_optimistic_policy_apart_from_outside_ones():
     exploiting = PolicySupport(0.02, 0.01, 0.01, unsupported_success=0.6)
     policies = [*base.policies[:3], replace(base.policies[3], support=exploiting)]
     calibration = calibrate(replace(base, policies=policies, task_spec="Task"), 50)
-    assert calibration["flagged"][0]["optimistic"] and not calibration["flagged"][0]["outside"]
+    assert calibration.flagged[0].optimistic and not calibration.flagged[0].outside
     text = verdict(calibration)
     assert text.startswith(
         "1 policy is optimistic, its imagined success more than the model's "

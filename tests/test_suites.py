@@ -106,8 +106,8 @@ def test_a_suite_task_collects_trains_and_calibrates(name, tmp_path):
     for policy in evaluation.policies:
         assert len(policy.real.success) == len(policy.imagined.success) == 4
         assert policy.support is not None  # the trust analysis ran, the probe included
-    assert result["support_checked"]
-    flagged = {row["policy"] for row in result["flagged"]}
+    assert result.support_checked
+    flagged = {row.policy for row in result.flagged}
     assert flagged <= set(names)
-    assert result["episodes_per_policy"] == 4 and result["policies"] >= 1
-    assert set(result["rates"]) >= {"spearman", "mmrv"}
+    assert result.episodes_per_policy == 4 and result.policies >= 1
+    assert set(result.rates) >= {"spearman", "mmrv"}

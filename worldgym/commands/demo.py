@@ -31,6 +31,7 @@ from worldgym.config import config_from_args
 from worldgym.data.collect import CollectConfig, collect
 from worldgym.envs import get_task
 from worldgym.envs.registry import DEFAULT_TASK, task_spec
+from worldgym.evaluation.calibrate import Calibration
 from worldgym.evaluation.model_eval import (
     ModelEvalConfig,
     ModelEvaluation,
@@ -92,7 +93,7 @@ class DemoResult:
     task: str
     oracle_video: Path | None
     model: ModelEvaluation
-    calibration: dict
+    calibration: Calibration
     report: Path
     seconds: dict[str, float]
     """Wall-clock seconds per stage (a skipped stage takes about none), and "total"."""

@@ -11,6 +11,7 @@ kappa). Trust: does the model's own uncertainty point at its errors?
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from math import comb
 
 import numpy as np
@@ -21,6 +22,112 @@ from worldgym.evaluation.differences import (
     paired_difference,
 )
 from worldgym.seeds import describe
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A statistic's value and its 95% interval."""
+
+    value: float
+    interval: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class EpisodeAgreement:
+    """Per-episode agreement of imagined with real outcomes (see episode_agreement)."""
+
+    confusion: list[list[int]]
+    """[[real fail & imagined fail, real fail & imagined success],
+    [real success & imagined fail, real success & imagined success]]."""
+    accuracy: float
+    kappa: float
+    kappa_rates_only: float
+    """The kappa of an imagination that knows each policy's real rate and nothing else."""
+    kappa_beyond_rates: float
+    """(kappa - kappa_rates_only) / (1 - kappa_rates_only)."""
+    false_success: int
+    false_failure: int
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Pearson and Spearman correlation of two measurements."""
+
+    pearson: float
+    spearman: float
+
+
+@dataclass(frozen=True)
+class PolicyError:
+    """A policy and its imagined minus real success rate."""
+
+    policy: str
+    points: float
+
+
+@dataclass(frozen=True)
+class FlaggedPolicy:
+    """A policy imagination is not trusted on, and why (worldgym.evaluation.support)."""
+
+    policy: str
+    support_score: float
+    """Share of its imagined steps outside the model's experience."""
+    outside: bool
+    optimistic: bool
+    unsupported_success: float
+    misresponding: bool
+    misresponding_share: float
+    imagined: float
+    real: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Every calibration statistic of a paired evaluation (saved as JSON by the report).
+
+    The statistics describe the policies in `scope`: the trusted ones, or all when
+    fewer than two are trusted."""
+
+    task: str
+    task_spec: str
+    checkpoint: str
+    policies: int
+    """Policies the statistics describe."""
+    episodes_per_policy: int | list[int]
+    """One count, or (recordings of unequal counts) the fewest and the most."""
+    rates: dict[str, Statistic]
+    """Across-policy statistics of the success rates (spearman, kendall, pearson,
+    mae, mmrv, regret_at_1, regret_at_3), each with its interval."""
+    bias: float
+    """Mean imagined minus real success rate."""
+    largest_overestimate: PolicyError
+    largest_underestimate: PolicyError
+    episodes: EpisodeAgreement
+    trust_per_policy: Correlation
+    """Mean model uncertainty against |imagined - real| rate, over policies."""
+    trust_per_episode: Correlation
+    """Model uncertainty against real and imagined outcome disagreeing, over episodes."""
+    diverged: int
+    """Imagined episodes that diverged (counted as failures)."""
+    bootstrap_samples: int
+    scope: str
+    """"trusted" (flagged policies left out) or "all"."""
+    seeds: str
+    """The reset seeds, in words (or where recorded episodes came from)."""
+    support_checked: bool
+    """Whether every policy was checked against the model's experience."""
+    flagged: list[FlaggedPolicy]
+    all_policies: dict[str, Statistic] | None
+    """The rate statistics of every policy, flagged ones included, when scope is
+    "trusted"."""
+
+    @property
+    def every_policy(self) -> dict[str, Statistic]:
+        """The rate statistics over every policy, flagged ones included."""
+        return self.all_policies or self.rates
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def rank_data(values) -> np.ndarray:
@@ -199,7 +306,7 @@ def regret_interval(real_outcomes, imagined_rates, k: int = 1, confidence: float
     return max(0.0, max(lows)), max(0.0, max(highs))
 
 
-def episode_agreement(real, imagined) -> dict:
+def episode_agreement(real, imagined) -> EpisodeAgreement:
     """Per-episode agreement of imagined with real outcomes (real is the truth).
 
     confusion: [[real fail & imagined fail, real fail & imagined success],
@@ -233,15 +340,15 @@ def episode_agreement(real, imagined) -> dict:
     )  # fmt: skip
     baseline = _kappa(expected)
     beyond = (kappa - baseline) / (1 - baseline) if baseline < 1 else float("nan")
-    return {
-        "confusion": confusion.tolist(),
-        "accuracy": float(np.trace(confusion) / confusion.sum()),
-        "kappa": float(kappa),
-        "kappa_rates_only": float(baseline),
-        "kappa_beyond_rates": float(beyond),
-        "false_success": int(confusion[0, 1]),
-        "false_failure": int(confusion[1, 0]),
-    }
+    return EpisodeAgreement(
+        confusion=confusion.tolist(),
+        accuracy=float(np.trace(confusion) / confusion.sum()),
+        kappa=float(kappa),
+        kappa_rates_only=float(baseline),
+        kappa_beyond_rates=float(beyond),
+        false_success=int(confusion[0, 1]),
+        false_failure=int(confusion[1, 0]),
+    )
 
 
 def _kappa(confusion) -> float:
@@ -258,7 +365,7 @@ def kappa_interval(real_outcomes, imagined_outcomes, samples: int = 1000, seed: 
     """Cohen's kappa of episode outcomes (per policy, its episodes) and its percentile
     bootstrap interval, resampling each policy's episodes with their pairs kept
     together (as bootstrap_intervals does for the rate statistics)."""
-    value = episode_agreement(list(real_outcomes), list(imagined_outcomes))["kappa"]
+    value = episode_agreement(list(real_outcomes), list(imagined_outcomes)).kappa
     real, counts = outcome_table(real_outcomes)
     imagined, _ = outcome_table(imagined_outcomes)
     draws, mask = resampled_episodes(counts, samples, seed)
@@ -275,12 +382,12 @@ def kappa_interval(real_outcomes, imagined_outcomes, samples: int = 1000, seed: 
     return value, (float(np.percentile(kappas, tail)), float(np.percentile(kappas, 100 - tail)))
 
 
-def uncertainty_trust(uncertainty, error) -> dict:
+def uncertainty_trust(uncertainty, error) -> Correlation:
     """Does higher model uncertainty go with larger error? (Pearson and Spearman)"""
-    return {"pearson": pearson(uncertainty, error), "spearman": spearman(uncertainty, error)}
+    return Correlation(pearson(uncertainty, error), spearman(uncertainty, error))
 
 
-def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
+def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> Calibration:
     """All calibration statistics of a paired Evaluation (worldgym.evaluation.paired).
 
     The statistics describe the policies the model can be trusted on (those not
@@ -294,28 +401,30 @@ def calibrate(evaluation, bootstrap: int = 1000, seed: int = 0) -> dict:
     trusted = [p for p in evaluation.policies if p.trusted]
     flagged = [p for p in evaluation.policies if not p.trusted]
     scope = trusted if len(trusted) >= 2 else list(evaluation.policies)
-    result = _statistics(evaluation, scope, bootstrap, seed)
-    result["scope"] = "trusted" if len(scope) < len(evaluation.policies) else "all"
-    result["seeds"] = evaluation.source or describe(
-        np.asarray(evaluation.seeds).tolist())  # fmt: skip
-    result["support_checked"] = all(p.support is not None for p in evaluation.policies)
-    result["flagged"] = [
-        {"policy": p.name, "support_score": p.support.outside_share,
-         "outside": p.support.outside, "optimistic": p.support.optimistic,
-         "unsupported_success": p.support.unsupported_success,
-         "misresponding": p.support.misresponding,
-         "misresponding_share": p.support.misresponding_share,
-         "imagined": p.imagined_rate, "real": p.real_rate}
-        for p in flagged
-    ]  # fmt: skip
-    result["all_policies"] = (
-        _statistics(evaluation, list(evaluation.policies), bootstrap, seed)["rates"]
-        if result["scope"] == "trusted" else None
+    scoped = len(scope) < len(evaluation.policies)
+    return Calibration(
+        **_statistics(evaluation, scope, bootstrap, seed),
+        scope="trusted" if scoped else "all",
+        seeds=evaluation.source or describe(np.asarray(evaluation.seeds).tolist()),
+        support_checked=all(p.support is not None for p in evaluation.policies),
+        flagged=[
+            FlaggedPolicy(
+                policy=p.name, support_score=p.support.outside_share,
+                outside=p.support.outside, optimistic=p.support.optimistic,
+                unsupported_success=p.support.unsupported_success,
+                misresponding=p.support.misresponding,
+                misresponding_share=p.support.misresponding_share,
+                imagined=p.imagined_rate, real=p.real_rate,
+            )
+            for p in flagged
+        ],
+        all_policies=_statistics(evaluation, list(evaluation.policies), bootstrap, seed)["rates"]
+        if scoped else None,
     )  # fmt: skip
-    return result
 
 
 def _statistics(evaluation, policies, bootstrap: int, seed: int) -> dict:
+    """The fields of a Calibration that describe `policies`."""
     real = [p.real.success for p in policies]  # per policy: recordings may hold unequal counts
     imagined = [p.imagined.success for p in policies]
     real_rates = np.array([p.real_rate for p in policies])
@@ -337,19 +446,14 @@ def _statistics(evaluation, policies, bootstrap: int, seed: int) -> dict:
         "policies": len(policies),
         # one count, or (recordings of unequal counts) the fewest and the most
         "episodes_per_policy": counts[0] if len(counts) == 1 else [counts[0], counts[-1]],
-        "rates": {
-            name: {"value": value, "interval": list(intervals[name])}
-            for name, value in point.items()
-        },
+        "rates": {name: Statistic(value, tuple(intervals[name])) for name, value in point.items()},
         "bias": float(signed.mean()),
-        "largest_overestimate": {
-            "policy": policies[int(np.argmax(signed))].name,
-            "points": float(signed.max()),
-        },  # fmt: skip
-        "largest_underestimate": {
-            "policy": policies[int(np.argmin(signed))].name,
-            "points": float(signed.min()),
-        },  # fmt: skip
+        "largest_overestimate": PolicyError(
+            policies[int(np.argmax(signed))].name, float(signed.max())
+        ),
+        "largest_underestimate": PolicyError(
+            policies[int(np.argmin(signed))].name, float(signed.min())
+        ),
         "episodes": episode_agreement(real, imagined),
         "trust_per_policy": uncertainty_trust(
             [p.uncertainty.mean() for p in policies], rate_error

@@ -17,7 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from worldgym.envs import get_task
-from worldgym.evaluation.calibrate import calibrate
+from worldgym.evaluation.calibrate import (
+    Calibration,
+    EpisodeAgreement,
+    Statistic,
+    calibrate,
+)
 from worldgym.evaluation.comparison import TOP_PAIRS_COLUMNS, top_pairs
 from worldgym.evaluation.estimation import episode_budget, imagined_only_for
 from worldgym.evaluation.model_eval import ModelEvaluation, plot_error_growth
@@ -56,9 +61,9 @@ class ReportConfig:
     with every family and videos [real | model | other model]."""
 
 
-def _interval(stat: dict, digits: int = 2) -> str:
-    low, high = stat["interval"]
-    return f"{stat['value']:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+def _interval(stat: Statistic, digits: int = 2) -> str:
+    low, high = stat.interval
+    return f"{stat.value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def _points(rate: float, sign: bool = False) -> str:
@@ -74,12 +79,13 @@ SCREEN_SPEARMAN = 0.7
 """"Useful for coarse screening": Spearman at least 0.7."""
 
 
-def ranking_judgement(rates: dict) -> str:
+def ranking_judgement(rates: dict[str, Statistic], episodes_per_policy=None) -> str:
     """What imagination's ranking is good for, in words that follow the interval
     bounds: a claim is made only when the whole interval supports it, "probably"
-    when only the point estimate does (with the episodes that would settle it)."""
-    rho, (rho_low, _) = rates["spearman"]["value"], rates["spearman"]["interval"]
-    mmrv_value, (_, mmrv_high) = rates["mmrv"]["value"], rates["mmrv"]["interval"]
+    when only the point estimate does (with the episodes that would settle it, from
+    `episodes_per_policy`: a count, or the fewest and the most)."""
+    rho, (rho_low, _) = rates["spearman"].value, rates["spearman"].interval
+    mmrv_value, (_, mmrv_high) = rates["mmrv"].value, rates["mmrv"].interval
     if not np.isfinite(rho):
         return ("Imagination cannot rank these policies, because one of the worlds gives them "
                 "all the same success rate")  # fmt: skip
@@ -90,7 +96,9 @@ def ranking_judgement(rates: dict) -> str:
             "Imagination probably ranks these policies well, but the intervals do not "
             f"exclude a worse ranking (Spearman's lower bound {rho_low:.2f}, MMRV's upper "
             f"bound {mmrv_high:.3f} against {RANK_SPEARMAN} and {RANK_MMRV})"
-            + _settle(rates, (("spearman", RANK_SPEARMAN, 0), ("mmrv", RANK_MMRV, 1)))
+            + _settle(
+                rates, episodes_per_policy, (("spearman", RANK_SPEARMAN, 0), ("mmrv", RANK_MMRV, 1))
+            )  # fmt: skip
         )
     if rho_low >= SCREEN_SPEARMAN:
         return "Imagination is useful for coarse screening, not fine ranking"
@@ -98,19 +106,18 @@ def ranking_judgement(rates: dict) -> str:
         return (
             "Imagination is probably useful for coarse screening, not fine ranking "
             f"(Spearman's lower bound {rho_low:.2f} is below {SCREEN_SPEARMAN})"
-            + _settle(rates, (("spearman", SCREEN_SPEARMAN, 0),))
+            + _settle(rates, episodes_per_policy, (("spearman", SCREEN_SPEARMAN, 0),))
         )
     return "Imagination does not rank these policies reliably"
 
 
-def _settle(rates: dict, targets) -> str:
+def _settle(rates: dict[str, Statistic], episodes, targets) -> str:
     """About how many episodes per policy would bring each bound past its target,
     if the interval narrowed as 1/sqrt(n) around the same point."""
-    episodes = rates.get("episodes_per_policy")
     episodes = min(episodes) if isinstance(episodes, list) else episodes
     needed = []
     for name, target, side in targets:
-        value, bound = rates[name]["value"], rates[name]["interval"][side]
+        value, bound = rates[name].value, rates[name].interval[side]
         margin, spread = abs(value - target), abs(value - bound)
         if spread > margin > 0 and episodes:
             needed.append(episodes * (spread / margin) ** 2)
@@ -122,71 +129,68 @@ def _settle(rates: dict, targets) -> str:
     )
 
 
-def verdict(calibration: dict) -> str:
+def verdict(calibration: Calibration) -> str:
     """One plain-language paragraph on how far to trust imagination's verdicts."""
-    rates = dict(calibration["rates"], episodes_per_policy=calibration.get(
-        "episodes_per_policy"))  # fmt: skip
-    judgement = ranking_judgement(rates)
-    over, under = calibration["largest_overestimate"], calibration["largest_underestimate"]
-    episodes = calibration["episodes"]
-    bias = calibration["bias"]
+    rates = calibration.rates
+    judgement = ranking_judgement(rates, calibration.episodes_per_policy)
+    over, under = calibration.largest_overestimate, calibration.largest_underestimate
+    episodes = calibration.episodes
+    bias = calibration.bias
     if abs(bias) < 0.005:
         overall = "shows no overall bias"
     else:
         direction = "over-estimates" if bias > 0 else "under-estimates"
         overall = f"{direction} success by {_points(abs(bias))} overall"
     extremes = [
-        f"the largest {kind} is {worst['policy']} ({_points(worst['points'], sign=True)})"
-        for kind, worst, off in (("over-estimate", over, over["points"]),
-                                 ("under-estimate", under, -under["points"]))
+        f"the largest {kind} is {worst.policy} ({_points(worst.points, sign=True)})"
+        for kind, worst, off in (("over-estimate", over, over.points),
+                                 ("under-estimate", under, -under.points))
         if off >= 0.005
     ]  # fmt: skip
     extremes = ", ".join(extremes) or (
         "every policy's imagined rate is within half a point of its real one"
     )
-    which = "trusted " if calibration.get("scope") == "trusted" else ""
+    which = "trusted " if calibration.scope == "trusted" else ""
     text = (
-        f"{judgement}: it ranks these {calibration['policies']} {which}{calibration['task']} "
+        f"{judgement}: it ranks these {calibration.policies} {which}{calibration.task} "
         f"policies{_on_seeds(calibration)} "
         f"with Spearman ρ = {_interval(rates['spearman'])} and MMRV = "
         f"{_interval(rates['mmrv'], 3)}. Its success rates are off by "
-        f"{_points(rates['mae']['value'])} on average and it {overall}; {extremes}. "
+        f"{_points(rates['mae'].value)} on average and it {overall}; {extremes}. "
         "Picking the policy "
-        f"imagination likes best costs {_points(rates['regret_at_1']['value'])} of real success "
-        f"(regret@1). Episode by episode the two worlds agree {episodes['accuracy']:.0%} of the "
-        f"time (Cohen's κ = {episodes['kappa']:.2f}{_kappa_baseline(episodes)})."
+        f"imagination likes best costs {_points(rates['regret_at_1'].value)} of real success "
+        f"(regret@1). Episode by episode the two worlds agree {episodes.accuracy:.0%} of the "
+        f"time (Cohen's κ = {episodes.kappa:.2f}{_kappa_baseline(episodes)})."
     )
-    trust = calibration["trust_per_episode"]["pearson"]
+    trust = calibration.trust_per_episode.pearson
     if np.isfinite(trust):
         helps = "points at" if trust > 0.1 else "does not point at"
         text += f" The model's uncertainty {helps} the episodes it gets wrong (r = {trust:.2f})."
-    if calibration["diverged"]:
-        text += f" {calibration['diverged']} imagined episodes diverged and count as failures."
+    if calibration.diverged:
+        text += f" {calibration.diverged} imagined episodes diverged and count as failures."
     return flagged_sentence(calibration) + text
 
 
-def _on_seeds(calibration: dict) -> str:
+def _on_seeds(calibration: Calibration) -> str:
     """ " on test seeds 0-99", where the calibration recorded its seeds."""
-    return f" on {calibration['seeds']}" if calibration.get("seeds") else ""
+    return f" on {calibration.seeds}" if calibration.seeds else ""
 
 
-def _kappa_baseline(episodes: dict) -> str:
-    """κ's rates-only baseline and the agreement beyond it, where known."""
-    if "kappa_rates_only" not in episodes:
-        return ""
-    return (f"; knowing each policy's rate alone would score {episodes['kappa_rates_only']:.2f}, "
-            f"so agreement beyond rates is {episodes['kappa_beyond_rates']:.2f}")  # fmt: skip
+def _kappa_baseline(episodes: EpisodeAgreement) -> str:
+    """κ's rates-only baseline and the agreement beyond it."""
+    return (f"; knowing each policy's rate alone would score {episodes.kappa_rates_only:.2f}, "
+            f"so agreement beyond rates is {episodes.kappa_beyond_rates:.2f}")  # fmt: skip
 
 
 REFINE_EPISODES = 20
 """Real episodes per flagged policy the verdict suggests refining with."""
 
 
-def flagged_sentence(calibration: dict) -> str:
+def flagged_sentence(calibration: Calibration) -> str:
     """The policies outside the model's experience, optimistic or mis-responding, and
     what to do."""
-    flagged = calibration.get("flagged") or []
-    if not calibration.get("support_checked", True):
+    flagged = calibration.flagged
+    if not calibration.support_checked:
         return (
             "No policy was checked against the model's experience: the training dataset "
             "named in the checkpoint's provenance is missing or no longer holds the "
@@ -195,25 +199,25 @@ def flagged_sentence(calibration: dict) -> str:
     if not flagged:
         return ""
     text = ""
-    outside = [row for row in flagged if row["outside"]]
+    outside = [row for row in flagged if row.outside]
     if outside:
         one = len(outside) == 1
-        names = ", ".join(f"{row['policy']} ({row['support_score']:.0%} of steps outside)"
+        names = ", ".join(f"{row.policy} ({row.support_score:.0%} of steps outside)"
                           for row in outside)  # fmt: skip
         text += (
             f"{len(outside)} {'policy goes' if one else 'policies go'} outside the model's "
             f"experience, so {'its' if one else 'their'} imagined success is not trusted: "
             f"{names}. "
         )
-    optimistic = [row for row in flagged if row["optimistic"]]
+    optimistic = [row for row in flagged if row.optimistic]
     if optimistic:
         one = len(optimistic) == 1
         names = ", ".join(
-            f"{row['policy']} ({row['unsupported_success']:.0%} of its episodes are imagined "
+            f"{row.policy} ({row.unsupported_success:.0%} of its episodes are imagined "
             "successes along which the model is less sure than along 99.5% of its held-out "
             "episodes; "
-            f"{row['imagined'] - row['unsupported_success']:.0%} succeed within its "
-            f"experience, against {row['imagined']:.0%} imagined)"
+            f"{row.imagined - row.unsupported_success:.0%} succeed within its "
+            f"experience, against {row.imagined:.0%} imagined)"
             for row in optimistic
         )  # fmt: skip
         text += (
@@ -223,10 +227,10 @@ def flagged_sentence(calibration: dict) -> str:
             "model looks: it exploits the model's errors, so its imagined success is not "
             "trusted. "
         )
-    misresponding = [row for row in flagged if row.get("misresponding")]
+    misresponding = [row for row in flagged if row.misresponding]
     if misresponding:
         one = len(misresponding) == 1
-        names = ", ".join(f"{row['policy']} ({row['misresponding_share']:.0%} of its probed "
+        names = ", ".join(f"{row.policy} ({row.misresponding_share:.0%} of its probed "
                           "steps)" for row in misresponding)  # fmt: skip
         text += (
             f"Along the imagined path of {len(misresponding)} "
@@ -236,12 +240,12 @@ def flagged_sentence(calibration: dict) -> str:
             f"{'its' if one else 'their'} actions and is not trusted: {names}. "
         )
     one = len(flagged) == 1
-    specs = " ".join(row["policy"] for row in flagged)
-    scope = "the others" if calibration.get("scope") == "trusted" else "all of them"
+    specs = " ".join(row.policy for row in flagged)
+    scope = "the others" if calibration.scope == "trusted" else "all of them"
     return text + (
         f"Run {'it' if one else 'them'} for real, or refine the model where "
-        f"{'it goes' if one else 'they go'} with `worldgym refine {calibration['task_spec']} "
-        f"--checkpoint {calibration['checkpoint']} --policies {specs} --real-episodes "
+        f"{'it goes' if one else 'they go'} with `worldgym refine {calibration.task_spec} "
+        f"--checkpoint {calibration.checkpoint} --policies {specs} --real-episodes "
         f"{REFINE_EPISODES}`. What follows is about {scope}. "
     )
 
@@ -253,7 +257,7 @@ HEADLINE = (
 )  # fmt: skip
 
 
-def print_headline(calibration: dict) -> None:
+def print_headline(calibration: Calibration) -> None:
     """The headline table and the verdict, for the terminal."""
     for label, value in headline_rows(calibration):
         print(f"{label:<22} {value}")
@@ -261,17 +265,16 @@ def print_headline(calibration: dict) -> None:
     print(verdict(calibration))
 
 
-def headline_rows(calibration: dict) -> list[tuple[str, str]]:
-    rows = [(label, _interval(calibration["rates"][key], 3)) for key, label in HEADLINE]
-    if calibration.get("seeds"):
-        rows.insert(0, ("reset seeds", calibration["seeds"]))
-    episodes = calibration["episodes"]
-    rows.append(("episode agreement", f"{episodes['accuracy']:.3f}"))
-    rows.append(("Cohen's κ", f"{episodes['kappa']:.3f}"))
-    if "kappa_rates_only" in episodes:
-        rows.append(("κ from rates alone", f"{episodes['kappa_rates_only']:.3f}"))
-        rows.append(("agreement beyond rates", f"{episodes['kappa_beyond_rates']:.3f}"))
-    every = calibration.get("all_policies")
+def headline_rows(calibration: Calibration) -> list[tuple[str, str]]:
+    rows = [(label, _interval(calibration.rates[key], 3)) for key, label in HEADLINE]
+    if calibration.seeds:
+        rows.insert(0, ("reset seeds", calibration.seeds))
+    episodes = calibration.episodes
+    rows.append(("episode agreement", f"{episodes.accuracy:.3f}"))
+    rows.append(("Cohen's κ", f"{episodes.kappa:.3f}"))
+    rows.append(("κ from rates alone", f"{episodes.kappa_rates_only:.3f}"))
+    rows.append(("agreement beyond rates", f"{episodes.kappa_beyond_rates:.3f}"))
+    every = calibration.all_policies
     if every:  # the statistics above leave the flagged policies out; these do not
         rows.append(("Spearman ρ, flagged included", _interval(every["spearman"], 3)))
         rows.append(("mean abs. error, flagged included", _interval(every["mae"], 3)))
@@ -599,7 +602,7 @@ def render_html(evaluation, calibration, videos, figures, model_metrics, budget=
         f"<p class='sub'>world model <code>{html.escape(evaluation.checkpoint)}</code> "
         f"(fingerprint {evaluation.checkpoint_fingerprint[:12]}); "
         f"{html.escape(episodes_sentence(evaluation))}; "
-        f"intervals: 95% ({calibration['bootstrap_samples']} bootstrap resamples of episodes; "
+        f"intervals: 95% ({calibration.bootstrap_samples} bootstrap resamples of episodes; "
         "Wilson for single rates)</p>",
         f"<p class='verdict'>{html.escape(verdict(calibration))}</p>",
         "<h2>Headline</h2>",
@@ -689,7 +692,7 @@ def render_markdown(evaluation, calibration, videos, figures, model_metrics,
     return "\n".join(lines) + "\n"
 
 
-def write_report(evaluation, calibration: dict, out,
+def write_report(evaluation, calibration: Calibration, out,
                  model_metrics: ModelEvaluation | None = None,
                  videos: bool = True, size: int = VIDEO_SIZE,
                  configs: dict | None = None, budget: dict | None = None,
@@ -720,12 +723,12 @@ def write_report(evaluation, calibration: dict, out,
         else []  # fmt: skip
     section = None
     if families:
-        bootstrap = calibration.get("bootstrap_samples", 1000)
+        bootstrap = calibration.bootstrap_samples
         section = family_section(families, task, out, size, videos, bootstrap)
     paired = paired_tables(evaluation)
     metrics = {
         "config": configs or {},
-        "calibration": calibration,
+        "calibration": calibration.to_dict(),
         "policies": evaluation.summaries(),
         "videos": written,
         "model": None if model_metrics is None else json.loads(model_metrics.to_json()),
@@ -755,7 +758,7 @@ def model_metrics_for(checkpoint) -> ModelEvaluation | None:
 def make_report(evaluate_config, report_config: ReportConfig, progress: bool = True):
     """Evaluate (or reuse cached rollouts), calibrate and write the report.
 
-    Returns (path of report.html, calibration dict).
+    Returns (path of report.html, the Calibration).
     """
 
     setup = resolve(evaluate_config, evaluate_config.sampling)  # the model, loaded once

@@ -20,7 +20,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from worldgym.evaluation.calibrate import calibrate, kappa_interval
+from worldgym.evaluation.calibrate import Calibration, Statistic, calibrate, kappa_interval
 from worldgym.evaluation.paired import evaluate
 from worldgym.evaluation.selection import resolve
 from worldgym.imagination.engine import initial_observations, open_loop_frames
@@ -44,8 +44,8 @@ class FamilyResult:
     family: str
     checkpoint: str
     evaluation: object  # worldgym.evaluation.paired.Evaluation
-    calibration: dict  # scored by the task's predicate on the imagined observations
-    head_calibration: dict  # scored by the model's success head
+    calibration: Calibration  # scored by the task's predicate on the imagined observations
+    head_calibration: Calibration  # scored by the model's success head
     model: object = None  # the WorldModel, loaded once (for the videos)
 
 
@@ -97,9 +97,9 @@ COLUMNS = ("model", "verdict from", "Spearman ρ", "Pearson r", "MMRV", "mean ab
 STATISTICS = ("spearman", "pearson", "mmrv", "mae", "regret_at_1")
 
 
-def _interval(stat: dict) -> str:
-    low, high = stat["interval"]
-    return f"{stat['value']:.2f} [{low:.2f}, {high:.2f}]"
+def _interval(stat: Statistic) -> str:
+    low, high = stat.interval
+    return f"{stat.value:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def _kappa(evaluation, bootstrap: int) -> str:
@@ -120,7 +120,7 @@ def family_rows(results: list[FamilyResult], bootstrap: int = 1000) -> list[list
             ("task predicate", result.calibration, result.evaluation),
             ("success head", result.head_calibration, head_scored(result.evaluation)),
         ):  # fmt: skip
-            rates = calibration.get("all_policies") or calibration["rates"]
+            rates = calibration.every_policy
             rows.append([result.label, scoring, *(_interval(rates[s]) for s in STATISTICS),
                          _kappa(evaluation, bootstrap), f"{trusted} of {total}"])  # fmt: skip
     return rows
@@ -137,8 +137,7 @@ def families_verdict(results: list[FamilyResult]) -> str:
     real = np.array([p.real_rate for p in results[0].evaluation.policies])
     imagined = np.array([[p.imagined_rate for p in r.evaluation.policies] for r in results])
     error = np.abs(imagined - real)
-    spearman = [(r.calibration.get("all_policies") or r.calibration["rates"])["spearman"]["value"]
-                for r in results]  # fmt: skip
+    spearman = [r.calibration.every_policy["spearman"].value for r in results]
     ranked = ", ".join(f"the {r.label} model ranks with Spearman ρ = {rho:.2f}"
                        for r, rho in zip(results, spearman, strict=True))  # fmt: skip
     if np.all(np.isnan(spearman)):
@@ -166,14 +165,14 @@ def families_verdict(results: list[FamilyResult]) -> str:
             sentence += f" It does not trust its verdict on {', '.join(flagged)}."
         parts.append(sentence)
     for result in results:
-        predicate = result.calibration.get("all_policies") or result.calibration["rates"]
-        head = result.head_calibration.get("all_policies") or result.head_calibration["rates"]
+        predicate = result.calibration.every_policy
+        head = result.head_calibration.every_policy
         parts.append(
             f"Scored by its success head instead of the task's predicate, the {result.label} "
-            f"model ranks with ρ = {head['spearman']['value']:.2f} (predicate "
-            f"{predicate['spearman']['value']:.2f}) and errs by "
-            f"{_points(head['mae']['value'], sign=False)} on average (predicate "
-            f"{_points(predicate['mae']['value'], sign=False)})."
+            f"model ranks with ρ = {head['spearman'].value:.2f} (predicate "
+            f"{predicate['spearman'].value:.2f}) and errs by "
+            f"{_points(head['mae'].value, sign=False)} on average (predicate "
+            f"{_points(predicate['mae'].value, sign=False)})."
         )
     return " ".join(parts)
 
@@ -308,8 +307,8 @@ def family_section(results: list[FamilyResult], task, out: Path, size: int, vide
                 "label": r.label,
                 "family": r.family,
                 "checkpoint": r.checkpoint,
-                "calibration": r.calibration,
-                "head_calibration": r.head_calibration,
+                "calibration": r.calibration.to_dict(),
+                "head_calibration": r.head_calibration.to_dict(),
                 "policies": r.evaluation.summaries(),
             }
             for r in results

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worldgym.evaluation.calibrate import rank_data
+from worldgym.evaluation.calibrate import Calibration, rank_data
 from worldgym.plotting import save_figure, subplots
 
 REAL_COLOUR, IMAGINED_COLOUR = "#1f6feb", "#d1242f"
@@ -117,21 +117,21 @@ def plot_ranking(evaluation, path: Path) -> None:
     save_figure(figure, path)
 
 
-def plot_agreement(evaluation, calibration: dict, path: Path) -> None:
+def plot_agreement(evaluation, calibration: Calibration, path: Path) -> None:
     """Per-episode confusion matrix and each policy's episode agreement."""
     figure, (left, right) = subplots(
         1, 2, figsize=(9.6, 0.3 * len(evaluation.policies) + 2.4), dpi=120,
         gridspec_kw={"width_ratios": [1, 1.4]},
     )  # fmt: skip
-    confusion = np.array(calibration["episodes"]["confusion"])
+    confusion = np.array(calibration.episodes.confusion)
     left.imshow(confusion, cmap="Blues")
     for (row, column), count in np.ndenumerate(confusion):
         colour = "white" if count > confusion.max() / 2 else "#24292f"
         left.text(column, row, str(count), ha="center", va="center", color=colour, fontsize=12)
     left.set_xticks([0, 1], ["imagined fail", "imagined success"])
     left.set_yticks([0, 1], ["real fail", "real success"])
-    episodes = calibration["episodes"]
-    left.set_title(f"episodes: accuracy {episodes['accuracy']:.0%}, kappa {episodes['kappa']:.2f}")
+    episodes = calibration.episodes
+    left.set_title(f"episodes: accuracy {episodes.accuracy:.0%}, kappa {episodes.kappa:.2f}")
     names = [p.name for p in evaluation.policies]
     agreement = [float((p.real.success == p.imagined.success).mean()) for p in evaluation.policies]
     right.barh(names, agreement, color=REAL_COLOUR)
@@ -143,7 +143,7 @@ def plot_agreement(evaluation, calibration: dict, path: Path) -> None:
     save_figure(figure, path)
 
 
-def plot_uncertainty(evaluation, calibration: dict, path: Path) -> None:
+def plot_uncertainty(evaluation, calibration: Calibration, path: Path) -> None:
     """Model uncertainty against error: per policy and per episode."""
     figure, (left, right) = subplots(1, 2, figsize=(9.6, 4.0), dpi=120)
     uncertainty = [float(p.uncertainty.mean()) for p in evaluation.policies]
@@ -151,10 +151,10 @@ def plot_uncertainty(evaluation, calibration: dict, path: Path) -> None:
     left.scatter(uncertainty, error, color=REAL_COLOUR)
     for policy, x, y in zip(evaluation.policies, uncertainty, error, strict=True):
         left.annotate(policy.name, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=7)
-    trust = calibration["trust_per_policy"]
+    trust = calibration.trust_per_policy
     left.set_xlabel("mean ensemble disagreement")
     left.set_ylabel("|imagined - real| success rate")
-    left.set_title(f"per policy (Spearman {trust['spearman']:.2f})")
+    left.set_title(f"per policy (Spearman {trust.spearman:.2f})")
     left.grid(True, alpha=0.3)
     agreed = np.concatenate(
         [p.uncertainty[p.real.success == p.imagined.success] for p in evaluation.policies]
@@ -168,8 +168,8 @@ def plot_uncertainty(evaluation, calibration: dict, path: Path) -> None:
     if len(disagreed):
         right.hist(disagreed, bins=bins, density=True, alpha=0.6, color=IMAGINED_COLOUR,
                    label=f"worlds disagree ({len(disagreed)})")  # fmt: skip
-    trust = calibration["trust_per_episode"]
-    right.set_title(f"per episode (point-biserial r {trust['pearson']:.2f})")
+    trust = calibration.trust_per_episode
+    right.set_title(f"per episode (point-biserial r {trust.pearson:.2f})")
     right.set_xlabel("episode's mean ensemble disagreement")
     right.set_ylabel("density")
     right.legend()

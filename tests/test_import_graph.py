@@ -15,7 +15,7 @@ LAYERS = [
     ("base", ["worldgym.seeds", "worldgym.config", "worldgym.files", "worldgym.provenance",
               "worldgym.devices", "worldgym.paths", "worldgym.specs",
               "worldgym.video", "worldgym.fingerprints", "worldgym.plotting"]),
-    ("tasks", ["worldgym.envs"]),
+    ("tasks", ["worldgym.envs", "worldgym.options"]),  # options: the shared task choice
     ("models", ["worldgym.models"]),
     ("policies", ["worldgym.policies"]),
     ("rollouts", ["worldgym.rollouts"]),

@@ -72,7 +72,7 @@ def with_default(help_text: str, shown: str) -> str:
     """The option's help with its default appended, unless the help already says
     what the default is (a default the code resolves later, such as "the task's own
     mixture", is described there) or there is no value to show."""
-    if not shown or "default" in help_text.lower():
+    if not shown or "default:" in help_text.lower():
         return help_text
     return f"{help_text} (default: {shown})"
 

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from worldgym.commands.evaluate import ELSEWHERE
 from worldgym.config import TASK, config_from_args
 from worldgym.evaluation.calibrate import calibrate
 from worldgym.evaluation.paired import EvaluateConfig, evaluate
+from worldgym.options import Bootstrap
 from worldgym.report import print_headline
 
 NAME = "calibrate"
 HELP = "How well imagined success predicts real success (statistics)."
 
 
-@dataclass(frozen=True)
-class CalibrateOptions:
-    bootstrap: int = 1000
-    """Bootstrap resamples of episodes for the intervals of the statistics."""
-
-
-CONFIGS = ((EvaluateConfig, TASK), (CalibrateOptions, ()))
+CONFIGS = ((EvaluateConfig, TASK), (Bootstrap, ()))
 """(config class, positional fields) of the options."""
 
 
@@ -30,5 +23,5 @@ def run(args) -> int:
     if evaluation is None:
         print(ELSEWHERE)
         return 0
-    print_headline(calibrate(evaluation, config_from_args(CalibrateOptions, args).bootstrap))
+    print_headline(calibrate(evaluation, config_from_args(Bootstrap, args).bootstrap))
     return 0

@@ -30,7 +30,7 @@ import numpy as np
 from worldgym.config import config_from_args
 from worldgym.data.collect import CollectConfig, collect
 from worldgym.envs import get_task
-from worldgym.envs.registry import DEFAULT_TASK, task_spec
+from worldgym.envs.registry import task_spec
 from worldgym.evaluation.calibrate import Calibration
 from worldgym.evaluation.model_eval import (
     ModelEvalConfig,
@@ -40,6 +40,7 @@ from worldgym.evaluation.model_eval import (
 )
 from worldgym.evaluation.paired import EvaluateConfig, load_policies
 from worldgym.models import DEFAULT_FAMILY, get_family
+from worldgym.options import PolicyNames, TaskChoice
 from worldgym.paths import RunPaths
 from worldgym.policies import load_policy
 from worldgym.policies.oracles import oracle_spec
@@ -53,13 +54,9 @@ HELP = "The main job: collect, train, evaluate, calibrate and report for a task.
 
 
 @dataclass(frozen=True)
-class DemoConfig:
-    task: str = DEFAULT_TASK
-    """Task to run the pipeline on: a name (see `worldgym tasks`) or module:attribute."""
+class DemoConfig(PolicyNames, TaskChoice):
     episodes: int = 100
     """Evaluation episodes per policy in each world."""
-    policies: tuple[str, ...] = ()
-    """Policies to evaluate (default: the task's whole zoo; a task without one needs them)."""
     behaviour: tuple[str, ...] = ()
     """Behaviour mixture of the collected data, as NAME=WEIGHT items (default: the task's)."""
     collect_episodes: int = 2500

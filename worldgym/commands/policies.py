@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from worldgym.config import TASK, config_from_args
 from worldgym.envs import get_task
-from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.evaluation.measure import format_measurements, measure_policies
+from worldgym.options import PolicyNames, TaskChoice, Workers
 from worldgym.policies import policy_names, zoo
 from worldgym.policies.sets import expand_sets, policy_set, set_names
 
@@ -16,20 +16,13 @@ HELP = "List a task's policy zoo; --measure its real success rates."
 
 
 @dataclass(frozen=True)
-class PoliciesConfig:
-    task: str = DEFAULT_TASK
-    """Task: a name (see `worldgym tasks`) or module:attribute."""
+class PoliciesConfig(PolicyNames, Workers, TaskChoice):
     measure: bool = False
     """Measure each policy's real success rate (else only list them)."""
     episodes: int = 100
     """Episodes per policy when measuring, from reset seeds seed, seed+1, ..."""
     seed: int = 0
     """First reset seed."""
-    workers: int | None = None
-    """Worker processes (default: one per core)."""
-    policies: tuple[str, ...] = ()
-    """Policies to measure: names, set names (zoo, novel) or module:attribute
-    (default: the whole zoo)."""
 
 
 CONFIGS = ((PoliciesConfig, TASK),)

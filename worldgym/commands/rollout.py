@@ -9,7 +9,7 @@ import numpy as np
 
 from worldgym.config import TASK, config_from_args
 from worldgym.envs import get_task
-from worldgym.envs.registry import DEFAULT_TASK
+from worldgym.options import TaskChoice
 from worldgym.policies import load_policy
 from worldgym.rollouts.real import run_episodes
 from worldgym.video import episode_clip, write_video
@@ -19,9 +19,7 @@ HELP = "Roll a policy in a ground-truth task; print success and speed."
 
 
 @dataclass(frozen=True)
-class RolloutConfig:
-    task: str = DEFAULT_TASK
-    """Task: a name (see `worldgym tasks`) or module:attribute."""
+class RolloutConfig(TaskChoice):
     policy: str = "oracle"
     """Zoo policy name (see `worldgym policies TASK`) or module:attribute."""
     episodes: int = 50

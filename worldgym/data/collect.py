@@ -26,8 +26,9 @@ from worldgym.data.dataset import (
 )
 from worldgym.envs import get_task
 from worldgym.envs.pool import borrowed_env
-from worldgym.envs.registry import DEFAULT_TASK, task_spec
+from worldgym.envs.registry import task_spec
 from worldgym.files import atomic_directory
+from worldgym.options import TaskChoice, Workers
 from worldgym.paths import RunPaths
 from worldgym.policies import as_actor, policy_names
 from worldgym.policies.behaviour import (
@@ -54,9 +55,7 @@ so no evaluation episode starts from a state the model was trained on."""
 
 
 @dataclass(frozen=True)
-class CollectConfig:
-    task: str = DEFAULT_TASK
-    """Task: a name (see `worldgym tasks`) or module:attribute."""
+class CollectConfig(Workers, TaskChoice):
     episodes: int = 2500
     """Number of episodes to collect."""
     behaviour: tuple[str, ...] = ()
@@ -72,8 +71,6 @@ class CollectConfig:
     """Also record rendered frames of this size, e.g. 64x64 (width x height)."""
     include_zoo: bool = False
     """Also collect with the evaluation zoo (off by default: no grading on training data)."""
-    workers: int | None = None
-    """Worker processes (default: one per core)."""
     overwrite: bool = False
     """Replace an existing dataset at `out`."""
 

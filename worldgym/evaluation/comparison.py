@@ -25,20 +25,17 @@ from pathlib import Path
 import numpy as np
 
 from worldgym.envs import get_task
-from worldgym.envs.registry import DEFAULT_TASK
 from worldgym.evaluation.differences import PairedDifference, paired_difference
 from worldgym.evaluation.paired import imagined_outcomes, load_policies, real_outcomes
 from worldgym.imagination.engine import initial_observations
-from worldgym.paths import RunPaths
+from worldgym.options import Cache, Confidence, TaskChoice, Workers
 from worldgym.policies.host import host_errors
 from worldgym.seeds import TEST, describe
 from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
 
 @dataclass(frozen=True)
-class CompareConfig:
-    task: str = DEFAULT_TASK
-    """Task: a name (see `worldgym tasks`) or module:attribute."""
+class CompareConfig(Cache, Workers, Confidence, TaskChoice):
     a: str = "oracle"
     """Policy A: a name or module:attribute."""
     b: str = "noisy"
@@ -47,17 +44,11 @@ class CompareConfig:
     """Paired real episodes (both policies from each reset seed)."""
     margin: float = 0.05
     """Differences within ±margin count as equivalent."""
-    confidence: float = 0.95
-    """Confidence of the interval."""
     checkpoint: str = ""
     """World model to show imagination's difference too ("" for none; "default" for
     runs/models/<task>)."""
     seed: int = TEST.first
     """First reset seed (the test range of worldgym.seeds)."""
-    workers: int | None = None
-    """Worker processes (default: one per core)."""
-    cache: str = str(RunPaths().eval_cache)
-    """Folder of cached rollouts."""
 
 
 @dataclass(frozen=True)

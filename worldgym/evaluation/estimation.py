@@ -29,6 +29,7 @@ from worldgym.evaluation.ppi import RateEstimate, bootstrap_ranking, estimate_ra
 from worldgym.evaluation.selection import RecordedSelection, Setup, named_policies, resolve
 from worldgym.evaluation.sequential import SequenceEstimate, policy_alpha, real_only_sequence
 from worldgym.imagination.engine import initial_observations
+from worldgym.options import Bootstrap, Confidence
 from worldgym.policies.host import host_errors
 from worldgym.seeds import ESTIMATE, IMAGINED_ONLY, describe
 
@@ -39,7 +40,7 @@ PREDICTORS = ("success", "members")
 
 
 @dataclass(frozen=True)
-class EstimateConfig(RecordedSelection):
+class EstimateConfig(Bootstrap, Confidence, RecordedSelection):
     real_episodes: int = 20
     """n: real episodes per policy, each paired with imagination from its reset seed
     (with --budget: the first batch of every policy)."""
@@ -57,13 +58,9 @@ class EstimateConfig(RecordedSelection):
     instead of which is best."""
     tolerance: float = 0.02
     """With --budget, finding the best: a policy within this of the best counts."""
-    confidence: float = 0.95
-    """Confidence of the intervals."""
     predictor: str = "members"
     """Imagination's prediction per episode: "success" (the imagined outcome) or
     "members" (the share of the model and its members alone that succeed)."""
-    bootstrap: int = 1000
-    """Bootstrap resamples for the ranking's probabilities and rank intervals."""
 
 
 @dataclass(frozen=True)

@@ -19,34 +19,25 @@ from typing import NamedTuple
 
 from worldgym.data.recorded import recorded_policies
 from worldgym.envs import get_task
-from worldgym.envs.registry import DEFAULT_TASK
-from worldgym.paths import RunPaths
+from worldgym.options import Cache, PolicyNames, TaskChoice, Workers
 from worldgym.training.checkpoint import load_world_model, resolve_checkpoint
 
 
 @dataclass(frozen=True)
-class ModelChoice:
-    task: str = DEFAULT_TASK
-    """Task: a name (see `worldgym tasks`) or module:attribute."""
+class ModelChoice(TaskChoice):
     checkpoint: str = ""
     """World-model run folder (default: runs/models/<task>)."""
 
 
 @dataclass(frozen=True)
-class PolicyChoice(ModelChoice):
-    policies: tuple[str, ...] = ()
-    """Policies: names, set names (zoo, novel) or module:attribute (JAX policies, plain
-    callables obs -> action, predict() objects or torch modules); default: the zoo."""
+class PolicyChoice(Cache, PolicyNames, ModelChoice):
     imagination_seed: int = 0
     """Seed of the randomness inside imagination (policy noise, member draws)."""
-    cache: str = str(RunPaths().eval_cache)
-    """Folder of cached rollouts; delete it to force re-running them."""
 
 
 @dataclass(frozen=True)
-class Selection(PolicyChoice):
-    workers: int | None = None
-    """Worker processes for the real episodes (default: one per core)."""
+class Selection(Workers, PolicyChoice):
+    """What the commands that run real episodes of policies name."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from worldgym.evaluation.paired import imagined_outcomes, load_policies
 from worldgym.evaluation.selection import PolicyChoice, resolve
 from worldgym.files import atomic_file
 from worldgym.imagination.engine import initial_observations
+from worldgym.options import Confidence
 from worldgym.paths import RunPaths
 from worldgym.policies.host import host_errors
 from worldgym.rollouts.real import run_episodes
@@ -40,7 +41,7 @@ from worldgym.specs import import_attribute, is_attribute_spec
 
 
 @dataclass(frozen=True)
-class SessionConfig(PolicyChoice):
+class SessionConfig(Confidence, PolicyChoice):
     budget: int = 100
     """Most real episodes the session may run in all."""
     threshold: str = ""
@@ -50,8 +51,6 @@ class SessionConfig(PolicyChoice):
     """Finding the best: a policy within this of the best counts as best."""
     first: int = 2
     """Real episodes of every policy before the loop starts choosing."""
-    confidence: float = 0.95
-    """Confidence that every interval holds, at whatever episode the session stops."""
     label: str = "task"
     """Where each episode's success label comes from: "task" (the env's own rule),
     "prompt" (ask the operator), "file:PATH" (line n of PATH labels live episode n:

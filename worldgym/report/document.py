@@ -30,6 +30,7 @@ from worldgym.evaluation.paired import evaluate, support_label
 from worldgym.evaluation.ranking import RANKING_COLUMNS, paired_ranking, ranking_rows
 from worldgym.evaluation.selection import resolve
 from worldgym.files import atomic_file
+from worldgym.options import Bootstrap
 from worldgym.paths import RunPaths
 from worldgym.report.budget import FIGURE as BUDGET_FIGURE
 from worldgym.report.budget import budget_html, budget_markdown
@@ -45,11 +46,9 @@ from worldgym.report.videos import VIDEO_SIZE, write_videos
 
 
 @dataclass(frozen=True)
-class ReportConfig:
+class ReportConfig(Bootstrap):
     out: str = ""
     """Report folder (default: runs/reports/<task>)."""
-    bootstrap: int = 1000
-    """Bootstrap resamples of episodes for the intervals of the statistics."""
     videos: bool = True
     """Write the side-by-side videos (the slowest part of the report)."""
     imagined_episodes: int = 500

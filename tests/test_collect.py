@@ -26,7 +26,7 @@ def test_round_trip_through_minari_keeps_every_field(small_dataset):
     ours = load_dataset(out)
     theirs = minari.MinariDataset(out / "data")
     assert theirs.total_episodes == ours.num_episodes == 12
-    assert theirs.total_steps == ours.num_transitions == summary["transitions"]
+    assert theirs.total_steps == ours.num_transitions == summary.transitions
     assert theirs.spec.env_spec.id == "worldgym/Push-v0"
     for number, episode in enumerate(theirs.iterate_episodes()):
         mine = ours.episode(number)

@@ -98,10 +98,10 @@ def test_open_loop_error_averages_only_episodes_still_running():
     linear = np.zeros((3, 1), np.float32)  # predicts the change: zeros make it "copy" too
     growth = open_loop_metrics(copy_model, data, np.array([0, 1]), linear, np.ones(1),
                                jax.random.key(0))  # fmt: skip
-    assert growth["horizon"] == 3 and growth["episodes"] == [2, 1, 1]
-    np.testing.assert_allclose(growth["model"], [(1 + 16) / 2, 4, 9])
-    np.testing.assert_allclose(growth["copy"], growth["model"])
-    np.testing.assert_allclose(growth["linear"], growth["model"])
+    assert growth.horizon == 3 and growth.episodes == [2, 1, 1]
+    np.testing.assert_allclose(growth.model, [(1 + 16) / 2, 4, 9])
+    np.testing.assert_allclose(growth.copy, growth.model)
+    np.testing.assert_allclose(growth.linear, growth.model)
 
 
 def test_a_task_prior_is_added_to_what_the_network_predicts():

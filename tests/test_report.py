@@ -44,7 +44,7 @@ def test_the_verdict_names_only_the_errors_there_are():
 
 def test_the_verdict_reads_the_bounds_not_the_point():
     """The issue's case: MMRV 0.006 [0.004, 0.065] was called "good enough to rank"."""
-    from worldgym.report.document import ranking_judgement
+    from worldgym.report.verdict import ranking_judgement
 
     rates = {"spearman": Statistic(0.98, (0.95, 0.99)), "mmrv": Statistic(0.006, (0.004, 0.065))}
     text = ranking_judgement(rates, 100)

@@ -1,13 +1,7 @@
 """The calibration report: words and tables, figures, side-by-side videos."""
 
-from worldgym.report.document import (
-    ReportConfig,
-    headline_rows,
-    make_report,
-    print_headline,
-    verdict,
-    write_report,
-)
+from worldgym.report.document import ReportConfig, make_report, write_report
+from worldgym.report.verdict import headline_rows, print_headline, verdict
 
 __all__ = [
     "ReportConfig",

@@ -17,7 +17,7 @@ from worldgym.envs import get_task
 from worldgym.evaluation.calibrate import Calibration, calibrate
 from worldgym.evaluation.estimation import episode_budget, imagined_only_for
 from worldgym.evaluation.model_eval import ModelEvaluation, plot_error_growth
-from worldgym.evaluation.paired import evaluate
+from worldgym.evaluation.paired import EvaluateConfig, evaluate
 from worldgym.evaluation.selection import resolve
 from worldgym.files import atomic_file
 from worldgym.options import Bootstrap
@@ -114,7 +114,8 @@ def model_metrics_for(checkpoint) -> ModelEvaluation | None:
     return ModelEvaluation.read(folder) if (folder / "metrics.json").exists() else None
 
 
-def make_report(evaluate_config, report_config: ReportConfig, progress: bool = True):
+def make_report(evaluate_config: EvaluateConfig, report_config: ReportConfig,
+                progress: bool = True) -> tuple[Path, Calibration]:  # fmt: skip
     """Evaluate (or reuse cached rollouts), calibrate and write the report.
 
     Returns (path of report.html, the Calibration).

@@ -193,8 +193,9 @@ def data_family(task_name: str, policy, mixture: dict | None) -> str:
     names = set(mixture)
     if f"zoo:{policy.name}" in names:
         return "in the data"
-    if oracle_spec(task_name) is None or getattr(policy, "act", None) is not \
-            perturbed_act(task_name):  # fmt: skip
+    if oracle_spec(task_name) is None or getattr(policy, "act", None) is not perturbed_act(
+        task_name
+    ):
         return "-"
     if float(np.asarray(policy.params["random_prob"])) >= 1.0:
         return "family: random actions" if "random" in names else "-"

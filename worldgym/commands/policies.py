@@ -33,8 +33,9 @@ def run(args) -> int:
 
     config = config_from_args(PoliciesConfig, args)
     task = get_task(config.task)
-    specs = expand_sets(task.name, config.policies) if config.policies else \
-        tuple(policy_names(task))  # fmt: skip
+    specs = (
+        expand_sets(task.name, config.policies) if config.policies else tuple(policy_names(task))
+    )
     if not config.measure:
         if not zoo(task.name):
             print(f"{task.name} has no policy zoo; name policies as module:attribute "

@@ -171,8 +171,9 @@ def _collect_job(job) -> list[tuple[int, EpisodeRecord]]:
     if remaining:
         height, width = image_size or (64, 64)
         render = image_size is not None
-        make_kwargs = {"render_mode": "rgb_array", "width": width, "height": height} \
-            if render else {}  # fmt: skip
+        make_kwargs = (
+            {"render_mode": "rgb_array", "width": width, "height": height} if render else {}
+        )
         with borrowed_env(task, **make_kwargs) as env:
             for position in remaining:
                 sees_frames = looks_at_frames(behaviours[position])

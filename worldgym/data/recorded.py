@@ -119,8 +119,9 @@ def read_recorded(folder, task, policies, frames: bool = False,
     try:
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError as error:
-        raise ValueError(f"--real-from {folder}: manifest.json is not valid JSON ({error}).") \
-            from None  # fmt: skip
+        raise ValueError(
+            f"--real-from {folder}: manifest.json is not valid JSON ({error})."
+        ) from None
     if manifest.get("format") != FORMAT:
         raise ValueError(f"--real-from {folder}: manifest.json says format "
                          f"{manifest.get('format')!r}, expected {FORMAT!r}.")  # fmt: skip
@@ -137,8 +138,9 @@ def read_recorded(folder, task, policies, frames: bool = False,
         try:
             table = pq.read_table(path).to_pydict()
         except Exception as error:  # pyarrow raises several kinds for a damaged file
-            raise ValueError(f"--real-from {folder}: {path.name} cannot be read ({error}).") \
-                from None  # fmt: skip
+            raise ValueError(
+                f"--real-from {folder}: {path.name} cannot be read ({error})."
+            ) from None
         rows[name] = _table_rows(table, path.name, frames)
     return _grouped(folder, rows, task, policies)
 
@@ -285,8 +287,11 @@ def read_lerobot(folder: Path, task, policies, frames: bool = False,
                              "column).")  # fmt: skip
         image = None
         if key is not None:
-            image = videos[video_frame(folder, info, key, meta_row)] if videos is not None \
-                else stored_image(folder, key, meta_row, first[index][2])  # fmt: skip
+            image = (
+                videos[video_frame(folder, info, key, meta_row)]
+                if videos is not None
+                else stored_image(folder, key, meta_row, first[index][2])
+            )
         rows.setdefault(meta_row["policy"], []).append(
             (first[index][1], success, meta_row.get("seed"), 0.0, int(meta_row.get("length", 0)),
              image))  # fmt: skip

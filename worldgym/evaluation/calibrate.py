@@ -245,8 +245,7 @@ def bootstrap_intervals(real_outcomes, imagined_outcomes, samples: int = 1000,
     imagined, _ = outcome_table(imagined_outcomes)
     draws, mask = resampled_episodes(counts, samples, seed)
     real_rates = (np.take_along_axis(real[None], draws, axis=2) * mask).sum(axis=2) / counts
-    imagined_rates = (np.take_along_axis(imagined[None], draws, axis=2) * mask).sum(axis=2) \
-        / counts  # fmt: skip
+    imagined_rates = (np.take_along_axis(imagined[None], draws, axis=2) * mask).sum(axis=2) / counts
     replicates = [rate_statistics(r, s) for r, s in zip(real_rates, imagined_rates, strict=True)]
     tail = 100 * (1 - confidence) / 2
     intervals = {}

@@ -130,10 +130,8 @@ def paired_difference_counts(a_only: int, b_only: int, pairs: int,
                 outside = middle
         return inside
 
-    low = -1.0 if _score(-1.0 + 1e-12, a_only, b_only, pairs) <= z else \
-        root(estimate, -1.0, 1.0)  # fmt: skip
-    high = 1.0 if _score(1.0 - 1e-12, a_only, b_only, pairs) >= -z else \
-        root(estimate, 1.0, -1.0)  # fmt: skip
+    low = -1.0 if _score(-1.0 + 1e-12, a_only, b_only, pairs) <= z else root(estimate, -1.0, 1.0)
+    high = 1.0 if _score(1.0 - 1e-12, a_only, b_only, pairs) >= -z else root(estimate, 1.0, -1.0)
     return PairedDifference(estimate, low, high, a_only, b_only, pairs)
 
 

@@ -372,8 +372,11 @@ def width_curve(reals, paireds, imagined_only, grid, resamples: int, rng) -> dic
     for n in grid:
         ppi_widths, real_widths = [], []
         for real, paired, only in zip(reals, paireds, imagined_only, strict=True):
-            draws = [np.arange(len(real))] if n >= len(real) else \
-                [rng.integers(0, len(real), n) for _ in range(resamples)]  # fmt: skip
+            draws = (
+                [np.arange(len(real))]
+                if n >= len(real)
+                else [rng.integers(0, len(real), n) for _ in range(resamples)]
+            )
             for rows in draws:
                 ppi_widths.append(estimate_rate(real[rows], paired[rows], only).width)
                 real_widths.append(real_only(real[rows]).width)

@@ -450,8 +450,11 @@ def format_metrics(metrics: ModelEvaluation) -> str:
     growth = metrics.open_loop
     at = lambda h: growth.model[min(h, growth.horizon) - 1]  # noqa: E731
     agreement = one.predicate_agreement
-    predicate = "no success predicate" if agreement is None else \
-        f"predicate on predictions agrees {agreement:.1%}"  # fmt: skip
+    predicate = (
+        "no success predicate"
+        if agreement is None
+        else f"predicate on predictions agrees {agreement:.1%}"
+    )
     return "\n".join(
         [
             f"{metrics.task}: {metrics.held_out}; {metrics.family}"

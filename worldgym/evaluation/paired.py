@@ -358,8 +358,11 @@ def evaluate(config: EvaluateConfig, progress: bool = True,
     checkpoint, model = setup.checkpoint, setup.model
     seeds = np.arange(config.seed, config.seed + config.episodes)
     main = is_main_process()
-    reference = load_or_build_reference(model, task, checkpoint, key=model_fingerprint(model)) \
-        if main else None  # fmt: skip
+    reference = (
+        load_or_build_reference(model, task, checkpoint, key=model_fingerprint(model))
+        if main
+        else None
+    )
     progress = progress and main
     if config.real_from:
         return evaluate_recorded(task, model, policies, config, str(checkpoint), reference,
@@ -403,8 +406,11 @@ def imagine_recorded(model, task, policies, recorded, cache, imagination_seed: i
     for index, policy in enumerate(policies):
         episodes = recorded[policy.name]
         frames = episodes.initial_frames  # read only for a model that starts from frames
-        key = episodes.initial_observations.tobytes() + episodes.seeds.tobytes() + \
-            (b"" if frames is None else frames.tobytes())  # fmt: skip
+        key = (
+            episodes.initial_observations.tobytes()
+            + episodes.seeds.tobytes()
+            + (b"" if frames is None else frames.tobytes())
+        )
         groups.setdefault(key, []).append(index)
     found: list[Outcomes | None] = [None] * len(policies)
     for members in groups.values():

@@ -98,8 +98,13 @@ def bet(state: BettingState, outcomes, low=0.0, high=1.0) -> BettingState:
         return state
     lows = np.broadcast_to(np.asarray(low, np.float64), values.shape)
     highs = np.broadcast_to(np.asarray(high, np.float64), values.shape)
-    if not np.all(np.isfinite(values)) or np.any(lows > 0) or np.any(highs < 1) \
-            or np.any(values < lows - 1e-9) or np.any(values > highs + 1e-9):  # fmt: skip
+    if (
+        not np.all(np.isfinite(values))
+        or np.any(lows > 0)
+        or np.any(highs < 1)
+        or np.any(values < lows - 1e-9)
+        or np.any(values > highs + 1e-9)
+    ):
         raise ValueError("Each outcome must lie in its range, and each range must hold "
                          "[0, 1].")  # fmt: skip
     x = np.clip(values, lows, highs)[:, None]  # [T, 1]

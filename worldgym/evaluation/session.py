@@ -138,8 +138,11 @@ class FileLabels:
         self.path, self.first_seed = path, first_seed
 
     def __call__(self, policy: str, seed: int, task_success: bool) -> bool:
-        lines = [line.strip().lower() for line in self.path.read_text().splitlines()] \
-            if self.path.is_file() else []  # fmt: skip
+        lines = (
+            [line.strip().lower() for line in self.path.read_text().splitlines()]
+            if self.path.is_file()
+            else []
+        )
         lines = [line for line in lines if line]
         number = seed - self.first_seed + 1
         if number > len(lines):
@@ -255,7 +258,10 @@ def check_config(config: SessionConfig) -> None:
     if not 0.5 <= config.confidence < 1:
         raise ValueError(f"--confidence must be in [0.5, 1), got {config.confidence}.")
     parse_threshold(config.threshold)
-    if config.label not in ("task", "prompt") and not config.label.startswith("file:") \
-            and ":" not in config.label:  # fmt: skip
+    if (
+        config.label not in ("task", "prompt")
+        and not config.label.startswith("file:")
+        and ":" not in config.label
+    ):
         raise ValueError(f"--label is task, prompt, file:PATH or module:attribute, got "
                          f"{config.label!r}.")  # fmt: skip

@@ -323,8 +323,11 @@ def _compiled(kind: str, model: WorldModel, act_fn, task, horizon: int, frame_si
     cache_key = (kind, model.init_fn, model.step_fn, act_fn, id(task), horizon, frame_size)
     if cache_key not in _COMPILED:
         single = make_rollout(model, act_fn, task, horizon, frame_size)
-        function = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0, None, None))) \
-            if kind == "stacked" else single  # fmt: skip
+        function = (
+            jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0, None, None)))
+            if kind == "stacked"
+            else single
+        )
         _COMPILED[cache_key] = (task, function)
     return _COMPILED[cache_key][1]
 

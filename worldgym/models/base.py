@@ -90,10 +90,16 @@ class WorldModel:
     that evaluation can start it from recorded frames mid-episode. 0: it does not."""
 
     def __post_init__(self):
-        center = np.zeros(self.obs_dim, np.float32) if self.observation_center is None \
-            else np.asarray(self.observation_center, np.float32)  # fmt: skip
-        scale = np.ones(self.obs_dim, np.float32) if self.observation_scale is None \
-            else np.asarray(self.observation_scale, np.float32)  # fmt: skip
+        center = (
+            np.zeros(self.obs_dim, np.float32)
+            if self.observation_center is None
+            else np.asarray(self.observation_center, np.float32)
+        )
+        scale = (
+            np.ones(self.obs_dim, np.float32)
+            if self.observation_scale is None
+            else np.asarray(self.observation_scale, np.float32)
+        )
         object.__setattr__(self, "observation_center", center)
         object.__setattr__(self, "observation_scale", scale)
 

@@ -393,8 +393,11 @@ def make_world_model(params: dict, obs_dim: int, action_dim: int, config: Ensemb
         if config.uncertainty_units == "observation":
             spread = spread * norm["delta_std"] / norm["obs_std"]
         uncertainty = jnp.sum(spread * changing) / jnp.maximum(jnp.sum(changing), 1.0)
-        history = jnp.concatenate([history[1:], action[None]])[-config.action_history:] \
-            if config.action_history else history  # fmt: skip
+        history = (
+            jnp.concatenate([history[1:], action[None]])[-config.action_history :]
+            if config.action_history
+            else history
+        )
         return Prediction(
             {"obs": next_obs, "member": chosen, "history": history}, next_obs, success_logit,
             uncertainty,
@@ -481,8 +484,11 @@ def make_loss(obs_dim: int, action_dim: int, config: EnsembleConfig, normalizer:
             bce_term = jnp.mean(optax.sigmoid_binary_cross_entropy(termination, terminated))
             predicted = base + norm["delta_mean"] + norm["delta_std"] * mean
             predicted = jnp.where(changing > 0, predicted, obs)
-            history = jnp.concatenate([history[..., 1:, :], action[..., None, :]], axis=-2) \
-                if config.action_history else history  # fmt: skip
+            history = (
+                jnp.concatenate([history[..., 1:, :], action[..., None, :]], axis=-2)
+                if config.action_history
+                else history
+            )
             return (predicted, history), (nll, mse, bce, bce_term)
 
         steps = (

@@ -293,8 +293,11 @@ def make_world_model(params: dict, obs_dim: int, action_dim: int, config: Latent
         z = jnp.broadcast_to(carry["z"], (members, *carry["z"].shape))
         candidates = net.predict(z, action)  # [members, latent]
         chosen = carry["member"]
-        z_next = normalise_latent(candidates.mean(0)) if config.sampling == "mean" \
-            else candidates[chosen]  # fmt: skip
+        z_next = (
+            normalise_latent(candidates.mean(0))
+            if config.sampling == "mean"
+            else candidates[chosen]
+        )
         readout, success_logit, termination_logit = net.read(z_next)
         obs = norm["obs_mean"] + norm["obs_std"] * readout
         uncertainty = jnp.mean(jnp.std(candidates, axis=0))  # disagreement, latent units

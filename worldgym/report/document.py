@@ -78,8 +78,7 @@ def write_report(evaluation, calibration: Calibration, out,
     if budget:
         plot_width_curve(budget, out / BUDGET_FIGURE[0], task.name)
     # Recorded real episodes keep their initial observation only: no real film to show.
-    written = write_videos(evaluation, task, out, size) if videos and not evaluation.source \
-        else []  # fmt: skip
+    written = write_videos(evaluation, task, out, size) if videos and not evaluation.source else []
     section = None
     if families:
         bootstrap = calibration.bootstrap_samples

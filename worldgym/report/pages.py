@@ -195,8 +195,11 @@ def episodes_sentence(evaluation) -> str:
     count = str(low) if low == high else f"{low}–{high}"
     policies = len(evaluation.policies)
     if evaluation.source:
-        starts = "each policy's pairs from its recorded starts" if not evaluation.shared_starts \
-            else "every policy from the same recorded starts"  # fmt: skip
+        starts = (
+            "each policy's pairs from its recorded starts"
+            if not evaluation.shared_starts
+            else "every policy from the same recorded starts"
+        )
         return (f"{policies} policies × {count} episodes per world, the real ones "
                 f"{evaluation.source} ({starts})")  # fmt: skip
     return (

@@ -494,8 +494,10 @@ def warm_start(run: str, family, model_config, task):
     scaling, so the normaliser carries over too)."""
 
     metadata = read_metadata(Path(run))
-    if metadata["family"] != family.name or \
-            family.config_from_dict(metadata["model_config"]) != model_config:  # fmt: skip
+    if (
+        metadata["family"] != family.name
+        or family.config_from_dict(metadata["model_config"]) != model_config
+    ):
         raise ValueError(
             f"{run} holds a {metadata['family']} model with another config; continue it with "
             "the config it was trained with."

@@ -1,6 +1,7 @@
 """Many hosts, one result: `worldgym evaluate` as two local processes joined by
 jax.distributed (CPU collectives through gloo) writes exactly what one process writes."""
 
+import json
 import os
 import socket
 import subprocess
@@ -38,16 +39,18 @@ def cached_arrays(cache: Path) -> dict:
     return {str(path.relative_to(cache)): dict(np.load(path)) for path in files}
 
 
-def test_two_processes_write_what_one_process_writes(tiny_run, tmp_path):
-    _, run = tiny_run
-    alone = subprocess.run(evaluate_command(run, tmp_path / "one"), capture_output=True,
-                           text=True, env=environment(), timeout=600)  # fmt: skip
+def run_alone(command: list[str]) -> None:
+    alone = subprocess.run(command, capture_output=True, text=True, env=environment(),
+                           timeout=600)  # fmt: skip
     assert alone.returncode == 0, alone.stderr[-3000:]
 
+
+def run_as_two_processes(command: list[str]) -> list[tuple[str, str]]:
+    """(stdout, stderr) of `command` run as the two processes of one jax.distributed run."""
     address = f"localhost:{free_port()}"
     processes = [
         subprocess.Popen(
-            evaluate_command(run, tmp_path / "two"),
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -62,11 +65,21 @@ def test_two_processes_write_what_one_process_writes(tiny_run, tmp_path):
     outputs = [process.communicate(timeout=600) for process in processes]
     for process, (_, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, stderr[-3000:]
+    return outputs
+
+
+def test_two_processes_write_what_one_process_writes(tiny_run, tmp_path):
+    _, run = tiny_run
+    run_alone(evaluate_command(run, tmp_path / "one"))
+    outputs = run_as_two_processes(evaluate_command(run, tmp_path / "two"))
     first, second = (stdout for stdout, _ in outputs)
     assert "devices: 4 × cpu over 2 processes (this is process 0)" in first
     assert "devices: 4 × cpu over 2 processes (this is process 1)" in second
     assert "| noisy" in first and "| noisy" not in second  # process 0 alone reports
     assert "process 0 prints the results" in second
+    # the three real jobs (one per policy) are dealt out: two here, one there
+    assert "real rollouts (this process: 2 of 3 jobs)" in outputs[0][1]
+    assert "real rollouts (this process: 1 of 3 jobs)" in outputs[1][1]
 
     one, two = cached_arrays(tmp_path / "one"), cached_arrays(tmp_path / "two")
     assert sorted(one) == sorted(two) and len(one) == 2 * len(POLICIES)  # real and imagined
@@ -78,6 +91,43 @@ def test_two_processes_write_what_one_process_writes(tiny_run, tmp_path):
             else:
                 np.testing.assert_allclose(value, two[name][field], rtol=1e-5, atol=1e-6,
                                            err_msg=f"{name} {field}")  # fmt: skip
+
+
+def train_command(dataset: Path, run: Path) -> list[str]:
+    return [sys.executable, "-m", "worldgym", "train", str(dataset), "--out", str(run),
+            "--epochs", "2", "--batch-size", "64", "--warmup-steps", "20",
+            "--learning-rate", "3e-3", "--members", "3", "--hidden", "64", "64"]  # fmt: skip
+
+
+def test_two_processes_train_what_one_process_trains(tiny_push_dataset, tmp_path):
+    """Data-parallel over processes: every minibatch split over the four devices of
+    two processes, gradients summed across them; the parameters end within 1e-4 of
+    one process's (two devices) after the same steps, and process 0 alone writes."""
+    from worldgym.envs import get_task
+    from worldgym.training.checkpoint import load_world_model
+
+    run_alone(train_command(tiny_push_dataset, tmp_path / "one"))
+    outputs = run_as_two_processes(train_command(tiny_push_dataset, tmp_path / "two"))
+    first, second = (stdout for stdout, _ in outputs)
+    assert "devices: 4 × cpu over 2 processes" in first and "trained 2 epochs" in first
+    assert "process 0 wrote the run" in second
+
+    task = get_task("Push")
+    one, two = (load_world_model(tmp_path / name, task) for name in ("one", "two"))
+    leaves = [jax_leaves(model.params) for model in (one, two)]
+    assert len(leaves[0]) == len(leaves[1])
+    largest = max(float(np.max(np.abs(a - b))) for a, b in zip(*leaves, strict=True))
+    assert largest < 1e-4, largest
+    histories = [[json.loads(line)["validation_loss"] for line in
+                  (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+                 for name in ("one", "two")]  # fmt: skip
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-4)
+
+
+def jax_leaves(tree) -> list[np.ndarray]:
+    import jax
+
+    return [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(tree)]
 
 
 @pytest.mark.parametrize(

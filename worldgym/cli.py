@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             if jax_processes() > 1 and args.command not in DISTRIBUTED_COMMANDS:
                 raise ValueError(
                     f"worldgym {args.command} runs in one process; the multi-process "
-                    f"commands are {' and '.join(DISTRIBUTED_COMMANDS)} (they fill the "
-                    "cache that a single-process run then reads)."
+                    f"commands are {', '.join(DISTRIBUTED_COMMANDS)} (evaluate and calibrate "
+                    "fill the cache that a single-process run then reads)."
                 )
             print(describe_devices(), flush=True)  # so a user sees at once if GPUs are used
         return args.run(args)
@@ -98,7 +98,7 @@ def jax_processes() -> int:
     return jax.process_count()
 
 
-DISTRIBUTED_COMMANDS = ("evaluate", "calibrate")
+DISTRIBUTED_COMMANDS = ("train", "evaluate", "calibrate")
 """Commands that run as several processes (one per host, see worldgym.devices)."""
 
 JAX_COMMANDS = ("train", "model-eval", "evaluate", "calibrate", "report", "estimate", "imagine",

@@ -14,6 +14,7 @@ episodes, and the outcomes are gathered back (see `join_processes`).
 from __future__ import annotations
 
 import os
+import pickle
 from collections import Counter
 
 import jax
@@ -106,6 +107,63 @@ def gather_episodes(tree):
         return tree
 
     return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def gather_objects(value) -> list:
+    """Every process's `value` (any picklable object), in process order, in every
+    process: how processes that each ran their share of the real episodes hand the
+    outcomes to each other. A single process gets [value]."""
+    if jax.process_count() == 1:
+        return [value]
+    data = np.frombuffer(pickle.dumps(value), np.uint8)
+    sizes = np.asarray(multihost_utils.process_allgather(np.array([data.size]))).reshape(-1)
+    padded = np.zeros(int(sizes.max()), np.uint8)
+    padded[: data.size] = data
+    rows = np.asarray(multihost_utils.process_allgather(padded))  # [processes, longest]
+    return [pickle.loads(row[:size].tobytes()) for row, size in zip(rows, sizes, strict=True)]
+
+
+def process_share(items: list) -> list[int]:
+    """The positions of `items` this process takes: every process_count-th, starting at
+    its own index (all of them in a single process)."""
+    return list(range(jax.process_index(), len(items), jax.process_count()))
+
+
+def replicated(tree):
+    """`tree` (the same numpy or local arrays in every process) as arrays replicated on
+    every device of a multi-process run, which a compiled step spanning the processes
+    takes (training's parameters and dataset); unchanged in a single process."""
+    if jax.process_count() == 1:
+        return tree
+    sharding = NamedSharding(Mesh(np.asarray(jax.devices()), (BATCH_AXIS,)), PartitionSpec())
+
+    def spread(leaf):
+        dtype = leaf.dtype if hasattr(leaf, "dtype") else np.result_type(leaf)
+        typed = jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+        values = np.asarray(jax.random.key_data(leaf) if typed else leaf)
+        array = jax.make_array_from_callback(values.shape, sharding, lambda index: values[index])
+        return jax.random.wrap_key_data(array) if typed else array
+
+    return jax.tree_util.tree_map(spread, tree)
+
+
+def local(tree):
+    """This process's copy of replicated results, as numpy (to save, print or compare;
+    unchanged in a single process)."""
+    if jax.process_count() == 1:
+        return tree
+    return jax.tree_util.tree_map(
+        lambda leaf: np.asarray(leaf.addressable_data(0)) if isinstance(leaf, jax.Array) else leaf,
+        tree,
+    )
+
+
+def from_main(tree):
+    """Process 0's pytree of arrays in every process (e.g. the training state it resumed
+    from its checkpoints), so every process continues from the same place."""
+    if jax.process_count() == 1:
+        return tree
+    return jax.tree_util.tree_map(np.asarray, multihost_utils.broadcast_one_to_all(tree))
 
 
 def agree(value):

@@ -13,7 +13,10 @@ CONFIGS = ((EvaluateConfig, TASK),)
 """(config class, positional fields) of the options."""
 
 
-ELSEWHERE = "this process imagined its share of the episodes; process 0 prints the results"
+ELSEWHERE = (
+    "this process imagined its share of the episodes and ran its share of the real ones; "
+    "process 0 prints the results"
+)
 """What a process other than 0 of a multi-process run prints."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from worldgym.config import config_from_args
+from worldgym.devices import is_main_process
 from worldgym.models import get_family
 from worldgym.training.train import TrainConfig, train
 
@@ -20,6 +21,9 @@ def run(args) -> int:
     config = config_from_args(TrainConfig, args)
     family = get_family(config.family)
     result = train(config, config_from_args(family.Config, args))
+    if not is_main_process():
+        print("this process trained on its share of every minibatch; process 0 wrote the run")
+        return 0
     best = result.best
     print(
         f"loaded {result.transitions} transitions in {result.load_seconds:.2f} s; "

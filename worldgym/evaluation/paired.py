@@ -197,7 +197,15 @@ def real_outcomes(task, policies, seeds, cache: Path, workers=None, progress=Tru
         fresh = real_episodes(task, specs, seeds, workers, progress)
         return [fresh[spec] for spec in specs]
 
-    return cached_outcomes(Path(cache) / task_slug(task.name) / "real", entries, compute)
+    folder = Path(cache) / task_slug(task.name) / "real"
+    if jax.process_count() > 1:  # process 0's cache decides; every process runs its share
+        everything = np.arange(len(entries))
+        missing = agree(np.isin(everything, missing_entries(folder, entries)))
+        if not is_main_process():
+            if missing.any():
+                compute(list(everything[missing]))  # its share; process 0 gathers and stores
+            return None
+    return cached_outcomes(folder, entries, compute)
 
 
 def policy_stream(name: str) -> int:
@@ -290,8 +298,8 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
     """Every policy in both worlds from reset seeds `seeds` (cached on disk).
 
     In a multi-process run (see worldgym.devices) every process imagines its share
-    of the episodes; process 0 alone runs the real side and returns the Evaluation,
-    the others None.
+    of the episodes and runs its share of the real ones; process 0 gathers both and
+    returns the Evaluation, the others None.
 
     Each policy's name must be in one of the task's policy sets or a module:attribute
     spec: the worker processes of the real rollouts rebuild the policies by name.
@@ -318,9 +326,9 @@ def evaluate_policies(task, model, policies, seeds, cache, checkpoint: str = "",
         imagined = imagined_outcomes(
             model, task, policies, init_obs, seeds, cache, imagination_seed, progress
         )
-        if not is_main_process():
-            return None  # it imagined its share; process 0 gathers, runs the real side, writes
         real = real_outcomes(task, policies, seeds, cache, workers, progress)
+        if not is_main_process():
+            return None  # it ran its share of both worlds; process 0 gathers and writes
     mixture = training_mixture(model)
     evaluations = [
         PolicyEvaluation(policy.name, policy.description, policy.path, real_world, dreamt,
@@ -363,7 +371,6 @@ def evaluate(config: EvaluateConfig, progress: bool = True,
         if main
         else None
     )
-    progress = progress and main
     if config.real_from:
         return evaluate_recorded(task, model, policies, config, str(checkpoint), reference,
                                  progress)  # fmt: skip

@@ -2,13 +2,17 @@
 
 Each job rebuilds the task and the policy from their specs in a worker and runs
 its seeds in lockstep (worldgym.rollouts.real); the outcomes come back in order,
-so results do not depend on which worker ran which job.
+so results do not depend on which worker ran which job. In a multi-process run
+(worldgym.devices) the jobs are dealt out over the processes, each runs its share
+in its own workers, and every process gets all the outcomes: the same jobs, so the
+same outcomes as one process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from worldgym.devices import gather_objects, process_share
 from worldgym.envs import get_task
 from worldgym.envs.registry import task_spec
 from worldgym.evaluation.outcomes import Outcomes
@@ -41,16 +45,25 @@ def real_episodes(task, specs: Sequence[str], seeds: Sequence[int], workers: int
                   progress: bool = True) -> dict[str, Outcomes]:  # fmt: skip
     """{spec: Outcomes} of each policy (zoo name or module:attribute) from each reset
     seed in the ground-truth task, spread over worker processes that rebuild the
-    task and the policies from their specs."""
+    task and the policies from their specs (and over the processes of a multi-process
+    run, which must all call it)."""
     seeds = [int(seed) for seed in seeds]
     spec_of_task = task_spec(task)
     jobs = [(spec_of_task, spec, list(chunk)) for spec in specs
             for chunk in chunks(seeds, EPISODES_PER_JOB)]  # fmt: skip
-    results = map_in_workers(
-        _real_job, jobs, workers=workers, description=f"{task.name} real rollouts",
+    mine = process_share(jobs)
+    description = f"{task.name} real rollouts"
+    if len(mine) < len(jobs):
+        description += f" (this process: {len(mine)} of {len(jobs)} jobs)"
+    ran = map_in_workers(
+        _real_job, [jobs[index] for index in mine], workers=workers, description=description,
         progress=progress, units=lambda outcomes: len(outcomes.success),
-        total_units=len(specs) * len(seeds),
+        total_units=sum(len(jobs[index][2]) for index in mine),
     )  # fmt: skip
+    results = [None] * len(jobs)
+    for positions, outcomes in gather_objects((mine, ran)):
+        for position, outcome in zip(positions, outcomes, strict=True):
+            results[position] = outcome
     return {
         spec: Outcomes.concatenate(
             [r for (_, name, _), r in zip(jobs, results, strict=True) if name == spec]

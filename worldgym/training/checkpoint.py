@@ -36,9 +36,11 @@ def _manager(folder: Path, keep: int, create: bool = True) -> ocp.CheckpointMana
     processes = ocp.options.MultiprocessingOptions(
         primary_host=jax.process_index(), active_processes={jax.process_index()}
     ) if jax.process_count() > 1 else ocp.options.MultiprocessingOptions()  # fmt: skip
+    if create and jax.process_count() > 1:  # Orbax leaves that to us with active_processes
+        folder.mkdir(parents=True, exist_ok=True)
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=keep, enable_async_checkpointing=False, create=create,
-        multiprocessing_options=processes,
+        max_to_keep=keep, enable_async_checkpointing=False,
+        create=create and jax.process_count() == 1, multiprocessing_options=processes,
     )  # fmt: skip
     handlers = {
         "state": ocp.StandardCheckpointHandler(multiprocessing_options=processes),

@@ -9,6 +9,12 @@ validation split is by episode. After every epoch the full training state is
 checkpointed, so a run killed at any moment and restarted with the same command
 continues from its last epoch and ends with the same parameters and metrics as
 an uninterrupted run (every random draw derives from the seed and the epoch).
+
+Data-parallel over devices and processes: each minibatch is split over every
+device of the run (worldgym.devices), the parameters stay replicated and XLA sums
+the gradients. In a multi-process run every process holds the dataset, the same
+initial state (process 0's, when resuming) and the same draws; process 0 alone
+writes the checkpoints and metrics.
 """
 
 from __future__ import annotations
@@ -30,7 +36,14 @@ from worldgym.data.episodes import EpisodeDataset
 from worldgym.data.foreign import dataset_task
 from worldgym.data.frames import frame_stacks, previous_observations
 from worldgym.data.splits import run_split, window_starts
-from worldgym.devices import minibatch_sharding
+from worldgym.devices import (
+    from_main,
+    gather_objects,
+    is_main_process,
+    local,
+    minibatch_sharding,
+    replicated,
+)
 from worldgym.envs.registry import task_spec
 from worldgym.files import atomic_file
 from worldgym.models import DEFAULT_FAMILY, get_family
@@ -249,7 +262,7 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
                          normalizer: dict, optimiser):  # fmt: skip
     """(run_epoch, validate): one jitted epoch of minibatch steps, and the
     validation metrics of a set of parameters."""
-    task, arrays, steps = training.task, training.arrays, config.rollout_steps
+    task, arrays, steps = training.task, replicated(training.arrays), config.rollout_steps
     members = family.member_count(model_config)
     learn_termination = bool(training.data.terminations.any())
     loss_fn = family.loss(model_config, task, normalizer, learn_termination)
@@ -257,11 +270,11 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
     rng = np.random.default_rng(config.seed)
     train_starts = training.train_starts
     weights = window_weights(config, training)
-    bootstraps = jnp.asarray(
+    bootstraps = replicated(jnp.asarray(
         rng.integers(0, len(train_starts), (members, len(train_starts))) if weights is None
         else rng.choice(len(train_starts), (members, len(train_starts)), p=weights)
-    )  # fmt: skip
-    train_starts_device = jnp.asarray(train_starts)
+    ))  # fmt: skip
+    train_starts_device = replicated(jnp.asarray(train_starts))
     steps_per_epoch = len(train_starts) // config.batch_size
     sharding = minibatch_sharding(config.batch_size)  # None on one device
 
@@ -307,7 +320,7 @@ def make_epoch_functions(config: TrainConfig, family, model_config, training: Tr
         val_starts = training.validation_starts
         for begin in range(0, len(val_starts), VALIDATION_BATCH):
             chunk = val_starts[begin : begin + VALIDATION_BATCH]
-            loss, metrics = validate_chunk(params, jnp.asarray(chunk), arrays)
+            loss, metrics = local(validate_chunk(params, replicated(jnp.asarray(chunk)), arrays))
             rows.append({"loss": float(loss), **{k: float(v) for k, v in metrics.items()}})
             weights.append(len(chunk))
         return {
@@ -461,8 +474,9 @@ def train(config: TrainConfig, model_config=None, progress: bool = True) -> Trai
     state, history = restore_or_start(
         out, run.checkpoint_state(), run_identity(config, family, model_config, fingerprint)
     )
-    run = Run(state["params"], state["opt_state"], int(state["epoch"]), float(state["best_loss"]),
-              int(state["bad_epochs"]), history)  # fmt: skip
+    state, history = from_main(state), gather_objects(history)[0]  # process 0's, everywhere
+    run = Run(replicated(state["params"]), replicated(state["opt_state"]), int(state["epoch"]),
+              float(state["best_loss"]), int(state["bad_epochs"]), history)  # fmt: skip
     samples_per_epoch = steps_per_epoch * config.batch_size * family.member_count(model_config)
     identity = run_identity(config, family, model_config, fingerprint)
     metadata = checkpoint_metadata(config, family, model_config, training, fingerprint)
@@ -472,7 +486,7 @@ def train(config: TrainConfig, model_config=None, progress: bool = True) -> Trai
     while run.epoch < config.epochs and not stopped(run, config):
         start = time.perf_counter()
         run.params, run.opt_state, train_loss = run_epoch(run.params, run.opt_state, run.epoch)
-        train_loss = float(train_loss)  # waits for the epoch: the timing is honest
+        train_loss = float(local(train_loss))  # waits for the epoch: the timing is honest
         seconds = time.perf_counter() - start
         metrics = {
             "epoch": run.epoch + 1, "train_loss": train_loss, **validate(run.params),
@@ -525,12 +539,15 @@ def end_epoch(run: Run, metrics: dict, out: Path, identity: dict, metadata: dict
         run.bad_epochs += 1
     run.history.append(metrics)
     run.epoch += 1
+    if not is_main_process():  # process 0 writes for the run
+        return improved
     if improved:
         best_meta = {**metadata, "best_epoch": run.epoch,
                      "metrics": {"best": metrics, "history": run.history}}  # fmt: skip
-        best_state = {"network": run.params, "normalizer": normalizer}
+        best_state = {"network": local(run.params), "normalizer": normalizer}
         checkpoint.save(out / "best", run.epoch, best_state, best_meta, 1)
-    checkpoint.save_run(out, run.epoch, run.checkpoint_state(), identity, run.history, keep)
+    checkpoint.save_run(out, run.epoch, local(run.checkpoint_state()), identity, run.history,
+                        keep)  # fmt: skip
     _write_metrics(out / "metrics.jsonl", run.history)
     return improved
 
@@ -547,6 +564,6 @@ def summary(run: Run, config: TrainConfig, training: TrainingData, normalizer: d
         stopped_early=stopped(run, config),
         best=min(history, key=lambda row: row["validation_loss"]) if history else {},
         samples_per_second=float(np.median(rates)) if rates else 0.0,
-        final_params=run.params,
-        best_params={"network": best_params, "normalizer": normalizer} if history else None,
+        final_params=local(run.params),
+        best_params={"network": local(best_params), "normalizer": normalizer} if history else None,
     )

@@ -148,6 +148,9 @@ def test_bench_measures_every_figure():
     assert training["member_samples_per_s"] > 0 and training["flops_per_step"] > 1e6
     assert 0 < training["flops_per_s"] / row["matmul_flops_per_s"] <= 1.5
     assert "member-samples/s" in format_imagination(row)
+    parts = training["parts"]  # the profile: forward < gradient < the whole step
+    assert 0 < parts["forward"]["flops"] < parts["gradient"]["flops"] <= training["flops_per_step"]
+    assert 0 <= training["optimiser_share"] < 1 and "the optimiser adds" in format_imagination(row)
 
 
 @pytest.mark.parametrize(

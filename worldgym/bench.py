@@ -263,7 +263,10 @@ def training_step_rate(task, family_name: str | None = None, seed: int = 0) -> d
     """The training step's speed at the default model and training config: member-
     samples/s and the step's FLOPs (XLA's cost analysis of the compiled update:
     forward, backward and AdamW), on random windows (the epoch's gather from the
-    dataset is left out: this is the step's arithmetic)."""
+    dataset is left out: this is the step's arithmetic). Its parts are timed too, as
+    compiled alone: the loss (forward), its gradient (forward and backward) and the
+    share of the step's time the optimiser adds, so a profile says where the step
+    falls short of the matmul rate."""
 
     family = get_family(family_name or DEFAULT_FAMILY)
     config = family.prepare_config(family.Config(), task)
@@ -308,10 +311,19 @@ def training_step_rate(task, family_name: str | None = None, seed: int = 0) -> d
         jax.block_until_ready(state)
 
     seconds = _timed(ten_steps) / 10
+    parts = {}
+    for part, function in (("forward", lambda p, w: loss_fn(p, w)[0]),
+                           ("gradient", jax.grad(lambda p, w: loss_fn(p, w)[0]))):  # fmt: skip
+        alone = jax.jit(function).lower(params, window).compile()
+        cost = alone.cost_analysis()
+        cost = cost[0] if isinstance(cost, list | tuple) else cost
+        taken = _timed(lambda alone=alone: jax.block_until_ready(alone(params, window)), 5)
+        parts[part] = {"flops": float((cost or {}).get("flops", float("nan"))), "seconds": taken}
     return {"member_samples_per_s": members * batch / seconds, "flops_per_step": flops,
             "flops_per_s": flops / seconds, "members": members, "batch": batch,
             "frames_per_s": members * batch * (steps + 1) / seconds if frames else None,
-            "rollout_steps": steps}  # fmt: skip
+            "rollout_steps": steps, "parts": parts,
+            "optimiser_share": max(0.0, 1 - parts["gradient"]["seconds"] / seconds)}  # fmt: skip
 
 
 def run_latent_bench(config: BenchConfig) -> dict:
@@ -410,7 +422,12 @@ def format_imagination(row: dict) -> str:
             f"{training['flops_per_s'] / 1e9:.1f} GFLOP/s = "
             f"{training['flops_per_s'] / row['matmul_flops_per_s']:.0%} of the machine's rate "
             f"(engine: {row['fraction_of_matmul_rate']:.0%})",
-        ]
+            "  alone: " + ", ".join(
+                f"{part} {values['flops'] / values['seconds'] / row['matmul_flops_per_s']:.0%}"
+                for part, values in training["parts"].items()
+            ) + f" of the rate; the optimiser adds {training['optimiser_share']:.0%} of the "
+            "step's time",
+        ]  # fmt: skip
     if row.get("scaling"):
         lines += ["", format_scaling(row["scaling"], row["task"])]
     return "\n".join(lines)

@@ -36,6 +36,16 @@ def test_training_lowers_the_loss_and_beats_copying(tiny_run, tiny_push_dataset)
     assert ModelEvaluation.read(run / "eval") == metrics  # metrics.json holds all of it
 
 
+def test_a_saved_model_evaluation_this_version_cannot_read_is_none(tmp_path):
+    """An older worldgym's metrics.json (other fields), a damaged one or none: the demo
+    evaluates again and the report leaves its section out, no traceback."""
+    assert ModelEvaluation.read(tmp_path) is None
+    (tmp_path / "metrics.json").write_text('{"task": "Push", "one_step": {"model_nmse": 1}}')
+    assert ModelEvaluation.read(tmp_path) is None
+    (tmp_path / "metrics.json").write_text("{not json")
+    assert ModelEvaluation.read(tmp_path) is None
+
+
 def test_checkpoint_round_trip_reproduces_predictions_exactly(tiny_run, tiny_push_dataset):
     summary, run = tiny_run
     loaded = load_world_model(run, get_task("Push"))

@@ -132,9 +132,11 @@ def run_demo(config: DemoConfig) -> DemoResult:
                                "if done)"):  # fmt: skip
         train(TrainConfig(dataset=str(dataset), out=str(run), epochs=config.epochs,
                           family=config.family))  # fmt: skip
+    model = None
     if _newer(run / "eval" / "metrics.json", run / "metrics.jsonl"):
+        model = ModelEvaluation.read(run / "eval")  # None: another version's: evaluate again
+    if model is not None:
         stages.skip("model-eval", f"model evaluation {run / 'eval'} is up to date: skipped")
-        model = ModelEvaluation.read(run / "eval")
     else:
         with stages.stage("model-eval", "evaluating the world model on held-out episodes -> "
                                         f"{run / 'eval'}"):  # fmt: skip

@@ -17,7 +17,7 @@ open-loop horizon (a second PNG), and its video shows the decoded frames.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import jax
@@ -130,15 +130,22 @@ class ModelEvaluation:
         return json.dumps({**asdict(self), "out": str(self.out)}, indent=2)
 
     @classmethod
-    def read(cls, folder: Path) -> ModelEvaluation:
-        """The evaluation saved in `folder` (its metrics.json)."""
-        saved = json.loads((Path(folder) / "metrics.json").read_text())
-        frames = saved.get("frames")
-        return cls(**{
-            **saved, "out": Path(folder), "one_step": OneStepMetrics(**saved["one_step"]),
-            "open_loop": OpenLoopMetrics(**saved["open_loop"]),
-            "frames": FrameQuality(**frames) if frames else None,
-        })  # fmt: skip
+    def read(cls, folder: Path) -> ModelEvaluation | None:
+        """The evaluation saved in `folder` (its metrics.json); None where there is none,
+        or one this version cannot read (damaged, or written by an older worldgym with
+        other fields): a command then evaluates again or leaves the section out."""
+        try:
+            saved = json.loads((Path(folder) / "metrics.json").read_text())
+            frames = saved.get("frames")
+            known = {field.name for field in fields(cls)}
+            return cls(**{
+                **{name: value for name, value in saved.items() if name in known},
+                "out": Path(folder), "one_step": OneStepMetrics(**saved["one_step"]),
+                "open_loop": OpenLoopMetrics(**saved["open_loop"]),
+                "frames": FrameQuality(**frames) if frames else None,
+            })  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
 
 
 def held_out_episodes(data: EpisodeDataset, model_metadata: dict):

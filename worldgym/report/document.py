@@ -109,8 +109,7 @@ def write_report(evaluation, calibration: Calibration, out,
 
 def model_metrics_for(checkpoint) -> ModelEvaluation | None:
     """The model-eval metrics saved next to a training run, if any."""
-    folder = Path(checkpoint) / "eval"
-    return ModelEvaluation.read(folder) if (folder / "metrics.json").exists() else None
+    return ModelEvaluation.read(Path(checkpoint) / "eval")
 
 
 def make_report(evaluate_config: EvaluateConfig, report_config: ReportConfig,

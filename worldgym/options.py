@@ -31,7 +31,7 @@ class PolicyNames:
 @dataclass(frozen=True)
 class Workers:
     workers: int | None = None
-    """Worker processes for the real episodes (default: one per core)."""
+    """Worker processes that run the ground-truth task (default: one per core)."""
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import jax
 import numpy as np
 
+from worldgym.devices import agree, is_main_process
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.files import atomic_file, read_npz
 
@@ -42,22 +44,30 @@ def _save(path: Path, outcomes: Outcomes) -> None:
             np.savez(handle, **outcomes.to_arrays())
 
 
-def missing_entries(folder: Path, entries: Sequence[tuple[str, dict]]) -> list[int]:
-    """The positions of the entries the cache does not hold (or holds damaged)."""
-    return [index for index, (label, key) in enumerate(entries)
-            if _load(entry_path(folder, label, key)) is None]  # fmt: skip
-
-
-def cached_outcomes(folder: Path, entries: Sequence[tuple[str, dict]],
-                    compute: Callable[[list[int]], list[Outcomes]]) -> list[Outcomes]:  # fmt: skip
+def cached_outcomes(
+    folder: Path,
+    entries: Sequence[tuple[str, dict]],
+    compute: Callable[[list[int]], list[Outcomes]],
+) -> list[Outcomes] | None:
     """The Outcomes of every (label, key) entry: from the cache where present, else
     from one call of `compute(indices of the missing entries)`, whose results are
-    stored. Returned in the order of `entries`."""
+    stored. Returned in the order of `entries`.
+
+    In a multi-process run (worldgym.devices) process 0's cache decides what is
+    missing, every process calls `compute` with the same indices (each computes its
+    share inside it), and process 0 stores and returns the results; the others get
+    None."""
+    main = is_main_process()
     paths = [entry_path(folder, label, key) for label, key in entries]
-    results = [_load(path) for path in paths]
+    results = [_load(path) if main else None for path in paths]
     missing = [index for index, result in enumerate(results) if result is None]
-    if missing:
-        for index, outcomes in zip(missing, compute(missing), strict=True):
-            _save(paths[index], outcomes)
-            results[index] = outcomes
+    if jax.process_count() > 1:
+        flags = agree(np.isin(np.arange(len(entries)), missing))
+        missing = [int(index) for index in np.flatnonzero(flags)]
+    fresh = compute(missing) if missing else []
+    if not main:
+        return None
+    for index, outcomes in zip(missing, fresh, strict=True):
+        _save(paths[index], outcomes)
+        results[index] = outcomes
     return results

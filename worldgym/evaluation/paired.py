@@ -24,10 +24,10 @@ from tqdm.auto import tqdm
 from worldgym.data.dataset import find_dataset, read_header
 from worldgym.data.frames import stacks_at_reset
 from worldgym.data.recorded import read_recorded, write_recorded
-from worldgym.devices import agree, is_main_process
+from worldgym.devices import is_main_process
 from worldgym.envs import get_task
 from worldgym.envs.registry import task_spec
-from worldgym.evaluation.cache import cached_outcomes, missing_entries
+from worldgym.evaluation.cache import cached_outcomes
 from worldgym.evaluation.outcomes import Outcomes
 from worldgym.evaluation.real import EPISODES_PER_JOB, real_episodes
 from worldgym.evaluation.selection import RecordedSelection, Setup, named_policies, resolve
@@ -197,15 +197,7 @@ def real_outcomes(task, policies, seeds, cache: Path, workers=None, progress=Tru
         fresh = real_episodes(task, specs, seeds, workers, progress)
         return [fresh[spec] for spec in specs]
 
-    folder = Path(cache) / task_slug(task.name) / "real"
-    if jax.process_count() > 1:  # process 0's cache decides; every process runs its share
-        everything = np.arange(len(entries))
-        missing = agree(np.isin(everything, missing_entries(folder, entries)))
-        if not is_main_process():
-            if missing.any():
-                compute(list(everything[missing]))  # its share; process 0 gathers and stores
-            return None
-    return cached_outcomes(folder, entries, compute)
+    return cached_outcomes(Path(cache) / task_slug(task.name) / "real", entries, compute)
 
 
 def policy_stream(name: str) -> int:
@@ -265,14 +257,7 @@ def imagined_outcomes(model, task, policies, init_obs, seeds, cache: Path,
         return results
 
     folder = Path(cache) / task_slug(task.name) / "imagined" / fingerprint[:12]
-    if jax.process_count() > 1:  # process 0's cache decides what every process imagines
-        everything = np.arange(len(entries))
-        missing = agree(np.isin(everything, missing_entries(folder, entries)))
-        if not is_main_process():
-            if missing.any():
-                compute(list(everything[missing]))  # this process's share; 0 gathers it too
-            return None
-    return cached_outcomes(folder, entries, compute)
+    return cached_outcomes(folder, entries, compute)  # None in processes other than 0
 
 
 # --- both worlds ---------------------------------------------------------------------------

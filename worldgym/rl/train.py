@@ -178,7 +178,8 @@ class BothWorlds:
     gap: float
     """Imagined minus real success rate."""
     gap_interval: tuple[float, float]
-    """Its 95% paired bootstrap interval over episodes."""
+    """Its 95% score interval for paired proportions (Tango's; both worlds start
+    episode i from reset seed i)."""
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ def agent_arrays(agent) -> dict[str, np.ndarray]:
 
 def check_in_both_worlds(model, task, policy, seeds) -> BothWorlds:
     """Success rate and mean return of `policy` from each reset seed, imagined and real
-    (Wilson intervals for the rates, a paired bootstrap interval for their gap)."""
+    (Wilson intervals for the rates, Tango's paired score interval for their gap)."""
 
     seeds = [int(seed) for seed in seeds]
     trajectories = rollout_policy(model, policy, initial_observations(task, seeds),
@@ -285,7 +286,7 @@ def format_check(result: AgentResult) -> str:
                      f"return {row.mean_return:8.2f}")  # fmt: skip
     low, high = check.gap_interval
     lines.append(f"  imagined - real success: {check.gap:+.0%} [{low:+.0%}, {high:+.0%}] "
-                 "(95%, paired bootstrap over episodes)")  # fmt: skip
+                 "(95%, Tango's score interval over paired episodes)")  # fmt: skip
     lines.append(f"agent: {result.out / 'agent.npz'}; learning curve: "
                  f"{result.out / 'learning_curve.png'}")  # fmt: skip
     return "\n".join(lines)

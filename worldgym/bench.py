@@ -180,6 +180,12 @@ def model_flops_per_transition(model) -> float:
     carry = model.init_fn(model.params, start, key)
     action = jnp.zeros(model.action_dim, jnp.float32)
     compiled = jax.jit(model.step_fn).lower(model.params, carry, action, key).compile()
+    return compiled_flops(compiled)
+
+
+def compiled_flops(compiled) -> float:
+    """FLOPs of one call of a compiled function, by XLA's cost analysis (NaN if it
+    gives none)."""
     analysis = compiled.cost_analysis()
     analysis = analysis[0] if isinstance(analysis, list | tuple) else analysis
     return float((analysis or {}).get("flops", float("nan")))
@@ -300,9 +306,7 @@ def training_step_rate(task, family_name: str | None = None, seed: int = 0) -> d
 
     opt_state = optimiser.init(params)
     compiled = jax.jit(update).lower(params, opt_state, window).compile()
-    analysis = compiled.cost_analysis()
-    analysis = analysis[0] if isinstance(analysis, list | tuple) else analysis
-    flops = float((analysis or {}).get("flops", float("nan")))
+    flops = compiled_flops(compiled)
 
     def ten_steps():
         state = (params, opt_state)
@@ -315,10 +319,8 @@ def training_step_rate(task, family_name: str | None = None, seed: int = 0) -> d
     for part, function in (("forward", lambda p, w: loss_fn(p, w)[0]),
                            ("gradient", jax.grad(lambda p, w: loss_fn(p, w)[0]))):  # fmt: skip
         alone = jax.jit(function).lower(params, window).compile()
-        cost = alone.cost_analysis()
-        cost = cost[0] if isinstance(cost, list | tuple) else cost
         taken = _timed(lambda alone=alone: jax.block_until_ready(alone(params, window)), 5)
-        parts[part] = {"flops": float((cost or {}).get("flops", float("nan"))), "seconds": taken}
+        parts[part] = {"flops": compiled_flops(alone), "seconds": taken}
     return {"member_samples_per_s": members * batch / seconds, "flops_per_step": flops,
             "flops_per_s": flops / seconds, "members": members, "batch": batch,
             "frames_per_s": members * batch * (steps + 1) / seconds if frames else None,

@@ -20,12 +20,13 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from worldgym.evaluation.calibrate import Calibration, Statistic, calibrate, kappa_interval
+from worldgym.evaluation.calibrate import Calibration, calibrate, kappa_interval
 from worldgym.evaluation.paired import evaluate
 from worldgym.evaluation.selection import resolve
 from worldgym.imagination.engine import initial_observations, open_loop_frames
 from worldgym.plotting import save_figure, subplots
 from worldgym.report.figures import rate_axes
+from worldgym.report.verdict import interval_text, points_text
 from worldgym.report.videos import label_strip
 from worldgym.video import outcome_border, write_image, write_video
 
@@ -97,11 +98,6 @@ COLUMNS = ("model", "verdict from", "Spearman ρ", "Pearson r", "MMRV", "mean ab
 STATISTICS = ("spearman", "pearson", "mmrv", "mae", "regret_at_1")
 
 
-def _interval(stat: Statistic) -> str:
-    low, high = stat.interval
-    return f"{stat.value:.2f} [{low:.2f}, {high:.2f}]"
-
-
 def _kappa(evaluation, bootstrap: int) -> str:
     real = np.stack([p.real.success for p in evaluation.policies])
     imagined = np.stack([p.imagined.success for p in evaluation.policies])
@@ -121,14 +117,12 @@ def family_rows(results: list[FamilyResult], bootstrap: int = 1000) -> list[list
             ("success head", result.head_calibration, head_scored(result.evaluation)),
         ):  # fmt: skip
             rates = calibration.every_policy
-            rows.append([result.label, scoring, *(_interval(rates[s]) for s in STATISTICS),
+            rows.append([result.label, scoring, *(interval_text(rates[s]) for s in STATISTICS),
                          _kappa(evaluation, bootstrap), f"{trusted} of {total}"])  # fmt: skip
     return rows
 
 
 # --- the verdict ---------------------------------------------------------------------------
-def _points(rate: float, sign: bool = True) -> str:
-    return f"{round(100 * rate):+d} points" if sign else f"{round(100 * rate):d} points"
 
 
 def families_verdict(results: list[FamilyResult]) -> str:
@@ -151,7 +145,7 @@ def families_verdict(results: list[FamilyResult]) -> str:
         closer = [n for n, mine, other in zip(names, error[index], others, strict=True)
                   if mine + CLOSER < other]  # fmt: skip
         worst = np.argsort(-error[index])[:2]
-        misses = ", ".join(f"{names[i]} ({_points(imagined[index, i] - real[i])})"
+        misses = ", ".join(f"{names[i]} ({points_text(imagined[index, i] - real[i], sign=True)})"
                            for i in worst if error[index, i] >= CLOSER)  # fmt: skip
         sentence = f"The {result.label} model"
         sentence += (
@@ -171,8 +165,8 @@ def families_verdict(results: list[FamilyResult]) -> str:
             f"Scored by its success head instead of the task's predicate, the {result.label} "
             f"model ranks with ρ = {head['spearman'].value:.2f} (predicate "
             f"{predicate['spearman'].value:.2f}) and errs by "
-            f"{_points(head['mae'].value, sign=False)} on average (predicate "
-            f"{_points(predicate['mae'].value, sign=False)})."
+            f"{points_text(head['mae'].value)} on average (predicate "
+            f"{points_text(predicate['mae'].value)})."
         )
     return " ".join(parts)
 

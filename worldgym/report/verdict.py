@@ -14,12 +14,13 @@ import numpy as np
 from worldgym.evaluation.calibrate import Calibration, EpisodeAgreement, Statistic
 
 
-def _interval(stat: Statistic, digits: int = 2) -> str:
+def interval_text(stat: Statistic, digits: int = 2) -> str:
+    """A statistic and its interval, e.g. "0.98 [0.93, 0.99]"."""
     low, high = stat.interval
     return f"{stat.value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def _points(rate: float, sign: bool = False) -> str:
+def points_text(rate: float, sign: bool = False) -> str:
     """A difference of success rates in percentage points, e.g. "+12 points"."""
     value = round(100 * rate)
     unit = "point" if abs(value) == 1 else "points"
@@ -93,9 +94,9 @@ def verdict(calibration: Calibration) -> str:
         overall = "shows no overall bias"
     else:
         direction = "over-estimates" if bias > 0 else "under-estimates"
-        overall = f"{direction} success by {_points(abs(bias))} overall"
+        overall = f"{direction} success by {points_text(abs(bias))} overall"
     extremes = [
-        f"the largest {kind} is {worst.policy} ({_points(worst.points, sign=True)})"
+        f"the largest {kind} is {worst.policy} ({points_text(worst.points, sign=True)})"
         for kind, worst, off in (("over-estimate", over, over.points),
                                  ("under-estimate", under, -under.points))
         if off >= 0.005
@@ -107,11 +108,11 @@ def verdict(calibration: Calibration) -> str:
     text = (
         f"{judgement}: it ranks these {calibration.policies} {which}{calibration.task} "
         f"policies{_on_seeds(calibration)} "
-        f"with Spearman ρ = {_interval(rates['spearman'])} and MMRV = "
-        f"{_interval(rates['mmrv'], 3)}. Its success rates are off by "
-        f"{_points(rates['mae'].value)} on average and it {overall}; {extremes}. "
+        f"with Spearman ρ = {interval_text(rates['spearman'])} and MMRV = "
+        f"{interval_text(rates['mmrv'], 3)}. Its success rates are off by "
+        f"{points_text(rates['mae'].value)} on average and it {overall}; {extremes}. "
         "Picking the policy "
-        f"imagination likes best costs {_points(rates['regret_at_1'].value)} of real success "
+        f"imagination likes best costs {points_text(rates['regret_at_1'].value)} of real success "
         f"(regret@1). Episode by episode the two worlds agree {episodes.accuracy:.0%} of the "
         f"time (Cohen's κ = {episodes.kappa:.2f}{_kappa_baseline(episodes)})."
     )
@@ -219,7 +220,7 @@ def print_headline(calibration: Calibration) -> None:
 
 
 def headline_rows(calibration: Calibration) -> list[tuple[str, str]]:
-    rows = [(label, _interval(calibration.rates[key], 3)) for key, label in HEADLINE]
+    rows = [(label, interval_text(calibration.rates[key], 3)) for key, label in HEADLINE]
     if calibration.seeds:
         rows.insert(0, ("reset seeds", calibration.seeds))
     episodes = calibration.episodes
@@ -229,6 +230,6 @@ def headline_rows(calibration: Calibration) -> list[tuple[str, str]]:
     rows.append(("agreement beyond rates", f"{episodes.kappa_beyond_rates:.3f}"))
     every = calibration.all_policies
     if every:  # the statistics above leave the flagged policies out; these do not
-        rows.append(("Spearman ρ, flagged included", _interval(every["spearman"], 3)))
-        rows.append(("mean abs. error, flagged included", _interval(every["mae"], 3)))
+        rows.append(("Spearman ρ, flagged included", interval_text(every["spearman"], 3)))
+        rows.append(("mean abs. error, flagged included", interval_text(every["mae"], 3)))
     return rows

@@ -73,8 +73,6 @@ class OneStepMetrics:
     """... of "nothing changes" (the observation itself)."""
     linear_nmse: float
     """... of a least-squares linear model fitted on the other episodes."""
-    model_over_copy: float
-    model_over_linear: float
     model_nmse_per_dimension: dict[str, float]
     success_head_accuracy: float
     success_head_brier: float
@@ -84,6 +82,14 @@ class OneStepMetrics:
     recorded outcome; None for a task without a predicate."""
     disagreement_error_pearson: float
     disagreement_error_spearman: float
+
+    @property
+    def model_over_copy(self) -> float:
+        return self.model_nmse / self.copy_nmse
+
+    @property
+    def model_over_linear(self) -> float:
+        return self.model_nmse / self.linear_nmse
 
 
 @dataclass(frozen=True)
@@ -137,15 +143,21 @@ class ModelEvaluation:
         try:
             saved = json.loads((Path(folder) / "metrics.json").read_text())
             frames = saved.get("frames")
-            known = {field.name for field in fields(cls)}
-            return cls(**{
-                **{name: value for name, value in saved.items() if name in known},
-                "out": Path(folder), "one_step": OneStepMetrics(**saved["one_step"]),
-                "open_loop": OpenLoopMetrics(**saved["open_loop"]),
-                "frames": FrameQuality(**frames) if frames else None,
+            return _known(cls, {
+                **saved, "out": Path(folder),
+                "one_step": _known(OneStepMetrics, saved["one_step"]),
+                "open_loop": _known(OpenLoopMetrics, saved["open_loop"]),
+                "frames": _known(FrameQuality, frames) if frames else None,
             })  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
+
+
+def _known(cls, values: dict):
+    """`cls` from the saved values it has fields for (a file may hold more, e.g. ratios
+    an older version saved)."""
+    names = {field.name for field in fields(cls)}
+    return cls(**{name: value for name, value in values.items() if name in names})
 
 
 def held_out_episodes(data: EpisodeDataset, model_metadata: dict):
@@ -220,8 +232,6 @@ def one_step_metrics(model, task, data, episodes, linear, scale, key) -> OneStep
         model_nmse=float(model_error.mean()),
         copy_nmse=float(copy_error.mean()),
         linear_nmse=float(linear_error.mean()),
-        model_over_copy=float(model_error.mean() / copy_error.mean()),
-        model_over_linear=float(model_error.mean() / linear_error.mean()),
         model_nmse_per_dimension=dict(
             zip(task.observation_names, per_dimension.astype(float).tolist(), strict=True)
         ),
